@@ -1,0 +1,21 @@
+"""GarageCam core: snapshot bytes to debounced ON/OFF states with ExecuTorch.
+
+Importing this package is cheap: torch, executorch and other heavy dependencies are
+imported lazily by the modules that need them (engines, export, training, bench).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+_MODELS_DIR = Path(__file__).parent / "models"
+
+
+def demo_model_path() -> Path:
+    """Path of the demo model shipped inside the package (door_open, car_present)."""
+    return _MODELS_DIR / "demo.pte"
+
+
+__all__ = ["__version__", "demo_model_path"]
