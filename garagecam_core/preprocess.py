@@ -1,0 +1,321 @@
+"""Encoded snapshot bytes to the float32 NCHW tensor a model's metadata asks for.
+
+One code path for inference and training: `decode` (validate, JPEG DCT scaling, RGB) then
+`to_tensor` (region-of-interest crop, resize or letterbox, channel order, normalisation).
+
+Resampling is Pillow's antialiased BILINEAR with `reducing_gap=3.0`: large reductions start
+with an integer box reduction, which is also what JPEG DCT scaling does, so the fast draft
+path and the full-decode path stay close (see `tests/core/image/test_preprocess.py`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import (
+    DecompressionBombError,
+    EmptyImageError,
+    ImageTooLargeError,
+    InvalidImageError,
+    TruncatedImageError,
+)
+from .metadata import ModelMetadata, ResizeMode
+from .roi import Roi
+
+RESAMPLE: Final = Image.Resampling.BILINEAR
+REDUCING_GAP: Final = 3.0
+#: formats accepted from cameras; everything else is refused before any decoder runs
+FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP")  # JPEG includes MPO (multi-picture)
+
+_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"RIFF": "WebP",
+    b"BM": "BMP",
+}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Refuse images above these sizes before spending memory on them."""
+
+    max_bytes: int = 20_000_000
+    max_pixels: int = 40_000_000
+
+
+DEFAULT_LIMITS: Final = ImageLimits()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model input and what it cost."""
+
+    tensor: npt.NDArray[np.float32]  # (1, 3, H, W)
+    #: (width, height) of the source frame as encoded, before DCT scaling or crop
+    image_size: tuple[int, int]
+    decode_ms: float
+    preprocess_ms: float
+
+
+class _Truncated(Exception):
+    """Raised by `_StrictReader` when a decoder asks for bytes past the end."""
+
+
+class _StrictReader(io.BytesIO):
+    """Bytes that refuse to be read past their end once decoding has started.
+
+    Pillow only reports cut-off data while `ImageFile.LOAD_TRUNCATED_IMAGES` is False, a
+    process-wide switch any other library may flip. This makes a cut-off image fail anyway.
+    """
+
+    strict = False
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        if self.strict and not data and size != 0:
+            raise _Truncated
+        return data
+
+
+def _human_bytes(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1_000_000 else f"{count:,} bytes"
+
+
+def _describe(image: bytes) -> str:
+    """What the bytes look like, for error messages (never more than a short prefix)."""
+    head = image[:64].lstrip().lower()
+    if head.startswith(b"<"):
+        return "text/HTML (a login or error page instead of a snapshot?)"
+    if head.startswith((b"{", b"[")):
+        return "JSON text, not an image"
+    return f"starts with bytes {image[:8].hex(' ')}"
+
+
+def _magic_format(image: bytes) -> str | None:
+    for magic, name in _MAGIC.items():
+        if image.startswith(magic):
+            return name
+    return None
+
+
+def _unreadable(image: bytes) -> TruncatedImageError | InvalidImageError:
+    kind = _magic_format(image)
+    if kind is not None:
+        return TruncatedImageError(
+            f"the image starts like a {kind} but its header is cut short or corrupt "
+            f"({len(image):,} bytes)"
+        )
+    return InvalidImageError(f"the data is not a JPEG, PNG, WebP or BMP image: {_describe(image)}")
+
+
+def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _StrictReader]:
+    """Validate sizes and read the header only (no pixel data decoded yet)."""
+    if not image:
+        raise EmptyImageError("the image is empty (0 bytes)")
+    if len(image) > limits.max_bytes:
+        raise ImageTooLargeError(
+            f"the image is {_human_bytes(len(image))} ({len(image):,} bytes), more than the "
+            f"limit of {limits.max_bytes:,} bytes"
+        )
+    reader = _StrictReader(image)
+    try:
+        # Our own pixel limit below is the one that counts; Pillow's warning would be noise.
+        # (catch_warnings is process-wide: a race can only affect this one warning category.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(reader, formats=FORMATS)
+    except Image.DecompressionBombError as err:
+        raise DecompressionBombError(
+            f"the image has more pixels than Pillow's safety limit ({err})"
+        ) from err
+    except UnidentifiedImageError as err:
+        raise _unreadable(image) from err
+    except (OSError, ValueError, SyntaxError, EOFError) as err:  # a plugin choked on the header
+        raise _unreadable(image) from err
+    width, height = opened.size
+    if width * height > limits.max_pixels:
+        raise DecompressionBombError(
+            f"the image is {width}x{height} = {width * height:,} pixels, more than the limit "
+            f"of {limits.max_pixels:,} pixels"
+        )
+    if width < 1 or height < 1:
+        raise InvalidImageError(f"the image has no pixels ({width}x{height})")
+    assert isinstance(opened, ImageFile.ImageFile)  # Image.open always returns one
+    return opened, reader
+
+
+def draft_request(
+    source_size: tuple[int, int],
+    target_size: tuple[int, int],
+    roi: Roi | None = None,
+    resize_mode: ResizeMode = "stretch",
+) -> tuple[int, int] | None:
+    """The size to ask `Image.draft` for so the ROI crop keeps at least the target resolution.
+
+    Returns None when no DCT scaling (factor >= 2) is possible. `stretch` needs both crop sides
+    at the target size; `letterbox` only the side that limits the scale.
+    """
+    width, height = source_size
+    crop_w = width * (roi.w if roi else 1.0)
+    crop_h = height * (roi.h if roi else 1.0)
+    ratios = (crop_w / target_size[0], crop_h / target_size[1])
+    max_scale = min(ratios) if resize_mode == "stretch" else max(ratios)
+    if max_scale < 2:
+        return None
+    # Pillow picks scale = min(W // w, H // h) rounded down to 8, 4, 2 or 1: never above ours.
+    return math.ceil(width / max_scale), math.ceil(height / max_scale)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to RGB: grey/IR, CMYK, palette, 16-bit grey; alpha over black."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I"):  # 16-bit grey PNG (thermal/IR): scale, Pillow would clip at 255
+        grey = np.asarray(image, dtype=np.float32)
+        image = Image.fromarray((np.clip(grey, 0, 65535) / 257.0 + 0.5).astype(np.uint8), "L")
+        mode = "L"
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in image.info
+    )
+    if has_alpha:
+        # Transparent pixels carry arbitrary colours: a fixed background keeps them neutral.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _decode(
+    image: bytes,
+    limits: ImageLimits,
+    target_size: tuple[int, int] | None,
+    roi: Roi | None,
+    resize_mode: ResizeMode,
+) -> tuple[Image.Image, tuple[int, int]]:
+    opened, reader = _open(image, limits)
+    source_size = opened.size
+    if target_size is not None and opened.format in ("JPEG", "MPO"):
+        request = draft_request(source_size, target_size, roi, resize_mode)
+        if request is not None:
+            opened.draft("RGB", request)
+    reader.strict = True
+    try:
+        opened.load()
+    except _Truncated as err:
+        raise TruncatedImageError(
+            f"the {opened.format} image is truncated: its data ends early "
+            f"({len(image):,} bytes received for a {source_size[0]}x{source_size[1]} image)"
+        ) from err
+    except Image.DecompressionBombError as err:
+        raise DecompressionBombError(str(err)) from err
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        raise TruncatedImageError(
+            f"the {opened.format} image is truncated or corrupt: {err}"
+        ) from err
+    return _to_rgb(opened), source_size
+
+
+def decode(
+    image: bytes,
+    limits: ImageLimits = DEFAULT_LIMITS,
+    target_size: tuple[int, int] | None = None,
+    roi: Roi | None = None,
+    *,
+    resize_mode: ResizeMode = "stretch",
+) -> Image.Image:
+    """Validate and decode image bytes to an RGB PIL image of the whole frame.
+
+    `target_size` is (width, height) of the model input: a JPEG is then decoded with DCT
+    scaling to the smallest size whose `roi` crop still covers the target (fast, less memory).
+    The result is the whole frame; `to_tensor` crops. Raises an `ImageError` subclass.
+    """
+    return _decode(image, limits, target_size, roi, resize_mode)[0]
+
+
+def _crop_box(size: tuple[int, int], roi: Roi | None) -> tuple[float, float, float, float]:
+    """ROI in (sub-)pixels of `size`; fractional so any DCT scale maps to the same region."""
+    width, height = size
+    if roi is None:
+        return 0.0, 0.0, float(width), float(height)
+    left, upper = roi.x * width, roi.y * height
+    # At least one source pixel, inside the frame.
+    right = min(float(width), max(left + 1.0, (roi.x + roi.w) * width))
+    lower = min(float(height), max(upper + 1.0, (roi.y + roi.h) * height))
+    return min(left, right - 1.0), min(upper, lower - 1.0), right, lower
+
+
+def to_tensor(
+    image: Image.Image, metadata: ModelMetadata, roi: Roi | None = None
+) -> npt.NDArray[np.float32]:
+    """Crop, resize (stretch or letterbox), reorder channels and normalise: (1, 3, H, W) float32.
+
+    `mean`/`std` apply to 0..1 values in the model's channel order (for a BGR model, the first
+    value is blue). Letterbox padding is the mean colour, i.e. exactly 0 after normalisation.
+    """
+    image = _to_rgb(image)
+    target_w, target_h = metadata.input_width, metadata.input_height
+    box = _crop_box(image.size, roi)
+    crop_w, crop_h = box[2] - box[0], box[3] - box[1]
+    if metadata.resize_mode == "letterbox":
+        scale = min(target_w / crop_w, target_h / crop_h)
+        size = (
+            min(target_w, max(1, round(crop_w * scale))),
+            min(target_h, max(1, round(crop_h * scale))),
+        )
+    else:
+        size = (target_w, target_h)
+    # Crop to the whole pixels around the box first: the resampling filter would otherwise
+    # reach past the ROI edges and mix in what the ROI is meant to leave out.
+    outer = (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3]))
+    if outer != (0, 0, *image.size):
+        image = image.crop(outer)
+        box = (box[0] - outer[0], box[1] - outer[1], box[2] - outer[0], box[3] - outer[1])
+    resized = image.resize(size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    pixels = np.asarray(resized, dtype=np.float32) * np.float32(1 / 255)  # (h, w, 3) RGB
+    if metadata.channel_order == "BGR":
+        pixels = pixels[..., ::-1]
+    mean = np.asarray(metadata.mean, dtype=np.float32)
+    std = np.asarray(metadata.std, dtype=np.float32)
+    content = ((pixels - mean) / std).transpose(2, 0, 1)
+    if size == (target_w, target_h):
+        return np.ascontiguousarray(content[np.newaxis], dtype=np.float32)
+    tensor = np.zeros((1, 3, target_h, target_w), dtype=np.float32)
+    left, top = (target_w - size[0]) // 2, (target_h - size[1]) // 2
+    tensor[0, :, top : top + size[1], left : left + size[0]] = content
+    return tensor
+
+
+def prepare(
+    image: bytes,
+    metadata: ModelMetadata,
+    roi: Roi | None = None,
+    limits: ImageLimits = DEFAULT_LIMITS,
+) -> Prepared:
+    """Bytes to model input, timing decode and preprocessing separately (milliseconds)."""
+    start = time.perf_counter()
+    decoded, source_size = _decode(
+        image,
+        limits,
+        (metadata.input_width, metadata.input_height),
+        roi,
+        metadata.resize_mode,
+    )
+    decoded_at = time.perf_counter()
+    tensor = to_tensor(decoded, metadata, roi)
+    done = time.perf_counter()
+    return Prepared(
+        tensor=tensor,
+        image_size=source_size,
+        decode_ms=(decoded_at - start) * 1000.0,
+        preprocess_ms=(done - decoded_at) * 1000.0,
+    )
