@@ -1,0 +1,68 @@
+"""`garagecam infer`: classify image files, one JSON object per line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import GarageCamError
+from ..roi import Roi
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "infer",
+        help="classify image files with a .pte model",
+        description=(
+            "Print one JSON object per image: file, probabilities, timings (ms) and image "
+            "size, or file and error. Exit code 1 if any image failed."
+        ),
+    )
+    parser.add_argument(
+        "--model", type=Path, help="model bundle (.pte); default: the demo model shipped"
+    )
+    parser.add_argument("--roi", type=Roi.parse, metavar="X,Y,W,H", help="crop box (fractions)")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run inference in a child process (as Home Assistant does)",
+    )
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import demo_model_path
+    from ..engine.base import Engine
+
+    model = args.model or demo_model_path()
+    engine: Engine
+    if args.worker:
+        from ..engine.worker import WorkerEngine
+
+        engine = WorkerEngine(model, threads=args.threads)
+    else:
+        from ..engine.local import LocalEngine
+
+        engine = LocalEngine(model, threads=args.threads)
+    failed = False
+    try:
+        for path in args.images:
+            line: dict[str, Any] = {"file": str(path)}
+            try:
+                result = engine.classify(path.read_bytes(), args.roi)
+            except OSError as err:
+                line |= {"error": "FileError", "message": f"cannot read {path}: {err.strerror}"}
+                failed = True
+            except GarageCamError as err:
+                line |= {"error": type(err).__name__, "message": str(err)}
+                failed = True
+            else:
+                line |= result.to_dict()
+            print(json.dumps(line), flush=True)
+    finally:
+        engine.close()
+    return 1 if failed else 0

@@ -1,0 +1,72 @@
+"""In-process ExecuTorch engine.
+
+ExecuTorch holds the GIL for the whole inference, so callers that own an event loop should
+use `WorkerEngine` (a child process) instead; this engine is for the CLI, the worker child
+itself and benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ..bundle import LoadedProgram, load_program
+from ..errors import EngineClosedError
+from ..metadata import ModelMetadata
+from ..preprocess import DEFAULT_LIMITS, ImageLimits, prepare
+from ..roi import Roi
+from .base import Classification, Timings
+
+
+class LocalEngine:
+    """Loads and validates the bundle at construction (errors surface right away).
+
+    `threads` sizes ExecuTorch's process-wide thread pool before the program loads.
+    """
+
+    def __init__(
+        self, model_path: str | Path, threads: int = 1, limits: ImageLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._program: LoadedProgram | None = load_program(model_path, threads=threads)
+        self._metadata = self._program.metadata
+        self._limits = limits
+        self.model_path = Path(model_path)
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        return self._metadata
+
+    def classify(self, image: bytes, roi: Roi | None = None) -> Classification:
+        program = self._program
+        if program is None:
+            raise EngineClosedError("the inference engine is closed")
+        start = time.perf_counter()
+        prepared = prepare(image, self._metadata, roi, self._limits)
+        inference_start = time.perf_counter()
+        probabilities = program.probabilities(prepared.tensor)
+        done = time.perf_counter()
+        return Classification(
+            probabilities=probabilities,
+            timings=Timings(
+                decode_ms=prepared.decode_ms,
+                preprocess_ms=prepared.preprocess_ms,
+                inference_ms=(done - inference_start) * 1000.0,
+                total_ms=(done - start) * 1000.0,
+            ),
+            image_size=prepared.image_size,
+        )
+
+    def close(self) -> None:
+        self._program = None
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

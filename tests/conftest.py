@@ -1,0 +1,78 @@
+"""Session fixtures shared by the whole suite: real tiny ExecuTorch models.
+
+Nothing heavy at module level (the Home Assistant suite and `import garagecam_core` checks
+load this file): torch and the exporter are imported inside the fixtures, and each model is
+exported once per session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from garagecam_core.metadata import ModelMetadata, parse_label_specs
+
+TINY_INPUT = 64
+TINY_LABELS = "door_open:garage_door,car_present:occupancy"
+
+
+def tiny_metadata(name: str = "tiny") -> ModelMetadata:
+    """Metadata of the tiny test model: 64x64 RGB, door_open + car_present, sigmoid."""
+    return ModelMetadata(
+        name=name,
+        input_height=TINY_INPUT,
+        input_width=TINY_INPUT,
+        labels=parse_label_specs(TINY_LABELS),
+        version="test",
+    )
+
+
+def calibration_images(directory: Path) -> list[Path]:
+    """Deterministic garage scenes (door open/closed, several sizes and crops) as JPEGs,
+    to calibrate int8 quantization on the kind of frames the model sees."""
+    from tests.images import encode, scene
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, (width, height) in enumerate(((640, 360), (320, 240), (200, 200), (480, 270))):
+        for door_open in (False, True):
+            image = scene(width, height, door_open=door_open)
+            if index % 2:  # a crop shifts the layout so not every frame is the same picture
+                image = image.crop((width // 8, 0, width, height - height // 8))
+            path = directory / f"calib_{index}_{int(door_open)}.jpg"
+            path.write_bytes(encode(image, "JPEG", quality=90))
+            paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fp32 `.pte` of `tests.tiny_model.build()` with `tiny_metadata()`."""
+    from garagecam_core.export import export_model
+    from tests.tiny_model import build
+
+    out = tmp_path_factory.mktemp("models") / "tiny.pte"
+    export_model(build(), tiny_metadata(), out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("calibration")
+    calibration_images(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_int8_model_path(tmp_path_factory: pytest.TempPathFactory, calibration_dir: Path) -> Path:
+    """int8 (XNNPACK PTQ) `.pte` of the same tiny model, calibrated on noise images."""
+    from garagecam_core.export import export_model
+    from tests.tiny_model import build
+
+    out = tmp_path_factory.mktemp("models") / "tiny_int8.pte"
+    images = sorted(calibration_dir.glob("*.jpg"))
+    export_model(
+        build(), tiny_metadata("tiny_int8"), out, int8=True, calibration=images, progress=False
+    )
+    return out
