@@ -1,0 +1,43 @@
+"""`garagecam run --config garagecam.yaml`: the standalone runner."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="run cameras -> model -> MQTT with the HTTP API (standalone runner)",
+        description=(
+            "Poll every configured camera, classify its snapshots, publish debounced states "
+            "to MQTT (Home Assistant discovery) and serve /healthz, /metrics and /v1/ over "
+            "HTTP. Stops cleanly on SIGTERM or Ctrl-C."
+        ),
+    )
+    parser.add_argument(
+        "-c", "--config", type=Path, required=True, help="YAML config file (see README)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only validate the config file and exit",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..redact import install_secret_filter
+    from ..runner.app import Runner, run_until_signalled
+    from ..runner.config import load_config
+
+    install_secret_filter()
+    config = load_config(args.config)
+    if args.check:
+        cameras = ", ".join(camera.id for camera in config.cameras) or "none"
+        print(f"{args.config}: OK (cameras: {cameras}; models: {', '.join(config.models)})")
+        return 0
+    return asyncio.run(run_until_signalled(Runner(config)))

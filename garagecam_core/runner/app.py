@@ -1,0 +1,320 @@
+"""Wires the runner together: models, cameras, MQTT, HTTP; graceful start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from ..debounce import Debouncer, LabelPolicy
+from ..discovery import Topics
+from ..engine.base import AsyncEngine, ExecutorEngine
+from ..errors import ConfigError, GarageCamError, MetadataError
+from ..metadata import ModelMetadata
+from .camera import Camera, CameraListener
+from .config import (
+    CameraConfig,
+    FileSourceConfig,
+    HttpSourceConfig,
+    ModelConfig,
+    OnvifSourceConfig,
+    RunnerConfig,
+)
+from .http import ApiContext, HttpServer
+from .metrics import RunnerMetrics
+from .mqtt import Kind, MqttPublisher
+from .sinks import DebugSnapshotSink, MetricsSink, MqttSink
+from .sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
+
+_LOGGER = logging.getLogger("garagecam.runner")
+
+EngineFactory = Callable[[ModelConfig], AsyncEngine]
+
+
+def default_engine_factory(model: ModelConfig) -> AsyncEngine:
+    """A worker process (default) or the in-process engine, run from a thread."""
+    if model.engine == "local":
+        from ..engine.local import LocalEngine
+
+        return ExecutorEngine(LocalEngine(model.path, threads=model.threads))
+    from ..engine.worker import WorkerEngine
+
+    return ExecutorEngine(WorkerEngine(model.path, threads=model.threads, timeout=model.timeout))
+
+
+def label_policies(
+    camera: CameraConfig, metadata: ModelMetadata, where: str
+) -> dict[str, LabelPolicy]:
+    """The model's thresholds with the camera's per-label overrides applied."""
+    unknown = sorted(set(camera.labels) - set(metadata.label_names))
+    if unknown:
+        raise ConfigError(
+            f"{where}.labels: the model {metadata.name!r} has no label {unknown[0]!r} "
+            f"(its labels: {', '.join(metadata.label_names)})"
+        )
+    policies = {}
+    for spec in metadata.labels:
+        override = camera.labels.get(spec.name)
+        on = spec.on_threshold
+        off = spec.off_threshold
+        confirm = camera.confirm_frames
+        if override is not None:
+            on = override.on_threshold if override.on_threshold is not None else on
+            off = override.off_threshold if override.off_threshold is not None else off
+            confirm = override.confirm_frames or confirm
+        try:
+            policies[spec.name] = LabelPolicy(on, off, confirm)
+        except (MetadataError, ValueError) as err:
+            raise ConfigError(f"{where}.labels.{spec.name}: {err}") from err
+    return policies
+
+
+class Runner:
+    """The standalone runner. `await start()`, then `await run(stop_event)`, then `stop()`."""
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        *,
+        engine_factory: EngineFactory = default_engine_factory,
+        extra_listeners: Sequence[CameraListener] = (),
+    ) -> None:
+        self.config = config
+        self._engine_factory = engine_factory
+        self._extra_listeners = list(extra_listeners)
+        self.metrics = RunnerMetrics()
+        self.engines: dict[str, AsyncEngine] = {}
+        self.cameras: dict[str, Camera] = {}
+        self.mqtt: MqttPublisher | None = None
+        self.http: HttpServer | None = None
+        self._mqtt_sink: MqttSink | None = None
+        self._debug_sink: DebugSnapshotSink | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._started = False
+
+    # --- start ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._load_models()
+            self._session = aiohttp.ClientSession()
+            self._build_cameras()
+            if self.config.mqtt is not None:
+                self._start_mqtt()
+            if self.config.http is not None:
+                http = self.config.http
+                context = ApiContext(
+                    engines=self.engines,
+                    cameras=self.cameras,
+                    metrics=self.metrics,
+                    health=self.health_problems,
+                    token=http.token,
+                    max_body_bytes=http.max_body_bytes,
+                )
+                self.http = HttpServer(context, http.host, http.port)
+                await self.http.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._started = True
+
+    async def _load_models(self) -> None:
+        for name, model in self.config.models.items():
+            _LOGGER.info("Loading model %s from %s (%s engine)", name, model.path, model.engine)
+            started = time.perf_counter()
+            engine = await asyncio.to_thread(self._engine_factory, model)
+            self.engines[name] = engine
+            meta = engine.metadata
+            _LOGGER.info(
+                "Model %s ready in %.1f s: %s v%s, labels %s, input %dx%d",
+                name,
+                time.perf_counter() - started,
+                meta.name,
+                meta.version,
+                ", ".join(meta.label_names),
+                meta.input_width,
+                meta.input_height,
+            )
+            self.metrics.model_info.set(
+                name, meta.name, meta.version, ",".join(meta.label_names), model.engine, value=1
+            )
+
+    def _make_source(self, camera: CameraConfig) -> SnapshotSource:
+        assert self._session is not None
+        source = camera.source
+        if isinstance(source, HttpSourceConfig):
+            return HttpSnapshotSource(
+                self._session,
+                source.url,
+                username=source.username,
+                password=source.password,
+                auth=source.auth,
+                timeout=source.timeout,
+                max_bytes=source.max_bytes,
+                verify_ssl=source.verify_ssl,
+            )
+        if isinstance(source, OnvifSourceConfig):
+            return OnvifSource(
+                self._session,
+                source.host,
+                source.port,
+                username=source.username,
+                password=source.password,
+                profile=source.profile,
+                auth=source.auth,
+                timeout=source.timeout,
+                max_bytes=source.max_bytes,
+            )
+        if isinstance(source, FileSourceConfig):
+            return FileSource(source.path)
+        raise ConfigError(f"camera {camera.id}: unsupported source {source!r}")
+
+    def _build_cameras(self) -> None:
+        listeners: list[CameraListener] = [MetricsSink(self.metrics)]
+        if self.config.debug_snapshots is not None:
+            debug = self.config.debug_snapshots
+            self._debug_sink = DebugSnapshotSink(debug.directory, debug.max_files)
+            listeners.append(self._debug_sink)
+        listeners += self._extra_listeners
+        for index, camera in enumerate(self.config.cameras):
+            engine = self.engines[camera.model]
+            debouncer = Debouncer(
+                label_policies(camera, engine.metadata, f"cameras[{index}]"),
+                max_age=camera.effective_max_age,
+                name=camera.id,
+            )
+            self.cameras[camera.id] = Camera(
+                camera.id,
+                camera.name,
+                self._make_source(camera),
+                engine,
+                debouncer,
+                model_name=camera.model,
+                interval=camera.interval,
+                roi=camera.roi,
+                max_backoff=camera.max_backoff,
+                listeners=listeners,
+            )
+            _LOGGER.info(
+                "Camera %s (%s): %s every %g s, model %s",
+                camera.id,
+                camera.name,
+                self.cameras[camera.id].source.description,
+                camera.interval,
+                camera.model,
+            )
+
+    def _start_mqtt(self) -> None:
+        config = self.config.mqtt
+        assert config is not None
+        topics = Topics(config.discovery_prefix, config.base_topic)
+        publisher = MqttPublisher(
+            config, topics, client_id=f"garagecam-{socket.gethostname()}-{config.base_topic}"
+        )
+        publisher.add_connection_listener(
+            lambda connected: self.metrics.mqtt_connected.set(value=1.0 if connected else 0.0)
+        )
+        self.metrics.mqtt_connected.set(value=0.0)
+        sink = MqttSink(publisher)
+        for camera in self.cameras.values():
+            camera.listeners.append(sink)
+            sink.announce(camera)
+        self.mqtt, self._mqtt_sink = publisher, sink
+        publisher.start()
+
+    # --- health -----------------------------------------------------------------------------
+
+    def health_problems(self) -> list[str]:
+        problems = []
+        missing = sorted(set(self.config.models) - set(self.engines))
+        if missing:
+            problems.append(f"models not loaded: {', '.join(missing)}")
+        if self.mqtt is not None and not self.mqtt.connected:
+            problems.append(f"MQTT broker {self.mqtt.where} not connected")
+        return problems
+
+    # --- run and stop -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every camera until `stop` is set; one camera's failures never stop the others."""
+        tasks = [
+            asyncio.create_task(camera.run(stop), name=f"camera-{camera.id}")
+            for camera in self.cameras.values()
+        ]
+        if self.mqtt is not None:
+            tasks.append(asyncio.create_task(self._republish_loop(stop), name="mqtt-republish"))
+        try:
+            await stop.wait()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _republish_loop(self, stop: asyncio.Event) -> None:
+        assert self.config.mqtt is not None and self.mqtt is not None
+        interval = self.config.mqtt.republish_interval
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                count = self.mqtt.republish(Kind.STATE, Kind.AVAILABILITY)
+                _LOGGER.debug("Periodic re-publish of %d state topics", count)
+
+    async def stop(self) -> None:
+        """Publish `offline`, close the HTTP server, the engines (worker processes), the session."""
+        if self.mqtt is not None:
+            await self.mqtt.stop()
+        if self.http is not None:
+            await self.http.stop()
+        if self._debug_sink is not None:
+            await self._debug_sink.drain()
+        for name, engine in list(self.engines.items()):
+            try:
+                await engine.close()
+            except GarageCamError as err:
+                _LOGGER.warning("Closing model %s: %s", name, err)
+        self.engines.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._started:
+            _LOGGER.info("Runner stopped")
+        self._started = False
+
+
+async def run_until_signalled(
+    runner: Runner,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> int:
+    """Start, run until SIGTERM/SIGINT (or `stop`), stop gracefully; returns exit code 0."""
+    import signal
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, _on_signal, sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform
+            pass
+    try:
+        await runner.start()
+        _LOGGER.info("Runner started with %d camera(s)", len(runner.cameras))
+        if on_started is not None:
+            on_started()
+        await runner.run(stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.stop()
+    return 0
+
+
+def _on_signal(sig: int, stop: asyncio.Event) -> None:
+    _LOGGER.info("Received %s: shutting down", getattr(sig, "name", sig))
+    stop.set()

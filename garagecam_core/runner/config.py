@@ -1,0 +1,456 @@
+"""The runner's YAML configuration: validation, secrets from the environment, typed result.
+
+Every error names the key path (`cameras[0].snapshot.url`) and what was expected; unknown
+keys are errors. Any string value may be `${NAME}` (or contain it) to read the environment
+variable NAME, so secrets stay out of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import voluptuous as vol
+import yaml
+
+from .. import demo_model_path
+from ..debounce import DEFAULT_CONFIRM_FRAMES
+from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
+from ..errors import ConfigError
+from ..redact import SECRETS
+from ..roi import Roi
+
+DEMO_MODEL = "demo"
+DEFAULT_INTERVAL = 10.0
+DEFAULT_MAX_BYTES = 20_000_000
+
+EngineKind = Literal["worker", "local"]
+AuthKind = Literal["basic", "digest"]
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID_RE = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+# --- typed result ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    path: Path
+    engine: EngineKind = "worker"
+    threads: int = 1
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class HttpSourceConfig:
+    url: str
+    username: str | None = None
+    password: str | None = None
+    auth: AuthKind = "basic"
+    timeout: float = 10.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    verify_ssl: bool = True
+
+
+@dataclass(frozen=True)
+class OnvifSourceConfig:
+    host: str
+    port: int = 80
+    username: str | None = None
+    password: str | None = None
+    profile: str | None = None
+    timeout: float = 10.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    auth: AuthKind = "digest"
+
+
+@dataclass(frozen=True)
+class FileSourceConfig:
+    path: Path
+
+
+SourceConfig = HttpSourceConfig | OnvifSourceConfig | FileSourceConfig
+
+
+@dataclass(frozen=True)
+class LabelOverride:
+    on_threshold: float | None = None
+    off_threshold: float | None = None
+    confirm_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    id: str
+    name: str
+    source: SourceConfig
+    model: str = DEMO_MODEL
+    interval: float = DEFAULT_INTERVAL
+    roi: Roi | None = None
+    confirm_frames: int = DEFAULT_CONFIRM_FRAMES
+    max_age: float | None = None
+    max_backoff: float = 300.0
+    labels: Mapping[str, LabelOverride] = field(default_factory=dict)
+
+    @property
+    def effective_max_age(self) -> float:
+        """Seconds without a good frame before the states become unavailable."""
+        return self.max_age if self.max_age is not None else max(60.0, 3 * self.interval)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca_certs: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    tls: TlsConfig | None = None
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
+    base_topic: str = DEFAULT_BASE_TOPIC
+    keepalive: int = 60
+    republish_interval: float = 3600.0
+    reconnect_min_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class DebugSnapshotsConfig:
+    directory: Path
+    max_files: int = 100
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    cameras: tuple[CameraConfig, ...]
+    models: Mapping[str, ModelConfig]
+    mqtt: MqttConfig | None = None
+    http: HttpConfig | None = field(default_factory=HttpConfig)
+    debug_snapshots: DebugSnapshotsConfig | None = None
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+_positive = vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False))
+_port = vol.All(int, vol.Range(min=1, max=65535))
+_fraction = vol.All(vol.Coerce(float), vol.Range(min=0.0, max=1.0))
+_str = vol.All(str, vol.Length(min=1))
+
+
+def _roi(value: Any) -> Roi:
+    try:
+        if isinstance(value, str):
+            return Roi.parse(value)
+        if isinstance(value, list) and len(value) == 4:
+            return Roi(*(float(v) for v in value))
+    except (ConfigError, TypeError, ValueError) as err:
+        raise vol.Invalid(str(err)) from err
+    raise vol.Invalid("expected 'x,y,w,h' or a list of four fractions")
+
+
+_HTTP_SOURCE = vol.Schema(
+    {
+        vol.Required("url"): vol.All(_str, vol.Match(r"^https?://", msg="expected an http(s) URL")),
+        vol.Optional("username"): vol.Any(None, str),
+        vol.Optional("password"): vol.Any(None, str),
+        vol.Optional("auth", default="basic"): vol.In(["basic", "digest"]),
+        vol.Optional("timeout", default=10.0): _positive,
+        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+        vol.Optional("verify_ssl", default=True): bool,
+    }
+)
+
+_ONVIF_SOURCE = vol.Schema(
+    {
+        vol.Required("host"): _str,
+        vol.Optional("port", default=80): _port,
+        vol.Optional("username"): vol.Any(None, str),
+        vol.Optional("password"): vol.Any(None, str),
+        vol.Optional("profile"): vol.Any(None, str),
+        vol.Optional("timeout", default=10.0): _positive,
+        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+        vol.Optional("auth", default="digest"): vol.In(["basic", "digest"]),
+    }
+)
+
+_LABEL_OVERRIDE = vol.Schema(
+    {
+        vol.Optional("on_threshold"): _fraction,
+        vol.Optional("off_threshold"): _fraction,
+        vol.Optional("confirm_frames"): vol.All(int, vol.Range(min=1)),
+    }
+)
+
+_CAMERA = vol.Schema(
+    {
+        vol.Required("id"): vol.All(
+            str, vol.Match(_ID_RE, msg="expected 1-64 letters, digits, '_' or '-'")
+        ),
+        vol.Optional("name"): _str,
+        vol.Exclusive("snapshot", "source"): _HTTP_SOURCE,
+        vol.Exclusive("onvif", "source"): _ONVIF_SOURCE,
+        vol.Exclusive("file", "source"): _str,
+        vol.Optional("model", default=DEMO_MODEL): _str,
+        vol.Optional("interval", default=DEFAULT_INTERVAL): _positive,
+        vol.Optional("roi"): _roi,
+        vol.Optional("confirm_frames", default=DEFAULT_CONFIRM_FRAMES): vol.All(
+            int, vol.Range(min=1)
+        ),
+        vol.Optional("max_age"): _positive,
+        vol.Optional("max_backoff", default=300.0): _positive,
+        vol.Optional("labels", default=dict): {str: _LABEL_OVERRIDE},
+    }
+)
+
+_MODEL = vol.Schema(
+    {
+        vol.Required("path"): _str,
+        vol.Optional("engine"): vol.In(["worker", "local"]),
+        vol.Optional("threads", default=1): vol.All(int, vol.Range(min=1, max=64)),
+        vol.Optional("timeout", default=30.0): _positive,
+    }
+)
+
+_TLS = vol.Schema(
+    {
+        vol.Optional("ca_certs"): _str,
+        vol.Optional("certfile"): _str,
+        vol.Optional("keyfile"): _str,
+        vol.Optional("insecure", default=False): bool,
+    }
+)
+
+_TOPIC = vol.All(str, vol.Match(r"^[a-zA-Z0-9_-]+(/[a-zA-Z0-9_-]+)*$", msg="expected a topic"))
+
+_MQTT = vol.Schema(
+    {
+        vol.Required("host"): _str,
+        vol.Optional("port", default=1883): _port,
+        vol.Optional("username"): vol.Any(None, str),
+        vol.Optional("password"): vol.Any(None, str),
+        vol.Optional("client_id"): vol.Any(None, _str),
+        vol.Optional("tls"): vol.Any(bool, _TLS),
+        vol.Optional("discovery_prefix", default=DEFAULT_DISCOVERY_PREFIX): _TOPIC,
+        vol.Optional("base_topic", default=DEFAULT_BASE_TOPIC): _TOPIC,
+        vol.Optional("keepalive", default=60): vol.All(int, vol.Range(min=5, max=3600)),
+        vol.Optional("republish_interval", default=3600.0): _positive,
+        vol.Optional("reconnect_min_delay", default=1.0): _positive,
+        vol.Optional("reconnect_max_delay", default=60.0): _positive,
+    }
+)
+
+_HTTP = vol.Schema(
+    {
+        vol.Optional("host", default="127.0.0.1"): _str,
+        vol.Optional("port", default=8080): vol.All(int, vol.Range(min=0, max=65535)),
+        vol.Optional("token"): vol.Any(None, str),
+        vol.Optional("max_body_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+    }
+)
+
+SCHEMA = vol.Schema(
+    {
+        vol.Optional("cameras", default=list): vol.Any(None, [_CAMERA]),
+        vol.Optional("models", default=dict): {
+            vol.Match(_ID_RE, msg="expected a model name of letters, digits, '_' or '-'"): _MODEL
+        },
+        vol.Optional("engine", default="worker"): vol.In(["worker", "local"]),
+        vol.Optional("mqtt"): vol.Any(None, _MQTT),
+        vol.Optional("http", default=dict): vol.Any(None, _HTTP),
+        vol.Optional("debug_snapshots"): {
+            vol.Required("directory"): _str,
+            vol.Optional("max_files", default=100): vol.All(int, vol.Range(min=1)),
+        },
+    }
+)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def _path_text(path: list[Any]) -> str:
+    text = ""
+    for part in path:
+        key = getattr(part, "schema", part)  # vol.Required/Optional wrap the key
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
+    return text or "(top level)"
+
+
+def _error_text(err: vol.Invalid) -> str:
+    message, path = err.error_message, list(err.path)
+    if message == "extra keys not allowed":
+        message = "unknown key"
+    elif message.startswith("required key not provided"):
+        message = "required key is missing"
+    elif message.startswith("two or more values in the same group of exclusion"):
+        message, path = "give only one of snapshot, onvif, file", path[:-1]
+    return f"{_path_text(path)}: {message}"
+
+
+def _expand_env(value: Any, path: str) -> Any:
+    """Replace `${NAME}` in strings with environment variables; missing ones are errors."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_RE.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def load_config(path: Path) -> RunnerConfig:
+    """Read, validate and type a runner config file; raises ConfigError naming the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    return parse_config(data, base_dir=path.parent)
+
+
+def parse_config(data: Any, base_dir: Path | None = None) -> RunnerConfig:
+    """Validate already-decoded config data (relative paths resolve against base_dir)."""
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a YAML mapping (keys: cameras, models, mqtt, http)")
+    data = _expand_env(data, "")
+    try:
+        valid = SCHEMA(data)
+    except vol.MultipleInvalid as err:
+        details = "; ".join(sorted({_error_text(e) for e in err.errors}))
+        raise ConfigError(f"invalid config: {details}") from None
+    return _build(valid, base_dir or Path.cwd())
+
+
+def _resolve(base_dir: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
+    default_engine: EngineKind = valid["engine"]
+    models: dict[str, ModelConfig] = {
+        DEMO_MODEL: ModelConfig(DEMO_MODEL, demo_model_path(), default_engine)
+    }
+    for name, raw in valid["models"].items():
+        models[name] = ModelConfig(
+            name=name,
+            path=_resolve(base_dir, raw["path"]),
+            engine=raw.get("engine", default_engine),
+            threads=raw["threads"],
+            timeout=raw["timeout"],
+        )
+
+    cameras = []
+    seen: set[str] = set()
+    for index, raw in enumerate(valid["cameras"] or []):
+        where = f"cameras[{index}]"
+        if raw["id"] in seen:
+            raise ConfigError(f"{where}.id: camera id {raw['id']!r} is used twice")
+        seen.add(raw["id"])
+        if raw["model"] not in models:
+            raise ConfigError(
+                f"{where}.model: unknown model {raw['model']!r}; define it under 'models' "
+                f"(known: {', '.join(sorted(models))})"
+            )
+        cameras.append(
+            CameraConfig(
+                id=raw["id"],
+                name=raw.get("name", raw["id"]),
+                source=_build_source(raw, where, base_dir),
+                model=raw["model"],
+                interval=raw["interval"],
+                roi=raw.get("roi"),
+                confirm_frames=raw["confirm_frames"],
+                max_age=raw.get("max_age"),
+                max_backoff=raw["max_backoff"],
+                labels={k: LabelOverride(**v) for k, v in raw["labels"].items()},
+            )
+        )
+    # Every configured model is served (HTTP API); the demo one only when something uses it.
+    demo_used = any(camera.model == DEMO_MODEL for camera in cameras)
+    if DEMO_MODEL not in valid["models"] and valid["models"] and not demo_used:
+        del models[DEMO_MODEL]
+
+    mqtt = _build_mqtt(valid["mqtt"], base_dir) if valid.get("mqtt") else None
+    http = HttpConfig(**valid["http"]) if valid.get("http") is not None else None
+    if http is not None:
+        SECRETS.add(http.token)
+    debug = None
+    if valid.get("debug_snapshots"):
+        raw_debug = valid["debug_snapshots"]
+        debug = DebugSnapshotsConfig(
+            _resolve(base_dir, raw_debug["directory"]), raw_debug["max_files"]
+        )
+    if not cameras and http is None:
+        raise ConfigError("nothing to do: configure 'cameras', or 'http' to serve /v1/classify")
+    return RunnerConfig(tuple(cameras), models, mqtt, http, debug)
+
+
+def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConfig:
+    if "snapshot" in raw:
+        http = HttpSourceConfig(**raw["snapshot"])
+        SECRETS.add(http.password)
+        return http
+    if "onvif" in raw:
+        onvif = OnvifSourceConfig(**raw["onvif"])
+        SECRETS.add(onvif.password)
+        return onvif
+    if "file" in raw:
+        return FileSourceConfig(_resolve(base_dir, raw["file"]))
+    raise ConfigError(f"{where}: a camera needs a source: one of snapshot, onvif, file")
+
+
+def _build_mqtt(raw: dict[str, Any], base_dir: Path) -> MqttConfig:
+    raw = dict(raw)
+    tls = raw.pop("tls", None)
+    tls_config = None
+    if tls is True:
+        tls_config = TlsConfig()
+    elif isinstance(tls, dict):
+        tls_config = TlsConfig(
+            ca_certs=_resolve(base_dir, tls["ca_certs"]) if "ca_certs" in tls else None,
+            certfile=_resolve(base_dir, tls["certfile"]) if "certfile" in tls else None,
+            keyfile=_resolve(base_dir, tls["keyfile"]) if "keyfile" in tls else None,
+            insecure=tls["insecure"],
+        )
+    config = MqttConfig(tls=tls_config, **raw)
+    SECRETS.add(config.password)
+    return config

@@ -1,0 +1,233 @@
+"""The runner's HTTP API (aiohttp.web).
+
+- `GET /healthz`                    200 `{"status": "ok"}` or 503 with the reasons
+- `GET /metrics`                    Prometheus text format
+- `POST /v1/classify?model=&roi=`   image bytes -> probabilities (Home Assistant `remote` mode)
+- `GET /v1/models`                  `{name: metadata}`
+- `GET /v1/cameras`                 states, probabilities, last frame time per camera
+- `GET /v1/cameras/{id}/debug.jpg`  last analysed frame with ROI box and probabilities
+
+When a token is configured every `/v1/` route needs `Authorization: Bearer <token>`
+(compared in constant time); `/healthz` and `/metrics` stay open for probes and scrapers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from ..engine.base import AsyncEngine
+from ..errors import ConfigError, EngineError, ImageError
+from ..roi import Roi
+from .camera import Camera
+from .metrics import CONTENT_TYPE, RunnerMetrics
+
+_LOGGER = logging.getLogger("garagecam.runner.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HealthCheck = Callable[[], list[str]]  # reasons the runner is unhealthy; empty = healthy
+
+
+@dataclass
+class ApiContext:
+    engines: Mapping[str, AsyncEngine]
+    cameras: Mapping[str, Camera]
+    metrics: RunnerMetrics
+    health: HealthCheck
+    token: str | None = None
+    max_body_bytes: int = 20_000_000
+
+
+CONTEXT = web.AppKey("garagecam_context", ApiContext)
+
+
+def _error(status: int, message: str, code: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+@web.middleware
+async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    token = request.app[CONTEXT].token
+    if token and request.path.startswith("/v1/"):
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return _error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return _error(403, "the bearer token is not valid", "forbidden")
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    problems = request.app[CONTEXT].health()
+    if problems:
+        return web.json_response({"status": "unhealthy", "reasons": problems}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[CONTEXT].metrics.render().encode(),
+        headers={"Content-Type": CONTENT_TYPE},
+    )
+
+
+async def models(request: web.Request) -> web.Response:
+    engines = request.app[CONTEXT].engines
+    return web.json_response({name: engine.metadata.to_dict() for name, engine in engines.items()})
+
+
+def _pick_model(context: ApiContext, name: str | None) -> tuple[str, AsyncEngine] | web.Response:
+    if name is None:
+        if len(context.engines) == 1:
+            return next(iter(context.engines.items()))
+        return _error(
+            400,
+            f"several models are loaded; add ?model=NAME (one of {sorted(context.engines)})",
+            "model_required",
+        )
+    engine = context.engines.get(name)
+    if engine is None:
+        return _error(
+            404, f"unknown model {name!r}; loaded: {sorted(context.engines)}", "unknown_model"
+        )
+    return name, engine
+
+
+async def classify(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    response = await _classify(request, context)
+    context.metrics.classify_requests.inc(str(response.status))
+    return response
+
+
+async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
+    request: web.Request, context: ApiContext
+) -> web.Response:
+    picked = _pick_model(context, request.query.get("model"))
+    if isinstance(picked, web.Response):
+        return picked
+    name, engine = picked
+    roi = None
+    if "roi" in request.query:
+        try:
+            roi = Roi.parse(request.query["roi"])
+        except ConfigError as err:
+            return _error(400, str(err), "bad_roi")
+    limit = context.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    if not body:
+        return _error(400, "send the image bytes as the request body", "empty_body")
+    try:
+        result = await engine.classify(bytes(body), roi)
+    except ImageError as err:
+        return _error(400, str(err), "bad_image")
+    except EngineError as err:
+        _LOGGER.warning("Classify request failed in model %s: %s", name, err)
+        return _error(503, str(err), "engine_error")
+    return web.json_response({**result.to_dict(), "model": name})
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def camera_status(camera: Camera) -> dict[str, Any]:
+    frame = camera.last_frame
+    return {
+        "id": camera.id,
+        "name": camera.name,
+        "model": camera.model_name,
+        "available": camera.available,
+        "states": {label: str(state) for label, state in camera.debouncer.states.items()},
+        "probabilities": camera.debouncer.probabilities,
+        "last_frame_time": _iso(frame.timestamp if frame else None),
+        "inference_ms": round(frame.classification.timings.inference_ms, 3) if frame else None,
+        "consecutive_failures": camera.failures,
+        "last_error": camera.last_error,
+    }
+
+
+async def cameras(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    return web.json_response({cid: camera_status(c) for cid, c in context.cameras.items()})
+
+
+async def debug_jpg(request: web.Request) -> web.Response:
+    camera = request.app[CONTEXT].cameras.get(request.match_info["camera_id"])
+    if camera is None:
+        return _error(404, "unknown camera", "unknown_camera")
+    frame = camera.last_frame
+    if frame is None:
+        return _error(404, "this camera has not analysed a frame yet", "no_frame")
+    from ..debug_frame import render_debug_frame
+
+    states = {label: str(state) for label, state in camera.debouncer.states.items()}
+    jpeg = await asyncio.to_thread(
+        render_debug_frame,
+        frame.image,
+        roi=camera.roi,
+        probabilities=frame.classification.probabilities,
+        states=states,
+        title=camera.name,
+        timestamp=dt.datetime.fromtimestamp(frame.timestamp).astimezone(),
+    )
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def create_app(context: ApiContext) -> web.Application:
+    # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
+    app = web.Application(
+        middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
+    )
+    app[CONTEXT] = context
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/classify", classify)
+    app.router.add_get("/v1/cameras", cameras)
+    app.router.add_get("/v1/cameras/{camera_id}/debug.jpg", debug_jpg)
+    return app
+
+
+class HttpServer:
+    """Runs the API on host:port until stop(); port 0 picks a free port (see `.port`)."""
+
+    def __init__(self, context: ApiContext, host: str, port: int) -> None:
+        self._runner = web.AppRunner(create_app(context), access_log=None)
+        self._host, self._port = host, port
+        self.port = port
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError as err:
+            await self._runner.cleanup()
+            raise ConfigError(
+                f"cannot listen on {self._host}:{self._port} (http): {err.strerror or err}"
+            ) from err
+        server = site._server  # aiohttp exposes the bound port nowhere else
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        _LOGGER.info("HTTP API listening on http://%s:%d", self._host, self.port)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

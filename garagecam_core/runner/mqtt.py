@@ -1,0 +1,230 @@
+"""MQTT publisher on paho-mqtt 2.x: LWT, reconnect with backoff, nothing lost on restarts.
+
+The publisher keeps the latest payload of every retained topic it owns. Whenever a
+connection is (re)established it publishes `online` and then replays that whole set, so
+after a broker restart (even one that lost its retained store) every topic is correct again.
+Publishing happens at QoS 0 while connected and not at all while disconnected: the replay on
+connect is the delivery guarantee, and stale queued messages can never overwrite newer ones.
+
+paho runs its network loop in its own thread; every method here is thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from enum import Enum
+from typing import Any
+
+from ..discovery import OFFLINE, ONLINE, Message, Topics
+from ..errors import ConfigError
+from .config import MqttConfig
+
+_LOGGER = logging.getLogger("garagecam.runner.mqtt")
+
+MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
+
+
+class Kind(Enum):
+    """What a retained message is, which decides when it is re-published."""
+
+    CONFIG = "config"  # discovery: replayed on connect and when Home Assistant comes online
+    AVAILABILITY = "availability"
+    STATE = "state"  # also re-published periodically (HomeKit bridges drop silent devices)
+
+
+def _import_paho() -> Any:
+    try:
+        import paho.mqtt.client as mqtt
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ConfigError("MQTT needs paho-mqtt 2.x: pip install 'garagecam-core[mqtt]'") from err
+    return mqtt
+
+
+def make_client(config: MqttConfig, client_id: str = "") -> Any:
+    """A paho 2.x client with the config's credentials and TLS settings (not connected)."""
+    mqtt = _import_paho()
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+    )
+    if config.username is not None:
+        client.username_pw_set(config.username, config.password)
+    if config.tls is not None:
+        tls = config.tls
+        client.tls_set(
+            ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
+            certfile=str(tls.certfile) if tls.certfile else None,
+            keyfile=str(tls.keyfile) if tls.keyfile else None,
+            cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(tls.insecure)
+    return client
+
+
+class MqttPublisher:
+    def __init__(self, config: MqttConfig, topics: Topics, client_id: str | None = None) -> None:
+        self._config = config
+        self.topics = topics
+        self._mqtt = _import_paho()
+        self._lock = threading.RLock()
+        self._retained: dict[str, tuple[Message, Kind]] = {}
+        self._subscriptions: dict[str, MessageHandler] = {}
+        self._connected = threading.Event()
+        self._ever_connected = False
+        self._stopping = False
+        self._on_connection_change: list[Callable[[bool], None]] = []
+
+        client = make_client(config, config.client_id or client_id or "")
+        client.will_set(topics.bridge_availability, OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(
+            min_delay=max(1, round(config.reconnect_min_delay)),
+            max_delay=max(1, round(config.reconnect_max_delay)),
+        )
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self._client = client
+        self.subscribe(topics.homeassistant_status, self._handle_homeassistant_status)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def where(self) -> str:
+        return f"{self._config.host}:{self._config.port}"
+
+    def add_connection_listener(self, listener: Callable[[bool], None]) -> None:
+        """Called (on paho's thread) with True on connect and False on disconnect."""
+        self._on_connection_change.append(listener)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting with backoff until stop()."""
+        _LOGGER.info("Connecting to MQTT broker %s", self.where)
+        self._client.connect_async(self._config.host, self._config.port, self._config.keepalive)
+        self._client.loop_start()
+
+    async def wait_connected(self, seconds: float) -> bool:
+        return await asyncio.to_thread(self._connected.wait, seconds)
+
+    async def stop(self, seconds: float = 5.0) -> None:
+        """Publish `offline` (if connected, waiting up to `seconds`), disconnect, stop paho."""
+        await asyncio.to_thread(self._stop, seconds)
+
+    def _stop(self, timeout: float) -> None:
+        with self._lock:
+            self._stopping = True
+            connected = self.connected
+            info = None
+            if connected:
+                info = self._client.publish(
+                    self.topics.bridge_availability, OFFLINE, qos=1, retain=True
+                )
+        if info is not None:
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError) as err:  # connection dropped meanwhile
+                _LOGGER.debug("offline message not confirmed: %s", err)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    # --- publishing -------------------------------------------------------------------------
+
+    def publish(self, messages: Iterable[Message], kind: Kind) -> None:
+        """Publish now if connected; retained ones are also remembered for replays."""
+        with self._lock:
+            for message in messages:
+                if message.retain:
+                    if message.payload == "":
+                        self._retained.pop(message.topic, None)
+                    else:
+                        self._retained[message.topic] = (message, kind)
+                if self.connected:
+                    self._client.publish(
+                        message.topic, message.payload, qos=0, retain=message.retain
+                    )
+
+    def republish(self, *kinds: Kind) -> int:
+        """Publish the remembered retained messages of these kinds again; returns how many."""
+        with self._lock:
+            if not self.connected:
+                return 0
+            selected = [m for m, k in self._retained.values() if not kinds or k in kinds]
+            for message in selected:
+                self._client.publish(message.topic, message.payload, qos=0, retain=True)
+            return len(selected)
+
+    def retained(self) -> dict[str, str]:
+        """The remembered retained topics and payloads (what the broker should hold)."""
+        with self._lock:
+            return {topic: message.payload for topic, (message, _kind) in self._retained.items()}
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        """Subscribe now and after every reconnect; handler runs on paho's thread."""
+        with self._lock:
+            self._subscriptions[topic] = handler
+            if self.connected:
+                self._client.subscribe(topic, qos=0)
+
+    # --- paho callbacks (network thread) -----------------------------------------------------
+
+    def _handle_connect(
+        self, client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        if reason_code.is_failure:
+            _LOGGER.error("MQTT broker %s refused the connection: %s", self.where, reason_code)
+            return
+        with self._lock:
+            self._connected.set()
+            client.publish(self.topics.bridge_availability, ONLINE, qos=1, retain=True)
+            for topic in self._subscriptions:
+                client.subscribe(topic, qos=0)
+            count = self.republish()
+        _LOGGER.info(
+            "MQTT %s %s (%d retained topics published)",
+            "reconnected to" if self._ever_connected else "connected to",
+            self.where,
+            count,
+        )
+        self._ever_connected = True
+        self._notify(True)
+
+    def _handle_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
+        with self._lock:
+            was_connected = self.connected
+            self._connected.clear()
+        if self._stopping:
+            _LOGGER.info("MQTT disconnected from %s", self.where)
+        elif was_connected:
+            _LOGGER.warning(
+                "MQTT connection to %s lost (%s); reconnecting with backoff",
+                self.where,
+                reason_code,
+            )
+        self._notify(False)
+
+    def _handle_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        mqtt = self._mqtt
+        for pattern, handler in list(self._subscriptions.items()):
+            if mqtt.topic_matches_sub(pattern, message.topic):
+                try:
+                    handler(message.topic, message.payload, bool(message.retain))
+                except Exception:
+                    _LOGGER.exception("MQTT handler for %s failed", pattern)
+
+    def _handle_homeassistant_status(self, _topic: str, payload: bytes, _retained: bool) -> None:
+        if payload.strip().lower() == b"online":
+            count = self.republish(Kind.CONFIG, Kind.AVAILABILITY, Kind.STATE)
+            _LOGGER.info("Home Assistant came online: re-published %d retained topics", count)
+
+    def _notify(self, connected: bool) -> None:
+        for listener in list(self._on_connection_change):
+            listener(connected)

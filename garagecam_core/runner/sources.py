@@ -1,0 +1,331 @@
+"""Snapshot sources: where a camera's frames come from (HTTP URL, ONVIF, files).
+
+Every failure is a `SourceError` with a short `reason` (timeout, refused, http_401, http_5xx,
+not_image, too_big, empty, ...) used for metrics and the camera's lost/back logging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+from yarl import URL
+
+from ..errors import SourceError
+from ..redact import redact_url
+
+_LOGGER = logging.getLogger("garagecam.runner.sources")
+
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+_CHUNK = 64 * 1024
+
+
+class SnapshotSource(Protocol):
+    """Fetches the camera's current frame as encoded image bytes."""
+
+    @property
+    def description(self) -> str:
+        """Where frames come from, safe to log (credentials redacted)."""
+        ...
+
+    async def fetch(self) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+def looks_like_image(data: bytes) -> bool:
+    """JPEG or PNG magic bytes: cameras often send wrong Content-Type headers, bytes don't lie."""
+    return data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# --- HTTP digest authentication (RFC 7616, qop=auth; MD5 and SHA-256) ---------------------------
+
+_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def parse_challenge(header: str) -> dict[str, str]:
+    """Parameters of a `WWW-Authenticate: Digest ...` header (keys lower-cased)."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return {}
+    return {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _PARAM_RE.finditer(rest)
+    }
+
+
+class DigestAuth:
+    """Computes `Authorization: Digest` headers from a server challenge."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._username = username
+        self._password = password
+        self._challenge: dict[str, str] | None = None
+        self._nonce_count = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._challenge is not None
+
+    def set_challenge(self, header: str) -> bool:
+        challenge = parse_challenge(header)
+        if "nonce" not in challenge or "realm" not in challenge:
+            return False
+        self._challenge, self._nonce_count = challenge, 0
+        return True
+
+    def header(self, method: str, uri: str) -> str:
+        assert self._challenge is not None
+        challenge = self._challenge
+        algorithm = challenge.get("algorithm", "MD5")
+        base = algorithm.upper().removesuffix("-SESS")
+        if base not in ("MD5", "SHA-256"):
+            raise SourceError(f"unsupported digest algorithm {algorithm}", "auth_unsupported")
+
+        def digest(text: str) -> str:
+            data = text.encode()
+            if base == "MD5":
+                return hashlib.md5(data, usedforsecurity=False).hexdigest()
+            return hashlib.sha256(data).hexdigest()
+
+        realm, nonce = challenge["realm"], challenge["nonce"]
+        self._nonce_count += 1
+        nc = f"{self._nonce_count:08x}"
+        cnonce = os.urandom(8).hex()
+        ha1 = digest(f"{self._username}:{realm}:{self._password}")
+        if algorithm.upper().endswith("-SESS"):
+            ha1 = digest(f"{ha1}:{nonce}:{cnonce}")
+        ha2 = digest(f"{method}:{uri}")
+        qops = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
+        parts = [
+            f'username="{self._username}"',
+            f'realm="{realm}"',
+            f'nonce="{nonce}"',
+            f'uri="{uri}"',
+            f"algorithm={algorithm}",
+        ]
+        if "auth" in qops:
+            response = digest(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+            parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+        else:
+            response = digest(f"{ha1}:{nonce}:{ha2}")
+        parts.append(f'response="{response}"')
+        if "opaque" in challenge:
+            parts.append(f'opaque="{challenge["opaque"]}"')
+        return "Digest " + ", ".join(parts)
+
+
+# --- HTTP snapshot -----------------------------------------------------------------------------
+
+
+class HttpSnapshotSource:
+    """GET a snapshot URL (Thingino `/image.jpg`, Scrypted, any camera)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        auth: str = "basic",
+        timeout: float = 10.0,
+        max_bytes: int = 20_000_000,
+        verify_ssl: bool = True,
+    ) -> None:
+        self._session = session
+        self._url = url
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_bytes = max_bytes
+        self._ssl = True if verify_ssl else False  # noqa: SIM210 - aiohttp wants a bool here
+        self._basic: aiohttp.BasicAuth | None = None
+        self._digest: DigestAuth | None = None
+        if username is not None:
+            if auth == "digest":
+                self._digest = DigestAuth(username, password or "")
+            else:
+                self._basic = aiohttp.BasicAuth(username, password or "")
+
+    @property
+    def description(self) -> str:
+        return redact_url(self._url)
+
+    async def fetch(self) -> bytes:
+        try:
+            return await self._fetch()
+        except SourceError:
+            raise
+        except TimeoutError as err:
+            raise SourceError(f"timed out fetching {self.description}", "timeout") from err
+        except aiohttp.ClientConnectorError as err:
+            raise SourceError(
+                f"cannot connect to {self.description}: {err.os_error.strerror or err}", "refused"
+            ) from err
+        except aiohttp.ClientError as err:
+            raise SourceError(
+                f"fetching {self.description} failed: {type(err).__name__}", "connection"
+            ) from err
+
+    async def _fetch(self) -> bytes:
+        for _attempt in range(2):  # a digest challenge costs one extra round trip
+            headers = {}
+            if self._digest is not None and self._digest.ready:
+                headers["Authorization"] = self._digest.header("GET", _request_uri(self._url))
+            async with self._session.get(
+                self._url,
+                auth=self._basic,
+                headers=headers,
+                timeout=self._timeout,
+                ssl=self._ssl,
+            ) as response:
+                if (
+                    response.status == 401
+                    and self._digest is not None
+                    and self._digest.set_challenge(response.headers.get("WWW-Authenticate", ""))
+                    and not headers
+                ):
+                    continue
+                return await self._read(response)
+        raise SourceError(f"{self.description} rejected the credentials (HTTP 401)", "http_401")
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        if response.status == 401:
+            given = self._basic is not None or self._digest is not None
+            problem = "rejected the credentials" if given else "needs a username and password"
+            raise SourceError(f"{self.description} {problem} (HTTP 401)", "http_401")
+        if response.status != 200:
+            reason = "http_5xx" if response.status >= 500 else f"http_{response.status}"
+            status = f"HTTP {response.status} {response.reason or ''}".rstrip()
+            raise SourceError(f"{self.description} answered {status}", reason)
+        if response.content_length is not None and response.content_length > self._max_bytes:
+            raise self._too_big()
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            data += chunk
+            if len(data) > self._max_bytes:
+                raise self._too_big()
+        return check_image(bytes(data), self.description)
+
+    def _too_big(self) -> SourceError:
+        return SourceError(
+            f"{self.description} sent more than {self._max_bytes} bytes (snapshot max_bytes)",
+            "too_big",
+        )
+
+    async def close(self) -> None:
+        """The session belongs to the caller."""
+
+
+def _request_uri(url: str) -> str:
+    return URL(url).raw_path_qs
+
+
+def check_image(data: bytes, where: str) -> bytes:
+    if not data:
+        raise SourceError(f"{where} sent an empty response", "empty")
+    if not looks_like_image(data):
+        raise SourceError(f"{where} did not send a JPEG or PNG image", "not_image")
+    return data
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+class FileSource:
+    """Replays recorded frames: one image file, or every image in a directory in name order."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._index = 0
+
+    @property
+    def description(self) -> str:
+        return str(self._path)
+
+    def _next_file(self) -> Path:
+        if self._path.is_dir():
+            files = sorted(p for p in self._path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+            if not files:
+                raise SourceError(f"no .jpg/.png images in {self._path}", "empty")
+            path = files[self._index % len(files)]
+            self._index += 1
+            return path
+        return self._path
+
+    async def fetch(self) -> bytes:
+        def read() -> bytes:
+            path = self._next_file()
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError as err:
+                raise SourceError(f"{path} does not exist", "missing") from err
+            except OSError as err:
+                raise SourceError(f"cannot read {path}: {err.strerror}", "io") from err
+            return check_image(data, str(path))
+
+        return await asyncio.to_thread(read)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+# --- ONVIF ---------------------------------------------------------------------------------------
+
+
+class OnvifSource:
+    """Asks the camera for its snapshot URI once (ONVIF), then polls it over HTTP."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        port: int = 80,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        profile: str | None = None,
+        auth: str = "digest",
+        timeout: float = 10.0,
+        max_bytes: int = 20_000_000,
+    ) -> None:
+        from .onvif import OnvifClient
+
+        self._client = OnvifClient(
+            session, host, port, username=username, password=password, timeout=timeout
+        )
+        self._session = session
+        self._host, self._port = host, port
+        self._profile = profile
+        self._http_args = {
+            "username": username,
+            "password": password,
+            "auth": auth,
+            "timeout": timeout,
+            "max_bytes": max_bytes,
+        }
+        self._http: HttpSnapshotSource | None = None
+
+    @property
+    def description(self) -> str:
+        where = f"onvif://{self._host}:{self._port}"
+        return f"{where} ({self._http.description})" if self._http else where
+
+    async def fetch(self) -> bytes:
+        if self._http is None:
+            uri = await self._client.snapshot_uri(self._profile)
+            self._http = HttpSnapshotSource(self._session, uri, **self._http_args)  # type: ignore[arg-type]
+        try:
+            return await self._http.fetch()
+        except SourceError as err:
+            if err.reason in ("http_404", "refused"):
+                self._http = None  # the URI may have changed (camera reboot, new IP): ask again
+            raise
+
+    async def close(self) -> None:
+        """The session belongs to the caller."""
