@@ -1,0 +1,91 @@
+"""Longest event-loop stall while Home Assistant's GarageCam entry classifies (local mode).
+
+Runs the integration's own engine set-up (`custom_components.garagecam.inference`:
+WorkerEngine in a child process behind ExecutorEngine) on an asyncio loop, with a 1 ms
+ticker measuring how late the loop wakes up while classifications run. For comparison it
+does the same with ExecutorEngine(LocalEngine): ExecuTorch in a thread of this process,
+which holds the GIL during execute().
+
+    .venv/bin/python bench/ha_loop_stall.py [--model PATH] [--frames 50] [--size 1280x720]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image
+
+from custom_components.garagecam.inference import _start_worker
+from garagecam_core import demo_model_path
+from garagecam_core.engine import AsyncEngine, ExecutorEngine
+
+
+async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
+    interval = 0.001
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(interval)
+        stalls.append((time.perf_counter() - before - interval) * 1000.0)
+
+
+async def measure(engine: AsyncEngine, image: bytes, frames: int) -> tuple[float, float, float]:
+    await engine.classify(image)  # warm-up (first execute allocates)
+    stalls: list[float] = []
+    stop = asyncio.Event()
+    ticker = asyncio.create_task(_ticker(stalls, stop))
+    latencies = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        await engine.classify(image)
+        latencies.append((time.perf_counter() - start) * 1000.0)
+    stop.set()
+    await ticker
+    return max(stalls), statistics.median(stalls), statistics.median(latencies)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=demo_model_path())
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--size", default="1280x720")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    buffer = io.BytesIO()
+    Image.effect_noise((width, height), 64).convert("RGB").save(buffer, "JPEG", quality=85)
+    image = buffer.getvalue()
+
+    loop = asyncio.get_running_loop()
+    worker = await loop.run_in_executor(None, _start_worker, args.model)
+    try:
+        worst, median, latency = await measure(worker, image, args.frames)
+    finally:
+        await worker.close()
+    print(
+        f"worker process (integration, local mode): longest loop stall {worst:.2f} ms, "
+        f"median {median:.3f} ms, classification {latency:.1f} ms median, {args.frames} frames"
+    )
+
+    from garagecam_core.engine.local import LocalEngine
+
+    local = ExecutorEngine(await loop.run_in_executor(None, LocalEngine, args.model))
+    try:
+        worst, median, latency = await measure(local, image, args.frames)
+    finally:
+        await local.close()
+    print(
+        f"in-process thread (for comparison):       longest loop stall {worst:.2f} ms, "
+        f"median {median:.3f} ms, classification {latency:.1f} ms median"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

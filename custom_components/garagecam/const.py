@@ -1,0 +1,49 @@
+"""Constants of the GarageCam integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "garagecam"
+LOGGER = logging.getLogger(__package__)
+
+# config entry data
+CONF_CAMERA: Final = "camera"
+CONF_MODE: Final = "mode"
+CONF_MODEL: Final = "model"
+CONF_URL: Final = "url"
+CONF_TOKEN: Final = "token"  # noqa: S105 - a config key, not a secret
+
+MODE_LOCAL: Final = "local"
+MODE_REMOTE: Final = "remote"
+DEMO_MODEL: Final = "demo"
+
+# config entry options
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_ROI: Final = "roi"
+CONF_MAX_AGE: Final = "max_age"
+CONF_LABELS: Final = "labels"
+CONF_ON_THRESHOLD: Final = "on_threshold"
+CONF_OFF_THRESHOLD: Final = "off_threshold"
+CONF_CONFIRM_FRAMES: Final = "confirm_frames"
+CONF_MQTT_ENABLED: Final = "mqtt_enabled"
+CONF_MQTT_PREFIX: Final = "mqtt_prefix"
+
+DEFAULT_SCAN_INTERVAL: Final = 10
+DEFAULT_MAX_AGE: Final = 60
+DEFAULT_CONFIRM_FRAMES: Final = 2
+# Not "homeassistant": Home Assistant's own MQTT integration would show every sensor twice.
+DEFAULT_MQTT_PREFIX: Final = "garagecam"
+
+# directories under the Home Assistant config directory
+MODELS_DIR: Final = "garagecam/models"
+DATASET_DIR: Final = "garagecam/dataset"
+
+CAMERA_TIMEOUT: Final = 10
+WORKER_TIMEOUT: Final = 30.0
+RECENT_TIMINGS: Final = 20
+
+SERVICE_CLASSIFY: Final = "classify"
+SERVICE_SAVE_SNAPSHOT: Final = "save_snapshot"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"

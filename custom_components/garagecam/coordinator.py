@@ -1,0 +1,173 @@
+"""Polls the camera, classifies each snapshot and feeds the debouncer."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from homeassistant.components import camera
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from garagecam_core.debounce import Debouncer, LabelPolicy, State
+from garagecam_core.engine import AsyncEngine, Classification
+from garagecam_core.errors import GarageCamError
+from garagecam_core.roi import Roi
+
+from .const import (
+    CAMERA_TIMEOUT,
+    CONF_CAMERA,
+    CONF_CONFIRM_FRAMES,
+    CONF_LABELS,
+    CONF_MAX_AGE,
+    CONF_OFF_THRESHOLD,
+    CONF_ON_THRESHOLD,
+    CONF_SCAN_INTERVAL,
+    DEFAULT_CONFIRM_FRAMES,
+    DEFAULT_MAX_AGE,
+    DEFAULT_SCAN_INTERVAL,
+    LOGGER,
+    RECENT_TIMINGS,
+)
+
+if TYPE_CHECKING:
+    from .mqtt_bridge import MqttBridge
+
+
+@dataclass(frozen=True)
+class GarageCamData:
+    """What the entities show after one poll."""
+
+    #: the last successfully analysed frame and its result (kept while the camera fails)
+    image: bytes | None
+    classification: Classification | None
+    states: dict[str, State]
+    available: bool
+    last_success: datetime | None
+    error: str | None = None
+
+
+@dataclass
+class GarageCamRuntimeData:
+    coordinator: GarageCamCoordinator
+    engine: AsyncEngine
+    bridge: MqttBridge | None = None
+
+
+type GarageCamConfigEntry = ConfigEntry[GarageCamRuntimeData]
+
+
+def build_debouncer(engine: AsyncEngine, options: dict[str, object], name: str) -> Debouncer:
+    """The entry's debouncer: model thresholds overridden by the per-label options."""
+    labels = options.get(CONF_LABELS) or {}
+    assert isinstance(labels, dict)
+    policies = {}
+    for spec in engine.metadata.labels:
+        custom = labels.get(spec.name, {})
+        policies[spec.name] = LabelPolicy(
+            float(custom.get(CONF_ON_THRESHOLD, spec.on_threshold)),
+            float(custom.get(CONF_OFF_THRESHOLD, spec.off_threshold)),
+            int(custom.get(CONF_CONFIRM_FRAMES, DEFAULT_CONFIRM_FRAMES)),
+        )
+    return Debouncer(policies, name=name)
+
+
+def parse_roi(text: object) -> Roi | None:
+    """`x,y,w,h` fractions or empty; raises ConfigError."""
+    if not text:
+        return None
+    return Roi.parse(str(text))
+
+
+class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
+    """One camera, one model.
+
+    Failures never raise `UpdateFailed`: the last states stay shown until they are older
+    than `max_age`, then the entities turn unavailable. The loss and the recovery are each
+    logged once; polling goes on at the normal interval.
+    """
+
+    config_entry: GarageCamConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: GarageCamConfigEntry,
+        engine: AsyncEngine,
+        debouncer: Debouncer,
+        roi: Roi | None,
+    ) -> None:
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"GarageCam {entry.title}",
+            update_interval=timedelta(
+                seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
+            ),
+        )
+        self.engine = engine
+        self.debouncer = debouncer
+        self.roi = roi
+        self.camera_entity_id: str = entry.data[CONF_CAMERA]
+        self.max_age = timedelta(seconds=entry.options.get(CONF_MAX_AGE, DEFAULT_MAX_AGE))
+        self.recent_timings: deque[dict[str, float]] = deque(maxlen=RECENT_TIMINGS)
+        # Restored states are shown for up to max_age after start, like a fresh frame.
+        self._started = dt_util.utcnow()
+        self._lost = False
+
+    async def async_classify_now(self) -> GarageCamData:
+        """Take a snapshot, classify it, feed the debouncer; raises HomeAssistantError."""
+        try:
+            image = await camera.async_get_image(
+                self.hass, self.camera_entity_id, timeout=CAMERA_TIMEOUT
+            )
+            result = await self.engine.classify(image.content, self.roi)
+        except GarageCamError as err:
+            raise HomeAssistantError(str(err)) from err
+        now = dt_util.utcnow()
+        self.debouncer.update(result.probabilities, now.timestamp())
+        self.recent_timings.append(result.timings.to_dict())
+        if self._lost:
+            self._lost = False
+            LOGGER.info("%s: classifying again", self.camera_entity_id)
+        return GarageCamData(
+            image=image.content,
+            classification=result,
+            states=self.debouncer.states,
+            available=True,
+            last_success=now,
+        )
+
+    async def _async_update_data(self) -> GarageCamData:
+        try:
+            return await self.async_classify_now()
+        except HomeAssistantError as err:
+            return self._failed(str(err))
+
+    def _failed(self, error: str) -> GarageCamData:
+        previous = self.data
+        last_success = previous.last_success if previous else None
+        now = dt_util.utcnow()
+        available = now - (last_success or self._started) <= self.max_age
+        if not self._lost:
+            self._lost = True
+            LOGGER.warning(
+                "%s: cannot classify (%s); keeping the last states for up to %s s",
+                self.camera_entity_id,
+                error,
+                int(self.max_age.total_seconds()),
+            )
+        return GarageCamData(
+            image=previous.image if previous else None,
+            classification=previous.classification if previous else None,
+            states=self.debouncer.states,
+            available=available,
+            last_success=last_success,
+            error=error,
+        )

@@ -1,0 +1,35 @@
+"""Base entity: bound to the camera's own device when it has one."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device import async_device_info_to_link_from_entity
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
+
+
+class GarageCamEntity(CoordinatorEntity[GarageCamCoordinator]):
+    """Defines a GarageCam entity."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, entry: GarageCamConfigEntry, key: str) -> None:
+        coordinator = entry.runtime_data.coordinator
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{entry.unique_id}_{key}"
+        self._attr_device_info = async_device_info_to_link_from_entity(
+            coordinator.hass, coordinator.camera_entity_id
+        ) or DeviceInfo(
+            identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
+            name=entry.title,
+            manufacturer="GarageCam",
+            model=coordinator.engine.metadata.name,
+            sw_version=coordinator.engine.metadata.version,
+        )
+
+    @property
+    def available(self) -> bool:
+        data = self.coordinator.data
+        return super().available and data is not None and data.available

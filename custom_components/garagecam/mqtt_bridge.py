@@ -1,0 +1,156 @@
+"""Publish the entry's states to MQTT (discovery + states) for HomeKit bridges.
+
+Goes through Home Assistant's own `mqtt` integration and the core's payload builder (same
+topics and payloads as the standalone runner). The discovery prefix defaults to `garagecam`,
+which Home Assistant's MQTT integration does not read, so Home Assistant never shows each
+sensor twice; Homebridge (homebridge-tasmota) or Scrypted are pointed at that prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+
+from garagecam_core import discovery
+
+from .const import CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX, DOMAIN, LOGGER
+from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
+
+# Not the runner's `garagecam`: `garagecam mqtt cleanup` must never match our configs.
+BASE_TOPIC = "garagecam-ha"
+QOS = 1
+_STORE_VERSION = 1
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[list[str]]:
+    """Remembers the config topics we published, to remove them with the entry."""
+    return Store(hass, _STORE_VERSION, f"{DOMAIN}.mqtt_topics.{entry_id}")
+
+
+def camera_id(entry: GarageCamConfigEntry) -> str:
+    return discovery.sanitize(entry.unique_id or entry.entry_id)
+
+
+async def _publish(hass: HomeAssistant, messages: Iterable[discovery.Message]) -> None:
+    for message in messages:
+        await mqtt.async_publish(
+            hass, message.topic, message.payload, qos=QOS, retain=message.retain
+        )
+
+
+async def async_clear_published(
+    hass: HomeAssistant, entry_id: str, keep: Iterable[str] = ()
+) -> None:
+    """Remove the retained configs published for an entry (except `keep`)."""
+    store = _store(hass, entry_id)
+    topics = await store.async_load() or []
+    stale = sorted(set(topics) - set(keep))
+    if not stale:
+        return
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        LOGGER.warning(
+            "MQTT is not set up: cannot remove %d GarageCam discovery configs", len(stale)
+        )
+        return
+    await _publish(hass, discovery.removal_messages(stale))
+    remaining = sorted(set(topics) & set(keep))
+    if remaining:
+        await store.async_save(remaining)
+    else:
+        await store.async_remove()
+
+
+class MqttBridge:
+    """Publishes one entry: discovery on start, reconnect and `<prefix>/status` online."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: GarageCamConfigEntry, coordinator: GarageCamCoordinator
+    ) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.coordinator = coordinator
+        self.topics = discovery.Topics(
+            discovery_prefix=entry.options.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
+            base=BASE_TOPIC,
+        )
+        self.camera_id = camera_id(entry)
+        self.info = discovery.CameraInfo(
+            camera_id=self.camera_id, name=entry.title, model=coordinator.engine.metadata
+        )
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    async def async_start(self) -> bool:
+        """False when Home Assistant's MQTT integration is not set up (nothing published)."""
+        if not await mqtt.async_wait_for_mqtt_client(self.hass):
+            LOGGER.warning(
+                "%s: MQTT publishing is on but the MQTT integration is not set up",
+                self.entry.title,
+            )
+            return False
+        self._unsubscribe.append(
+            mqtt.async_subscribe_connection_status(self.hass, self._connection_changed)
+        )
+        self._unsubscribe.append(
+            await mqtt.async_subscribe(
+                self.hass, self.topics.homeassistant_status, self._status_received, qos=QOS
+            )
+        )
+        self._unsubscribe.append(self.coordinator.async_add_listener(self._coordinator_updated))
+        await self.async_publish_all()
+        return True
+
+    async def async_stop(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
+        if mqtt.is_connected(self.hass):
+            await _publish(
+                self.hass,
+                [discovery.camera_availability_message(self.topics, self.camera_id, False)],
+            )
+
+    async def async_publish_all(self) -> None:
+        configs = discovery.discovery_messages(self.info, self.topics)
+        await async_clear_published(self.hass, self.entry.entry_id, keep=[m.topic for m in configs])
+        await _store(self.hass, self.entry.entry_id).async_save([m.topic for m in configs])
+        await _publish(self.hass, [discovery.bridge_availability_message(self.topics, True)])
+        await _publish(self.hass, configs)
+        await self._async_publish_states()
+
+    async def _async_publish_states(self) -> None:
+        data = self.coordinator.data
+        debouncer = self.coordinator.debouncer
+        messages = [
+            discovery.camera_availability_message(
+                self.topics, self.camera_id, data is not None and data.available
+            ),
+            *discovery.state_messages(
+                self.topics,
+                self.camera_id,
+                {label: str(state) for label, state in debouncer.states.items()},
+                debouncer.probabilities,
+                data.classification.timings.inference_ms
+                if data is not None and data.classification is not None
+                else None,
+            ),
+        ]
+        await _publish(self.hass, messages)
+
+    @callback
+    def _coordinator_updated(self) -> None:
+        self.entry.async_create_background_task(
+            self.hass, self._async_publish_states(), "garagecam mqtt states"
+        )
+
+    @callback
+    def _connection_changed(self, connected: bool) -> None:
+        if connected:
+            self.entry.async_create_background_task(
+                self.hass, self.async_publish_all(), "garagecam mqtt republish"
+            )
+
+    async def _status_received(self, message: mqtt.ReceiveMessage) -> None:
+        if message.payload == discovery.ONLINE:
+            await self.async_publish_all()

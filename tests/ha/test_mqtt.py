@@ -1,0 +1,106 @@
+"""MQTT bridge: discovery under its own prefix, states, re-publish, removal, no duplicates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from .conftest import ScriptedEngine, make_entry
+
+pytestmark = [
+    pytest.mark.usefixtures("fake_camera", "camera_device"),
+    # MQTT's own housekeeping timer outlives every test; Home Assistant's core suite lets it
+    # linger for the mqtt tests the same way (expected_lingering_timers).
+    pytest.mark.parametrize("expected_lingering_timers", [True]),
+]
+
+PREFIX = "garagecam"
+NODE = "garagecam-ha_camera_garage_demo"
+
+
+def _published(mqtt_mock: MqttMockHAClient) -> dict[str, tuple[str, int, bool]]:
+    return {
+        c.args[0]: (c.args[1], c.args[2], c.args[3]) for c in mqtt_mock.async_publish.call_args_list
+    }
+
+
+async def test_publishes_discovery_and_states_without_duplicates(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    config_topic = f"{PREFIX}/binary_sensor/{NODE}/door_open/config"
+    payload, qos, retain = published[config_topic]
+    assert qos == 1 and retain
+    config = json.loads(payload)
+    assert config["device_class"] == "garage_door"
+    assert config["state_topic"] == "garagecam-ha/camera_garage_demo/door_open"
+    assert f"{PREFIX}/sensor/{NODE}/inference_ms/config" in published
+    assert published["garagecam-ha/camera_garage_demo/availability"][0] == "online"
+    assert published["garagecam-ha/camera_garage_demo/door_open/probability"][0] == "90.0"
+
+    # Home Assistant's MQTT integration reads `homeassistant/...` only: feeding it every
+    # message we published creates no entity, so nothing shows twice.
+    for topic, (body, _, _) in published.items():
+        async_fire_mqtt_message(hass, topic, body, retain=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    mqtt_entities = [e for e in er.async_get(hass).entities.values() if e.platform == "mqtt"]
+    assert mqtt_entities == []
+
+    # re-published when `<prefix>/status` says online (a bridge restarted)
+    mqtt_mock.async_publish.reset_mock()
+    async_fire_mqtt_message(hass, f"{PREFIX}/status", "online")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert config_topic in _published(mqtt_mock)
+
+    # states follow each poll
+    mqtt_mock.async_publish.reset_mock()
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _published(mqtt_mock)["garagecam-ha/camera_garage_demo/door_open"] == ("ON", 1, True)
+
+    # unload: camera offline; removal: empty retained configs
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _published(mqtt_mock)["garagecam-ha/camera_garage_demo/availability"][0] == "offline"
+    mqtt_mock.async_publish.reset_mock()
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    removed = _published(mqtt_mock)
+    assert removed[config_topic] == ("", 1, True)
+    assert len(removed) == 5  # 2 binary sensors, 2 probabilities, 1 inference time
+
+
+async def test_republish_on_reconnect(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
+    from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    mqtt_mock.async_publish.reset_mock()
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert f"{PREFIX}/binary_sensor/{NODE}/door_open/config" in _published(mqtt_mock)
+
+
+async def test_mqtt_disabled_publishes_nothing(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert mqtt_mock.async_publish.call_args_list == []
