@@ -129,3 +129,16 @@ def test_module_that_outputs_probabilities_is_not_activated_twice(tmp_path: Path
     tensor = torch.rand(1, 3, 64, 64)
     expected = wrapped(tensor).detach().numpy()[0]
     assert load_program(out).run(tensor.numpy()) == pytest.approx(expected, abs=1e-5)
+
+
+def test_exported_file_follows_the_umask(tmp_path: Path) -> None:
+    # A runner or Home Assistant running as another user must be able to read the model.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m.pte"
+        export_model(build(), tiny_metadata(), out, progress=False)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
