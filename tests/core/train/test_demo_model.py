@@ -1,0 +1,55 @@
+"""The demo model shipped in the package: loads, has the expected labels, and classifies
+freshly generated scenes (seeds never used for training) with >= 97% accuracy per label."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from garagecam_core import demo_model_path
+from garagecam_core.scenes import iter_scenes
+
+pytest.importorskip("torch")
+pytest.importorskip("executorch")
+
+from garagecam_core.engine.local import LocalEngine
+
+TRAINING_SEED = 1000  # scripts/make_demo_model.sh
+FRESH_SEEDS = (20_251_121, 77)
+SCENES_PER_SEED = 75
+
+
+def test_demo_model_ships_with_expected_labels() -> None:
+    path = demo_model_path()
+    assert path.stat().st_size < 5_000_000
+    with LocalEngine(path) as engine:
+        metadata = engine.metadata
+    assert metadata.name == "garagecam-demo"
+    assert metadata.activation == "sigmoid"
+    assert [(label.name, label.device_class) for label in metadata.labels] == [
+        ("door_open", "garage_door"),
+        ("car_present", "occupancy"),
+    ]
+    for label in metadata.labels:
+        assert 0.0 < label.off_threshold < label.on_threshold < 1.0
+    report = json.loads(path.with_name("demo.json").read_text())
+    assert report["metadata"] == metadata.to_dict()
+    assert report["export"]["portable_ops"] == []
+
+
+@pytest.mark.slow
+def test_demo_model_accuracy_on_fresh_scenes() -> None:
+    assert TRAINING_SEED not in FRESH_SEEDS
+    correct = {"door_open": 0, "car_present": 0}
+    total = 0
+    with LocalEngine(demo_model_path()) as engine:
+        thresholds = {label.name: label.on_threshold for label in engine.metadata.labels}
+        for seed in FRESH_SEEDS:
+            for scene in iter_scenes(seed, SCENES_PER_SEED):
+                probabilities = engine.classify(scene.jpeg).probabilities
+                total += 1
+                for name, truth in scene.labels.items():
+                    correct[name] += (probabilities[name] >= thresholds[name]) == bool(truth)
+    accuracy = {name: count / total for name, count in correct.items()}
+    assert min(accuracy.values()) >= 0.97, accuracy
