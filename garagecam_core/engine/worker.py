@@ -314,6 +314,34 @@ def _serve(engine: Any, proto_in: int, proto_out: int) -> None:
         write_frame(proto_out, reply)
 
 
+def _skip_exporter_import() -> None:
+    """Keep the ExecuTorch exporter out of the worker (about 200 MB RSS and seconds of start-up).
+
+    executorch's pybindings import `executorch.exir._warnings` for one decorator, and that runs
+    `executorch/exir/__init__.py`, which imports the whole exporter (torch._dynamo, inductor).
+    The worker only runs programs, so `executorch.exir` is registered as a bare package: its
+    submodules still import normally, its `__init__` never runs. Falls back to the normal
+    import if the package layout is not what we expect.
+    """
+    import importlib.util
+    import types
+
+    if "executorch.exir" in sys.modules:
+        return
+    spec = importlib.util.find_spec("executorch")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations or not Path(locations[0], "exir", "_warnings.py").is_file():
+        return
+    package = types.ModuleType("executorch.exir")
+    package.__path__ = [str(Path(locations[0], "exir"))]
+    sys.modules["executorch.exir"] = package
+    try:
+        importlib.import_module("executorch.exir._warnings")
+    except Exception:  # any surprise: let the real package load instead
+        for name in ("executorch.exir._warnings", "executorch.exir"):
+            sys.modules.pop(name, None)
+
+
 def child_main(argv: Sequence[str] | None = None) -> int:
     # Keep the protocol pipe for ourselves; anything else written to fd 1 (print, the C++
     # runtime's messages) goes to stderr, which the parent logs.
@@ -335,6 +363,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
+        _skip_exporter_import()
         from .local import LocalEngine
 
         engine = LocalEngine(
