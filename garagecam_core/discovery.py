@@ -7,13 +7,25 @@ Layout (defaults: discovery prefix `homeassistant`, base topic `garagecam`):
 
 - `<base>/status`                          bridge availability (LWT `offline`), retained
 - `<base>/<camera>/availability`           per-camera availability (frames fresh), retained
-- `<base>/<camera>/<label>`                debounced state `ON` / `OFF`, retained
+- `<base>/<camera>/<label>`                debounced state `ON` / `OFF`, retained (mqttthing)
+- `<base>/<camera>/<label>/json`           the same state as `{"state": "ON"}`, retained (discovery)
 - `<base>/<camera>/<label>/probability`    probability in percent, retained
 - `<base>/<camera>/inference_ms`           last inference time, retained
 - `<prefix>/<component>/<node_id>/<object_id>/config`   discovery, retained
 
 Per-component discovery topics (not the device-based form) because homebridge-tasmota and
-Scrypted only read those. Configs use full key names (no abbreviations) for the same reason.
+Scrypted only read those. What each consumer reads, from their source (see
+docs/readme/homekit.md for the references):
+
+- Scrypted's MQTT autodiscovery reads full key names only (`state_topic`, `device_class`,
+  `payload_on`, `value_template`, `device.name`) and always parses the state payload as JSON
+  through `value_template`: hence the JSON state topic.
+- homebridge-tasmota reads abbreviated names (`uniq_id`, `stat_t`, `dev_cla`, `pl_on`,
+  `val_tpl`, `dev.ids`); newer releases also rename full top-level keys, older ones do not.
+  Binary sensor configs therefore carry both forms with identical values; Home Assistant
+  expands abbreviations over the full key (same value, so nothing changes).
+- Device classes are published in the form every consumer maps (`door`, `motion`), see
+  `discovery_device_class`.
 """
 
 from __future__ import annotations
@@ -82,6 +94,9 @@ class Topics:
     def state(self, camera_id: str, label: str) -> str:
         return f"{self.base}/{sanitize(camera_id)}/{sanitize(label)}"
 
+    def state_json(self, camera_id: str, label: str) -> str:
+        return f"{self.state(camera_id, label)}/json"
+
     def probability(self, camera_id: str, label: str) -> str:
         return f"{self.state(camera_id, label)}/probability"
 
@@ -110,8 +125,10 @@ class CameraInfo:
 
 
 def device(info: CameraInfo, topics: Topics) -> dict[str, Any]:
+    ids = [topics.node_id(info.camera_id)]
     return {
-        "identifiers": [topics.node_id(info.camera_id)],
+        "identifiers": ids,
+        "ids": ids,  # homebridge-tasmota requires `dev.ids[0]`; HA reads it as `identifiers`
         "name": info.name,
         "manufacturer": MANUFACTURER,
         "model": f"{info.model.name} v{info.model.version}",
@@ -144,17 +161,53 @@ def _common(info: CameraInfo, topics: Topics, object_id: str) -> dict[str, Any]:
     }
 
 
+# Label device class -> the class published in discovery. homebridge-tasmota only updates
+# `door`/`contact` (contact sensor), `motion`, `moisture` and `doorbell`; Scrypted only maps
+# `door`/`garage_door`/`window` (entry sensor) and `motion`. `door` is the one opening class
+# both know, and Home Assistant (and its HomeKit Bridge) shows it as a contact sensor too.
+_DISCOVERY_DEVICE_CLASS = {
+    "door": "door", "garage_door": "door", "opening": "door", "window": "door",
+    "motion": "motion", "moving": "motion",
+}  # fmt: skip
+
+STATE_VALUE_TEMPLATE = "{{ value_json.state }}"
+
+
+def discovery_device_class(label: LabelSpec) -> str | None:
+    """The device class published for a label (others, e.g. `occupancy`, pass unchanged)."""
+    if not label.device_class:
+        return None
+    return _DISCOVERY_DEVICE_CLASS.get(label.device_class, label.device_class)
+
+
 def binary_sensor_config(info: CameraInfo, topics: Topics, label: LabelSpec) -> dict[str, Any]:
     config = {
         "name": label_title(label.name),
         **_common(info, topics, label.name),
-        "state_topic": topics.state(info.camera_id, label.name),
+        "state_topic": topics.state_json(info.camera_id, label.name),
+        "value_template": STATE_VALUE_TEMPLATE,
         "payload_on": PAYLOAD_ON,
         "payload_off": PAYLOAD_OFF,
     }
-    if label.device_class:
-        config["device_class"] = label.device_class
-    return config
+    device_class = discovery_device_class(label)
+    if device_class:
+        config["device_class"] = device_class
+    return {**config, **_tasmota_aliases(config)}
+
+
+# Full key -> abbreviation, for the keys homebridge-tasmota reads without expanding them.
+_TASMOTA_ALIASES = {
+    "unique_id": "uniq_id",
+    "state_topic": "stat_t",
+    "value_template": "val_tpl",
+    "device_class": "dev_cla",
+    "payload_on": "pl_on",
+    "payload_off": "pl_off",
+}
+
+
+def _tasmota_aliases(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {short: config[full] for full, short in _TASMOTA_ALIASES.items() if full in config}
 
 
 def probability_sensor_config(info: CameraInfo, topics: Topics, label: LabelSpec) -> dict[str, Any]:
@@ -254,6 +307,9 @@ def state_messages(
         payload = state_payload(state)
         if payload is not None:
             messages.append(Message(topics.state(camera_id, label), payload, True))
+            messages.append(
+                Message(topics.state_json(camera_id, label), _dump({"state": payload}), True)
+            )
     for label, probability in probabilities.items():
         if probability is not None:
             messages.append(

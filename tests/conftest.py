@@ -7,6 +7,8 @@ exported once per session.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,17 @@ from garagecam_core.metadata import ModelMetadata, parse_label_specs
 
 TINY_INPUT = 64
 TINY_LABELS = "door_open:garage_door,car_present:occupancy"
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """CLI tests call `logging.basicConfig(force=True)` on pytest's captured stderr; put the
+    root logger back so later tests do not log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def tiny_metadata(name: str = "tiny") -> ModelMetadata:

@@ -6,6 +6,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
+from garagecam_core.homebridge import mqttthing_accessories
 from garagecam_core.redact import REDACTED, redact, redact_url
 
 from .const import CONF_TOKEN, CONF_URL
@@ -19,7 +20,7 @@ async def async_get_config_entry_diagnostics(
     coordinator = runtime.coordinator
     data = coordinator.data
     # `redact` masks secret keys (token, password, ...) and credentials inside any URL.
-    return {
+    diagnostics: dict[str, Any] = {
         "entry": redact(
             {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)},
             keys={CONF_TOKEN, "password", "secret", "api_key"},
@@ -33,6 +34,23 @@ async def async_get_config_entry_diagnostics(
         "recent_timings": list(coordinator.recent_timings),
         "mqtt_bridge": runtime.bridge.topics.discovery_prefix if runtime.bridge else None,
     }
+    if runtime.bridge is not None:
+        # Paste-ready homebridge-mqttthing accessories for this entry's topics. Credentials
+        # stay placeholders: the MQTT entry's username/password never leave Home Assistant.
+        diagnostics["homebridge_mqttthing"] = {
+            "accessories": mqttthing_accessories(
+                [runtime.bridge.info], runtime.bridge.topics, _broker_url(hass)
+            )
+        }
+    return diagnostics
+
+
+def _broker_url(hass: HomeAssistant) -> str:
+    """`mqtt://host:port` of Home Assistant's MQTT entry (host and port only)."""
+    for mqtt_entry in hass.config_entries.async_entries("mqtt"):
+        if host := mqtt_entry.data.get("broker"):
+            return f"mqtt://{host}:{mqtt_entry.data.get('port', 1883)}"
+    return "mqtt://<MQTT_BROKER>:1883"
 
 
 def _scrub(text: str, entry: GarageCamConfigEntry) -> str:

@@ -3,7 +3,8 @@
 Goes through Home Assistant's own `mqtt` integration and the core's payload builder (same
 topics and payloads as the standalone runner). The discovery prefix defaults to `garagecam`,
 which Home Assistant's MQTT integration does not read, so Home Assistant never shows each
-sensor twice; Homebridge (homebridge-tasmota) or Scrypted are pointed at that prefix.
+sensor twice. Scrypted (its MQTT URL path is the prefix) and homebridge-mqttthing (configured
+from diagnostics) read it; homebridge-tasmota only ever reads `homeassistant/#` (see README).
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
 from .conftest import ScriptedEngine, make_entry
 
@@ -41,8 +44,8 @@ async def test_publishes_discovery_and_states_without_duplicates(
     payload, qos, retain = published[config_topic]
     assert qos == 1 and retain
     config = json.loads(payload)
-    assert config["device_class"] == "garage_door"
-    assert config["state_topic"] == "garagecam-ha/camera_garage_demo/door_open"
+    assert config["device_class"] == "door"  # garage_door, as every HomeKit bridge maps it
+    assert config["state_topic"] == "garagecam-ha/camera_garage_demo/door_open/json"
     assert f"{PREFIX}/sensor/{NODE}/inference_ms/config" in published
     assert published["garagecam-ha/camera_garage_demo/availability"][0] == "online"
     assert published["garagecam-ha/camera_garage_demo/door_open/probability"][0] == "90.0"
@@ -65,7 +68,9 @@ async def test_publishes_discovery_and_states_without_duplicates(
     mqtt_mock.async_publish.reset_mock()
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert _published(mqtt_mock)["garagecam-ha/camera_garage_demo/door_open"] == ("ON", 1, True)
+    published = _published(mqtt_mock)
+    assert published["garagecam-ha/camera_garage_demo/door_open"] == ("ON", 1, True)
+    assert published["garagecam-ha/camera_garage_demo/door_open/json"][0] == '{"state":"ON"}'
 
     # unload: camera offline; removal: empty retained configs
     mqtt_mock.async_publish.reset_mock()
@@ -104,3 +109,50 @@ async def test_mqtt_disabled_publishes_nothing(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert mqtt_mock.async_publish.call_args_list == []
+
+
+@pytest.mark.parametrize(
+    "mqtt_config_entry_data",
+    [{"broker": "broker.lan", "port": 1883, "username": "ha", "password": "pw-9f2"}],
+)
+async def test_diagnostics_carry_mqttthing_config_without_secrets(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    scripted_engine: ScriptedEngine,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "pw-9f2" not in json.dumps(diagnostics)
+    door, car = diagnostics["homebridge_mqttthing"]["accessories"]
+    assert door["type"] == "contactSensor" and car["type"] == "occupancySensor"
+    assert door["url"] == "mqtt://broker.lan:1883"
+    assert (door["username"], door["password"]) == ("<MQTT_USERNAME>", "<MQTT_PASSWORD>")
+    assert door["topics"] == {
+        "getContactSensorState": "garagecam-ha/camera_garage_demo/door_open",
+        "getOnline": "garagecam-ha/camera_garage_demo/availability",
+    }
+    # The topics are the ones the bridge publishes (same builder).
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[door["topics"]["getContactSensorState"]][0] == door["onValue"]
+    assert published[door["topics"]["getOnline"]][0] == door["onlineValue"]
+
+
+async def test_diagnostics_without_mqtt_publishing_have_no_mqttthing_config(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    scripted_engine: ScriptedEngine,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "homebridge_mqttthing" not in diagnostics

@@ -11,6 +11,8 @@ from garagecam_core import __version__
 from garagecam_core.discovery import (
     CameraInfo,
     Topics,
+    binary_sensor_config,
+    discovery_device_class,
     discovery_messages,
     is_our_config,
     removal_messages,
@@ -53,6 +55,7 @@ def test_binary_sensor_payload() -> None:
         "unique_id": "garagecam_garage_door_open",
         "device": {
             "identifiers": ["garagecam_garage"],
+            "ids": ["garagecam_garage"],
             "name": "Garage",
             "manufacturer": "GarageCam",
             "model": "demo v2",
@@ -76,11 +79,34 @@ def test_binary_sensor_payload() -> None:
             },
         ],
         "availability_mode": "all",
-        "device_class": "garage_door",
-        "state_topic": "garagecam/garage/door_open",
+        "device_class": "door",  # the model says garage_door: see discovery_device_class
+        "state_topic": "garagecam/garage/door_open/json",
+        "value_template": "{{ value_json.state }}",
         "payload_on": "ON",
         "payload_off": "OFF",
+        # homebridge-tasmota's abbreviations, same values
+        "uniq_id": "garagecam_garage_door_open",
+        "stat_t": "garagecam/garage/door_open/json",
+        "val_tpl": "{{ value_json.state }}",
+        "dev_cla": "door",
+        "pl_on": "ON",
+        "pl_off": "OFF",
     }
+
+
+@pytest.mark.parametrize(
+    ("model_class", "published"),
+    [
+        ("garage_door", "door"), ("door", "door"), ("opening", "door"), ("window", "door"),
+        ("motion", "motion"), ("moving", "motion"), ("occupancy", "occupancy"),
+        ("presence", "presence"), (None, None),
+    ],
+)  # fmt: skip
+def test_published_device_class(model_class: str | None, published: str | None) -> None:
+    label = LabelSpec("x", model_class)
+    assert discovery_device_class(label) == published
+    config = binary_sensor_config(INFO, TOPICS, label)
+    assert config.get("device_class") == published == config.get("dev_cla")
 
 
 def test_diagnostic_sensors_are_disabled_by_default() -> None:
@@ -124,6 +150,7 @@ def test_state_messages_skip_unknown_and_format_numbers() -> None:
     )
     assert [(m.topic, m.payload, m.retain) for m in messages] == [
         ("garagecam/garage/door_open", "ON", True),
+        ("garagecam/garage/door_open/json", '{"state":"ON"}', True),
         ("garagecam/garage/door_open/probability", "91.2", True),
         ("garagecam/garage/inference_ms", "12.3", True),
     ]
@@ -142,21 +169,37 @@ def test_removal_and_ownership() -> None:
 
 
 @pytest.mark.parametrize("component", ["binary_sensor", "sensor"])
-def test_payloads_pass_home_assistant_discovery_schema(component: str) -> None:
-    """Validate with Home Assistant's own schemas (installed in the Python 3.13 venv)."""
+def test_payloads_pass_home_assistant_discovery_schema(
+    component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expand abbreviations and validate with Home Assistant's own code (Python 3.13 venv)."""
     module = pytest.importorskip(
         f"homeassistant.components.mqtt.{component}",
         reason="Home Assistant is installed only in the Python 3.13 environment",
     )
+    from homeassistant.components.mqtt.discovery import _replace_all_abbreviations
     from homeassistant.components.mqtt.schemas import MQTT_ORIGIN_INFO_SCHEMA
+    from homeassistant.helpers import frame
 
+    # cv.template reports "validated outside the event loop" through the frame helper, which
+    # needs a running Home Assistant; the validation itself does not.
+    monkeypatch.setattr(frame, "report_usage", lambda *args, **kwargs: None)
     checked = 0
     for topic, payload in configs().items():
         if f"/{component}/" not in topic:
             continue
-        validated = module.DISCOVERY_SCHEMA(payload)
-        # The schema silently drops unknown keys: every key we send must survive.
-        assert set(payload) <= {str(key) for key in validated}, topic
+        expanded = json.loads(json.dumps(payload))
+        _replace_all_abbreviations(expanded)
+        # An abbreviation replaces its full key: both forms must carry the same value.
+        shared = (set(expanded) & set(payload)) - {"device"}
+        assert {k: expanded[k] for k in shared} == {k: payload[k] for k in shared}, topic
+        assert expanded["device"]["identifiers"] == payload["device"]["identifiers"]
+        validated = module.DISCOVERY_SCHEMA(expanded)
+        # The schema silently drops unknown keys: every key must survive.
+        assert set(expanded) <= {str(key) for key in validated}, topic
+        assert set(expanded["device"]) == {
+            "identifiers", "name", "manufacturer", "model", "sw_version"
+        }  # fmt: skip
         MQTT_ORIGIN_INFO_SCHEMA(payload["origin"])
         checked += 1
     assert checked >= 2

@@ -6,14 +6,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from garagecam_core.discovery import CameraInfo, Topics, discovery_messages, state_messages
+from garagecam_core.discovery import (
+    CameraInfo,
+    Message,
+    Topics,
+    bridge_availability_message,
+    camera_availability_message,
+    discovery_messages,
+    state_messages,
+)
 from garagecam_core.homebridge import mqttthing_accessories
 from garagecam_core.metadata import LabelSpec, ModelMetadata
+from tests.core.runner import consumers
 from tests.core.runner.support import Broker, fresh_spy, wait_until
 
 MODEL = ModelMetadata(
@@ -53,43 +63,146 @@ def test_accessories_use_documented_fields() -> None:
     assert door["name"] == "Garage door open"
 
 
+RUNNER = Topics()
+INTEGRATION = Topics("garagecam", "garagecam-ha")  # the HA integration's default prefix
+STATES = {"door_open": "on", "car_present": "off"}
+
+
+def runner_messages(topics: Topics) -> list[Message]:
+    return [
+        *discovery_messages(CAMERA, topics),
+        *state_messages(topics, "garage", STATES, {}),
+        camera_availability_message(topics, "garage", True),
+        bridge_availability_message(topics, True),
+    ]
+
+
+def what_each_consumer_shows(topics: Topics, retained: Mapping[str, str]) -> dict[str, Any]:
+    """Every consumer's view, rebuilt from retained topics alone."""
+    configs = {t: p for t, p in retained.items() if t.startswith(f"{topics.discovery_prefix}/")}
+    binary = {t: p for t, p in configs.items() if "/binary_sensor/" in t}
+    label_of = {t: t.split("/")[-2] for t in binary}
+    shown: dict[str, Any] = {
+        "home_assistant": {
+            label_of[t]: consumers.home_assistant(p, retained) for t, p in binary.items()
+        },
+        "scrypted": {
+            label_of[t]: consumers.scrypted(f"{topics.discovery_prefix}/", t, p, retained)
+            for t, p in binary.items()
+        },
+        "mqttthing": {
+            a["topics"].get("getContactSensorState", "")
+            or a["topics"]["getOccupancyDetected"]: consumers.mqttthing(a, retained)
+            for a in mqttthing_accessories([CAMERA], topics, "mqtt://broker:1883")
+        },
+    }
+    for release in consumers.TASMOTA_RELEASES:
+        shown[f"tasmota/{release}"] = {
+            label_of.get(t, t): consumers.tasmota(t, p, retained, release)
+            for t, p in configs.items()
+            if consumers.tasmota(t, p, retained, release) is not None
+        }
+    return shown
+
+
+def expected_for_runner() -> dict[str, Any]:
+    tasmota = {
+        "door_open": {"accessory": "garagecam_garage", "name": "Door open",
+                      "service": "ContactSensor", "state": "open", "availability": False},
+        # No occupancy mapping: a ContactSensor that never updates (documented).
+        "car_present": {"accessory": "garagecam_garage", "name": "Car present",
+                        "service": "ContactSensor", "state": None},
+    }  # fmt: skip
+    sensors = {
+        t: {"accessory": "garagecam_garage", "component": "sensor"}
+        for t in (
+            "homeassistant/sensor/garagecam_garage/door_open_probability/config",
+            "homeassistant/sensor/garagecam_garage/car_present_probability/config",
+            "homeassistant/sensor/garagecam_garage/inference_ms/config",
+        )
+    }
+    return {
+        "home_assistant": {
+            "door_open": {
+                "device": "garagecam_garage",
+                "device_class": "door",
+                "state": "on",
+                "available": True,
+            },
+            "car_present": {
+                "device": "garagecam_garage",
+                "device_class": "occupancy",
+                "state": "off",
+                "available": True,
+            },
+        },
+        "scrypted": {
+            "door_open": {
+                "device": "Garage",
+                "native_id": "binary_sensor/garagecam_garage",
+                "EntrySensor": {"entryOpen": True},
+            },
+            "car_present": None,  # Scrypted maps no occupancy class
+        },
+        "mqttthing": {
+            "garagecam/garage/door_open": {
+                "type": "contactSensor",
+                "getContactSensorState": True,
+                "online": True,
+            },
+            "garagecam/garage/car_present": {
+                "type": "occupancySensor",
+                "getOccupancyDetected": False,
+                "online": True,
+            },
+        },
+        **{f"tasmota/{release}": {**tasmota, **sensors} for release in consumers.TASMOTA_RELEASES},
+    }
+
+
+def test_each_consumer_shows_each_label() -> None:
+    retained = {topic: payload for topic, payload, _ in runner_messages(RUNNER)}
+    assert what_each_consumer_shows(RUNNER, retained) == expected_for_runner()
+
+
+def test_integration_prefix_reaches_scrypted_not_tasmota() -> None:
+    """homebridge-tasmota only reads the literal `homeassistant/` prefix (src/lib/Mqtt.ts)."""
+    retained = {topic: payload for topic, payload, _ in runner_messages(INTEGRATION)}
+    shown = what_each_consumer_shows(INTEGRATION, retained)
+    for release in consumers.TASMOTA_RELEASES:
+        assert shown[f"tasmota/{release}"] == {}
+    assert shown["scrypted"]["door_open"] == {
+        "device": "Garage",
+        "native_id": "binary_sensor/garagecam-ha_garage",
+        "EntrySensor": {"entryOpen": True},
+    }
+    assert shown["mqttthing"]["garagecam-ha/garage/door_open"]["getContactSensorState"] is True
+
+
+def test_plain_state_payload_would_fail_scrypted() -> None:
+    """Why the JSON topic exists: Scrypted JSON-parses every state through value_template."""
+    door = json.loads(discovery_messages(CAMERA, RUNNER)[0].payload)
+    plain = {**door, "state_topic": "garagecam/garage/door_open"}
+    retained = {"garagecam/garage/door_open": "ON"}
+    topic = "homeassistant/binary_sensor/garagecam_garage/door_open/config"
+    shown = consumers.scrypted("homeassistant/", topic, json.dumps(plain), retained)
+    assert shown is not None and shown["EntrySensor"] == {"entryOpen": None}
+
+
 @pytest.mark.mqtt
 def test_bridge_rebuilds_accessories_from_retained_topics(broker: Broker) -> None:
-    """Publish like the runner, then subscribe like a bridge and rebuild every accessory."""
-    topics = Topics()
+    """Publish like the runner, then subscribe like each bridge and rebuild what it shows."""
     publisher = fresh_spy(broker.port, topics=())
-    messages = discovery_messages(CAMERA, topics) + state_messages(
-        topics, "garage", {"door_open": "on", "car_present": "off"}, {}
-    )
+    messages = runner_messages(RUNNER)
     for topic, payload, retain in messages:
         publisher.publish(topic, payload, retain=retain)
-    publisher.publish("garagecam/garage/availability", "online", retain=True)
-    publisher.publish("garagecam/status", "online", retain=True)
     publisher.stop()
 
     bridge = fresh_spy(broker.port, topics=("homeassistant/#", "garagecam/#"))
     try:
-        assert wait_until(lambda: len(bridge.snapshot()) == 9)
+        assert wait_until(lambda: len(bridge.snapshot()) == len(messages))
         retained = bridge.snapshot()
-        rebuilt: dict[str, dict[str, Any]] = {}
-        for topic, payload in retained.items():
-            if topic.startswith("homeassistant/binary_sensor/") and topic.endswith("/config"):
-                config = json.loads(payload)
-                # homebridge-tasmota needs device ids and a name; Scrypted reads payload_on.
-                assert config["device"]["identifiers"] and config["name"]
-                online = all(
-                    retained.get(a["topic"]) == a["payload_available"]
-                    for a in config["availability"]
-                )
-                rebuilt[config["unique_id"]] = {
-                    "class": config["device_class"],
-                    "on": retained.get(config["state_topic"]) == config["payload_on"],
-                    "online": online,
-                }
-        assert rebuilt == {
-            "garagecam_garage_door_open": {"class": "garage_door", "on": True, "online": True},
-            "garagecam_garage_car_present": {"class": "occupancy", "on": False, "online": True},
-        }
+        assert what_each_consumer_shows(RUNNER, retained) == expected_for_runner()
     finally:
         bridge.stop()
 
