@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped demo model (garagecam_core/models/demo.pte + demo.json) with the
 # project's own tools: generate labelled garage scenes, then `garagecam train` on them.
-# Takes about 20 minutes on 2 CPU cores. Usage: ./scripts/make_demo_model.sh [WORKDIR]
+# Takes about 10 minutes on 2 CPU cores. Usage: ./scripts/make_demo_model.sh [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-build/demo-model}"
@@ -12,7 +12,7 @@ mkdir -p "$work"
     --input-size 160 --epochs 40 --patience 12 --seed 0 --threads 2 \
     --name garagecam-demo --model-version 1 --no-progress
 
-cp "$work/demo.pte" "$work/demo.json" garagecam_core/models/
+cp "$work/demo.pte" "$work/demo.pt" "$work/demo.json" garagecam_core/models/
 mkdir -p docs/readme/images
 cp "$work/demo.png" docs/readme/images/demo-training.png
 echo "demo model written to garagecam_core/models/demo.pte"

@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
             "Train the built-in student CNN from scratch on DIR (labels.csv, labels.jsonl or "
             "one sub-folder per class; see the README), pick ON/OFF thresholds on the "
             "validation split, export OUT (.pte with labels, thresholds and preprocessing "
-            "inside) and write OUT's .json report and .png training curve next to it."
+            "inside) and write OUT's .pt PyTorch weights, .json report and .png training "
+            "curve next to it."
         ),
     )
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")

@@ -6,7 +6,9 @@ augment at the PIL level and run the shared `preprocess.to_tensor` (one code pat
 inference) -> AdamW + one-cycle LR, BCE-with-logits (multi-label) or cross-entropy
 (classes) -> early stopping on validation loss, best weights kept -> thresholds from the
 validation curve -> export with the activation inside the graph -> run the `.pte` on the
-validation set and record that it reproduces the PyTorch metrics.
+validation set and record that it reproduces the PyTorch metrics. The PyTorch weights are
+saved next to the `.pte` (`<out>.pt`, named in the report with the network's kwargs) so
+`garagecam bench` can run the same trained network in every runtime.
 """
 
 from __future__ import annotations
@@ -141,7 +143,8 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainResult:
-    """Train, export to `out` (.pte), write `<out>.json` report and `<out>.png` curves."""
+    """Train, export to `out` (.pte), write the `<out>.pt` state dict, the `<out>.json`
+    report and the `<out>.png` curves."""
     options = options or TrainOptions()
     options.check()
     out = Path(out)
@@ -199,11 +202,12 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
     trained_at = time.perf_counter()
 
     export_report = _export(net, metadata, out, options, train_samples)
+    weights_path = _save_weights(net, out.with_suffix(".pt"))
     pte_probs = _run_pte(out, val_x)
     exported_at = time.perf_counter()
 
     from .report import plot_history, write_report
-    from .student import count_parameters
+    from .student import DEFAULT_WIDTHS, count_parameters
 
     def metric_block(probs: Tensor) -> dict[str, Any]:
         block: dict[str, Any] = {
@@ -230,6 +234,9 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
             "positives": dataset.positives(),
         },
         "parameters": count_parameters(net),
+        # what `garagecam bench` reads to rebuild the network: StudentNet(len(labels), **kwargs)
+        "state_dict": weights_path.name,
+        "student_kwargs": {"widths": list(options.widths or DEFAULT_WIDTHS)},
         "epochs_run": len(history),
         "best_epoch": best_epoch,
         "stopped_early": stopped_early,
@@ -424,6 +431,13 @@ def _export(
         "total_ops": result.total_ops,
         "int8": options.int8,
     }
+
+
+def _save_weights(net: Any, path: Path) -> Path:
+    import torch
+
+    torch.save(net.state_dict(), path)
+    return path
 
 
 def _run_pte(path: Path, x: Tensor) -> Tensor:

@@ -38,6 +38,26 @@ def test_demo_model_ships_with_expected_labels() -> None:
     assert report["export"]["portable_ops"] == []
 
 
+def test_demo_model_ships_its_pytorch_weights() -> None:
+    """`garagecam bench` rebuilds the demo network from demo.pt: it must be the .pte's."""
+    import numpy as np
+    import torch
+
+    from garagecam_core.bundle import load_program
+    from garagecam_core.train.student import StudentNet
+
+    path = demo_model_path()
+    report = json.loads(path.with_name("demo.json").read_text())
+    weights = path.with_name(report["state_dict"])
+    assert weights.stat().st_size < 1_000_000
+    net = StudentNet(2, **report["student_kwargs"])
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    x = np.random.default_rng(0).standard_normal((1, 3, 160, 160)).astype(np.float32)
+    with torch.no_grad():
+        eager = torch.sigmoid(net.eval()(torch.from_numpy(x))).numpy()[0]
+    assert np.max(np.abs(load_program(path).run(x) - eager)) < 1e-4
+
+
 @pytest.mark.slow
 def test_demo_model_accuracy_on_fresh_scenes() -> None:
     assert TRAINING_SEED not in FRESH_SEEDS

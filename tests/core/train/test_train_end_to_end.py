@@ -104,6 +104,26 @@ def test_pte_reproduces_validation_metrics(trained: tuple[Path, dict[str, Any]])
         assert report["pte_validation_metrics"]["at_on_threshold"][label["name"]] == expected
 
 
+def test_saved_weights_rebuild_the_exported_network(
+    trained: tuple[Path, dict[str, Any]],
+) -> None:
+    import torch
+
+    from garagecam_core.bundle import load_program
+    from garagecam_core.train.student import StudentNet
+
+    data, report = trained
+    out = data.parent / "model.pte"
+    assert report["state_dict"] == "model.pt"
+    assert report["student_kwargs"] == {"widths": [16, 32, 64, 128, 256]}
+    net = StudentNet(2, **report["student_kwargs"])
+    net.load_state_dict(torch.load(out.with_name(report["state_dict"]), weights_only=True))
+    x = np.random.default_rng(0).standard_normal((1, 3, 40, 40)).astype(np.float32)
+    with torch.no_grad():
+        eager = torch.sigmoid(net.eval()(torch.from_numpy(x))).numpy()[0]
+    assert np.max(np.abs(load_program(out).run(x) - eager)) < 1e-4
+
+
 def test_single_label_folders_train_a_softmax_model(tmp_path: Path) -> None:
     from garagecam_core.scenes import generate_scene
 
