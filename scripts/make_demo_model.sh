@@ -13,6 +13,6 @@ mkdir -p "$work"
     --name garagecam-demo --model-version 1 --no-progress
 
 cp "$work/demo.pte" "$work/demo.pt" "$work/demo.json" garagecam_core/models/
-mkdir -p docs/readme/images
-cp "$work/demo.png" docs/readme/images/demo-training.png
+mkdir -p docs/images
+cp "$work/demo.png" docs/images/demo-training.png
 echo "demo model written to garagecam_core/models/demo.pte"
