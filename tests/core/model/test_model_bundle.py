@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import executorch  # noqa: F401
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from garagecam_core.bundle import load_program, read_metadata, thread_count
 from garagecam_core.errors import (
@@ -20,18 +23,12 @@ from garagecam_core.errors import (
     NotAPteError,
     RuntimeMissingError,
 )
+from garagecam_core.export import lower_to_pte
 from garagecam_core.metadata import METADATA_METHOD
 from garagecam_core.preprocess import prepare
 from tests.conftest import tiny_metadata
 from tests.pte_files import corrupt_copy, truncated_copy
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("executorch")
-
-from torch import nn  # noqa: E402
-
-from garagecam_core.export import lower_to_pte  # noqa: E402
-from tests.tiny_model import build  # noqa: E402
+from tests.tiny_model import build
 
 
 def _inputs(count: int = 4) -> list[np.ndarray]:

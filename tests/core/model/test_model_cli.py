@@ -6,13 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import executorch  # noqa: F401
 import pytest
 
 from garagecam_core.cli import main
 from tests.conftest import TINY_LABELS
 from tests.images import scene_jpeg, truncated
-
-pytest.importorskip("executorch")
 
 
 @pytest.fixture(autouse=True)

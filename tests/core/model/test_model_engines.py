@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import executorch  # noqa: F401
 import pytest
 
 from garagecam_core.engine.local import LocalEngine
@@ -30,8 +31,6 @@ from garagecam_core.preprocess import ImageLimits
 from garagecam_core.roi import Roi
 from tests.images import scene_jpeg, truncated
 from tests.pte_files import truncated_copy
-
-pytest.importorskip("executorch")
 
 CLOSED = scene_jpeg(320, 180, door_open=False)
 OPEN = scene_jpeg(320, 180, door_open=True)

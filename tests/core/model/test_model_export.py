@@ -6,20 +6,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import executorch  # noqa: F401
 import pytest
+import torch
+from torch import nn
 
 from garagecam_core.bundle import load_program
 from garagecam_core.errors import ExportError
+from garagecam_core.export import calibration_files, export_model, load_factory
 from garagecam_core.metadata import ModelMetadata, parse_label_specs
 from tests.conftest import tiny_metadata
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("executorch")
-
-from torch import nn  # noqa: E402
-
-from garagecam_core.export import calibration_files, export_model, load_factory  # noqa: E402
-from tests.tiny_model import build  # noqa: E402
+from tests.tiny_model import build
 
 
 class _CumSum(nn.Module):  # type: ignore[misc]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 
+import executorch  # noqa: F401
 import pytest
+import torch
 
 from garagecam_core import demo_model_path
-from garagecam_core.scenes import iter_scenes
-
-pytest.importorskip("torch")
-pytest.importorskip("executorch")
-
 from garagecam_core.engine.local import LocalEngine
+from garagecam_core.scenes import iter_scenes
 
 TRAINING_SEED = 1000  # scripts/make_demo_model.sh
 FRESH_SEEDS = (20_251_121, 77)
@@ -41,7 +39,6 @@ def test_demo_model_ships_with_expected_labels() -> None:
 def test_demo_model_ships_its_pytorch_weights() -> None:
     """`garagecam bench` rebuilds the demo network from demo.pt: it must be the .pte's."""
     import numpy as np
-    import torch
 
     from garagecam_core.bundle import load_program
     from garagecam_core.train.student import StudentNet

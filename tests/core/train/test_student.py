@@ -5,11 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import executorch  # noqa: F401
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("executorch")
-
 import torch
 
 from garagecam_core.cli.train import _DEFAULTS

@@ -13,19 +13,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import executorch  # noqa: F401
 import numpy as np
 import pytest
+import torch
 
+from garagecam_core.bundle import read_metadata
 from garagecam_core.cli import main
+from garagecam_core.engine.local import LocalEngine
 from garagecam_core.errors import ConfigError, DatasetError
 from garagecam_core.scenes import write_dataset
 from garagecam_core.train.metrics import binary_metrics
-
-pytest.importorskip("torch")
-pytest.importorskip("executorch")
-
-from garagecam_core.bundle import read_metadata
-from garagecam_core.engine.local import LocalEngine
 from garagecam_core.train.trainer import TrainOptions, train
 
 pytestmark = pytest.mark.slow
@@ -107,7 +105,6 @@ def test_pte_reproduces_validation_metrics(trained: tuple[Path, dict[str, Any]])
 def test_saved_weights_rebuild_the_exported_network(
     trained: tuple[Path, dict[str, Any]],
 ) -> None:
-    import torch
 
     from garagecam_core.bundle import load_program
     from garagecam_core.train.student import StudentNet
