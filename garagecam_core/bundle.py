@@ -197,10 +197,16 @@ class LoadedProgram:
             raise EngineError(
                 f"input tensor shape {tensor.shape} does not match the model's {self.input_shape}"
             )
-        data = np.ascontiguousarray(tensor, dtype=np.float32)
+        if self.metadata.input_layout == "NHWC":
+            # The runtime reads the input's raw memory in the layout the program was exported
+            # with (it ignores strides): hand it NHWC memory, viewed as (1, 3, H, W).
+            nhwc = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1), dtype=np.float32)
+            data = self._torch.from_numpy(nhwc).permute(0, 3, 1, 2)
+        else:
+            data = self._torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32))
         with self._lock:
             try:
-                outputs = self._method.execute([self._torch.from_numpy(data)])
+                outputs = self._method.execute([data])
             except RuntimeError as err:
                 raise EngineError(f"{self.path.name}: inference failed: {err}") from err
         result: npt.NDArray[np.float32] = outputs[0].detach().numpy().reshape(-1).copy()

@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,11 +251,14 @@ def export_model(
     calibration: Sequence[Path] | None = None,
     progress: bool = True,
     outputs: Literal["logits", "probabilities"] = "logits",
+    channels_last: bool = True,
 ) -> ExportReport:
     """Export `module` to `out` with `metadata` embedded; see the module doc.
 
     `outputs="logits"` (default) appends the metadata's activation to the graph;
     `"probabilities"` exports the module as it is (it applies the activation itself).
+    `channels_last` (default) exports a program that reads NHWC input memory and records
+    `input_layout="NHWC"` in the metadata; `LoadedProgram.run` feeds it accordingly.
 
     A module still in training mode is switched to eval mode (with a warning): dropout and
     batch-norm statistics must be frozen in an exported model. `out` is replaced only once the
@@ -277,10 +280,23 @@ def export_model(
         raise ExportError(f"outputs must be 'logits' or 'probabilities', got {outputs!r}")
     wrapped = _with_activation(module, metadata.activation) if outputs == "logits" else module
     used: list[Path] = []
-    tensors = _calibration_tensors(calibration or [], metadata, progress, used) if int8 else None
-    data, summary = lower_to_pte(
-        wrapped, example, {METADATA_METHOD: metadata.to_json()}, calibration=tensors
+    tensors = (
+        list(_calibration_tensors(calibration or [], metadata, progress, used)) if int8 else None
     )
+    # XNNPACK computes in NHWC: a channels_last program skips the input transpose, and
+    # preprocessing hands it the NHWC buffer it already has (see preprocess.to_tensor).
+    # Portable kernels are not known to honour NHWC input memory, so a graph that is not
+    # fully delegated is exported NCHW instead.
+    for layout in ("NHWC", "NCHW") if channels_last else ("NCHW",):
+        metadata = replace(metadata, input_layout=layout)
+        example_in = (
+            example.contiguous(memory_format=torch.channels_last) if layout == "NHWC" else example
+        )
+        data, summary = lower_to_pte(
+            wrapped, example_in, {METADATA_METHOD: metadata.to_json()}, calibration=tensors
+        )
+        if not summary.portable_ops:
+            break
     for op in summary.portable_ops:
         _LOGGER.warning("op not delegated to XNNPACK, runs on portable kernels: %s", op)
     tmp = _write_atomically(data, out)

@@ -21,6 +21,7 @@ METADATA_METHOD = "garagecam_metadata"
 ChannelOrder = Literal["RGB", "BGR"]
 ResizeMode = Literal["stretch", "letterbox"]
 Activation = Literal["sigmoid", "softmax"]
+InputLayout = Literal["NCHW", "NHWC"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -86,6 +87,9 @@ class ModelMetadata:
     std: tuple[float, float, float] = IMAGENET_STD
     resize_mode: ResizeMode = "stretch"
     activation: Activation = "sigmoid"
+    #: memory layout in which the program reads its (1, 3, H, W) input: "NHWC" for programs
+    #: exported channels_last (XNNPACK computes in NHWC, so no transpose at the input)
+    input_layout: InputLayout = "NCHW"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -108,6 +112,8 @@ class ModelMetadata:
             )
         if self.activation not in ("sigmoid", "softmax"):
             raise MetadataError(f"activation must be sigmoid or softmax, got {self.activation!r}")
+        if self.input_layout not in ("NCHW", "NHWC"):
+            raise MetadataError(f"input_layout must be NCHW or NHWC, got {self.input_layout!r}")
         if self.activation == "softmax" and len(self.labels) < 2:
             raise MetadataError("a softmax model needs at least two labels (classes)")
         for what, triple in (("mean", self.mean), ("std", self.std)):
@@ -148,7 +154,7 @@ class ModelMetadata:
             raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")
         known = {
             "name", "version", "input_height", "input_width", "labels", "channel_order", "mean",
-            "std", "resize_mode", "activation", "format_version", "extra",
+            "std", "resize_mode", "activation", "input_layout", "format_version", "extra",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:

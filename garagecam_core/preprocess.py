@@ -259,6 +259,9 @@ def to_tensor(
 ) -> npt.NDArray[np.float32]:
     """Crop, resize (stretch or letterbox), reorder channels and normalise: (1, 3, H, W) float32.
 
+    The array's memory is laid out as the program reads it (`metadata.input_layout`): NCHW
+    (C-contiguous) or NHWC (a transposed view); `np.ascontiguousarray` gives NCHW memory.
+
     `mean`/`std` apply to 0..1 values in the model's channel order (for a BGR model, the first
     value is blue). Letterbox padding is the mean colour, i.e. exactly 0 after normalisation.
     """
@@ -286,13 +289,17 @@ def to_tensor(
         pixels = pixels[..., ::-1]
     mean = np.asarray(metadata.mean, dtype=np.float32)
     std = np.asarray(metadata.std, dtype=np.float32)
-    content = ((pixels - mean) / std).transpose(2, 0, 1)
+    content = ((pixels - mean) / std).astype(np.float32, copy=False)  # (h, w, 3)
     if size == (target_w, target_h):
-        return np.ascontiguousarray(content[np.newaxis], dtype=np.float32)
-    tensor = np.zeros((1, 3, target_h, target_w), dtype=np.float32)
-    left, top = (target_w - size[0]) // 2, (target_h - size[1]) // 2
-    tensor[0, :, top : top + size[1], left : left + size[0]] = content
-    return tensor
+        hwc = content
+    else:
+        hwc = np.zeros((target_h, target_w, 3), dtype=np.float32)
+        left, top = (target_w - size[0]) // 2, (target_h - size[1]) // 2
+        hwc[top : top + size[1], left : left + size[0]] = content
+    if metadata.input_layout == "NHWC":
+        # A (1, 3, H, W) view over the NHWC buffer: no transpose copy for channels_last programs.
+        return hwc[np.newaxis].transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(hwc.transpose(2, 0, 1)[np.newaxis])
 
 
 def prepare(

@@ -54,6 +54,8 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def eager_candidate(module: Any, tensor: npt.NDArray[np.float32]) -> Candidate:
+    tensor = np.ascontiguousarray(tensor)  # eager's natural input: NCHW memory
+
     @contextlib.contextmanager
     def open_(threads: int) -> Iterator[Runner]:
         with torch_threads(threads):
@@ -134,7 +136,9 @@ def onnxruntime_candidate(module: Any, tensor: npt.NDArray[np.float32], workdir:
         session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
-        feed = {session.get_inputs()[0].name: tensor}
+        # ONNX Runtime's natural input: NCHW memory (the ExecuTorch runs get the layout their
+        # program reads, as preprocessing produces it for them).
+        feed = {session.get_inputs()[0].name: np.ascontiguousarray(tensor)}
         yield lambda: np.asarray(session.run(None, feed)[0]).reshape(-1)
 
     return Candidate(ORT, open_)

@@ -78,6 +78,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--mean", default=",".join(map(str, IMAGENET_MEAN)), metavar="A,B,C")
     parser.add_argument("--std", default=",".join(map(str, IMAGENET_STD)), metavar="A,B,C")
     parser.add_argument("--channel-order", choices=("RGB", "BGR"), default="RGB")
+    parser.add_argument(
+        "--nchw",
+        action="store_true",
+        help="export a program that reads NCHW input memory (default: channels_last/NHWC, "
+        "which skips XNNPACK's input transpose)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no calibration progress bar")
     parser.set_defaults(func=run)
 
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         calibration=calibration,
         progress=not args.no_progress,
         outputs=args.module_outputs,
+        channels_last=not args.nchw,
     )
     print(report.summary())
     return 0

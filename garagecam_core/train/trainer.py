@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,9 @@ from ..roi import Roi
 from .augment import augment
 from .dataset import MIN_IMAGES, Dataset, Sample, load_dataset, split
 from .metrics import evaluate, suggest_thresholds, top1_accuracy
+
+if TYPE_CHECKING:
+    from ..export import ExportReport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -220,7 +223,7 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
 
     report: dict[str, Any] = {
         "model": out.name,
-        "metadata": metadata.to_dict(),
+        "metadata": export_report.metadata.to_dict(),  # as written into the .pte
         "options": {
             **{k: v for k, v in asdict(options).items() if k not in ("roi", "progress")},
             "roi": str(options.roi) if options.roi else None,
@@ -247,7 +250,13 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
         "validation_metrics": metric_block(val_probs),
         "pte_validation_metrics": metric_block(pte_probs),
         "pte_max_abs_diff": float(np.max(np.abs(pte_probs - val_probs))),
-        "export": export_report,
+        "export": {
+            "size_bytes": export_report.size_bytes,
+            "delegated_ops": export_report.delegated_ops,
+            "portable_ops": list(export_report.portable_ops),
+            "total_ops": export_report.total_ops,
+            "int8": options.int8,
+        },
         "seconds": {
             "load": round(loaded_at - started, 1),
             "train": round(trained_at - loaded_at, 1),
@@ -416,21 +425,14 @@ def _predict(net: Any, x: Tensor, activation: str) -> Tensor:
 
 def _export(
     net: Any, metadata: ModelMetadata, out: Path, options: TrainOptions, samples: Sequence[Sample]
-) -> dict[str, Any]:
+) -> ExportReport:
     from ..export import export_model
 
     calibration = [s.path for s in samples[:64]] if options.int8 else None
-    result = export_model(
+    return export_model(
         net, metadata, out, int8=options.int8, calibration=calibration,
         progress=options.progress,
     )  # fmt: skip
-    return {
-        "size_bytes": result.size_bytes,
-        "delegated_ops": result.delegated_ops,
-        "portable_ops": list(result.portable_ops),
-        "total_ops": result.total_ops,
-        "int8": options.int8,
-    }
 
 
 def _save_weights(net: Any, path: Path) -> Path:

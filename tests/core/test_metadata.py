@@ -22,7 +22,12 @@ def _meta(**overrides: object) -> ModelMetadata:
 
 
 def test_round_trip_through_json() -> None:
-    meta = _meta(resize_mode="letterbox", channel_order="BGR", extra={"trained_on": "scenes"})
+    meta = _meta(
+        resize_mode="letterbox",
+        channel_order="BGR",
+        input_layout="NHWC",
+        extra={"trained_on": "scenes"},
+    )
     again = ModelMetadata.from_json(meta.to_json())
     assert again == meta
     assert again.label_names == ("door_open", "car_present")
@@ -39,6 +44,7 @@ def test_round_trip_through_json() -> None:
         ({"resize_mode": "crop"}, "resize_mode must be stretch or letterbox"),
         ({"activation": "relu"}, "activation must be sigmoid or softmax"),
         ({"std": (0.2, 0.0, 0.2)}, "std values must be positive"),
+        ({"input_layout": "NCWH"}, "input_layout must be NCHW or NHWC"),
         ({"format_version": 99}, "upgrade garagecam-core"),
         (
             {"activation": "softmax", "labels": (LabelSpec("open"),)},

@@ -367,3 +367,16 @@ def test_progressive_jpeg_is_dct_scaled_too() -> None:
     assert decode(data, target_size=(160, 90)).size == (160, 90)
     baseline = prepare(scene_jpeg(1280, 720), metadata(64)).tensor
     np.testing.assert_allclose(prepare(data, metadata(64)).tensor, baseline, atol=0.1)
+
+
+@pytest.mark.parametrize("resize_mode", ["stretch", "letterbox"])
+def test_nhwc_programs_get_the_same_values_in_nhwc_memory(resize_mode: str) -> None:
+    data = encode(split_image(300, 100), "PNG")
+    nchw = prepare(data, metadata((24, 40), resize_mode=resize_mode)).tensor
+    nhwc = prepare(data, metadata((24, 40), resize_mode=resize_mode, input_layout="NHWC")).tensor
+    assert nchw.shape == nhwc.shape == (1, 3, 24, 40)
+    np.testing.assert_array_equal(nchw, nhwc)
+    assert nchw.flags.c_contiguous
+    # ... but laid out as the channels_last program reads it, without a transpose copy.
+    assert not nhwc.flags.c_contiguous
+    assert nhwc.transpose(0, 2, 3, 1).flags.c_contiguous

@@ -4,6 +4,7 @@ with its own error type and a message naming the problem."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,30 @@ def _inputs(count: int = 4) -> list[np.ndarray]:
     return [rng.standard_normal((1, 3, 64, 64), dtype=np.float32) for _ in range(count)]
 
 
-def test_fp32_outputs_match_pytorch_eager(tiny_model_path: Path) -> None:
-    program = load_program(tiny_model_path)
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fp32_outputs_match_pytorch_eager(
+    channels_last: bool, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from garagecam_core.export import export_model
+
+    path = tiny_model_path
+    if not channels_last:
+        path = tmp_path / "nchw.pte"
+        export_model(build(), tiny_metadata(), path, progress=False, channels_last=False)
+    program = load_program(path)
+    assert program.metadata.input_layout == ("NHWC" if channels_last else "NCHW")
     module = build()
     for tensor in _inputs():
         expected = torch.sigmoid(module(torch.from_numpy(tensor))).detach().numpy()[0]
-        np.testing.assert_allclose(program.run(tensor), expected, atol=1e-5, rtol=0)
+        # Whatever memory layout the caller's array has, the program sees the right pixels.
+        nhwc_view = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        for given in (tensor, nhwc_view):
+            np.testing.assert_allclose(program.run(given), expected, atol=1e-5, rtol=0)
 
 
 def test_metadata_and_labels_round_trip(tiny_model_path: Path) -> None:
-    assert read_metadata(tiny_model_path) == tiny_metadata()
+    # export records that the program reads NHWC memory (channels_last, the default)
+    assert read_metadata(tiny_model_path) == replace(tiny_metadata(), input_layout="NHWC")
     program = load_program(tiny_model_path)
     assert program.metadata.label_names == ("door_open", "car_present")
     assert program.metadata.label("door_open").device_class == "garage_door"

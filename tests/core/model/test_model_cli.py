@@ -48,7 +48,7 @@ def test_export_int8_with_every_option_then_model_info(
         "--input-size", "48x64", "--out", str(out), "--int8", "--calibration", str(calibration),
         "--name", "cli_model", "--model-version", "2.1", "--resize-mode", "letterbox",
         "--channel-order", "BGR", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25",
-        "--no-progress",
+        "--nchw", "--no-progress",
     ]  # fmt: skip
     assert main(argv) == 0
     summary = capsys.readouterr().out
@@ -69,6 +69,7 @@ def test_export_int8_with_every_option_then_model_info(
     assert (meta["name"], meta["version"]) == ("cli_model", "2.1")
     assert (meta["input_height"], meta["input_width"]) == (48, 64)
     assert (meta["resize_mode"], meta["channel_order"]) == ("letterbox", "BGR")
+    assert meta["input_layout"] == "NCHW"  # --nchw
     assert meta["mean"] == [0.5, 0.5, 0.5]
     assert meta["std"] == [0.25, 0.25, 0.25]
     assert [(lb["name"], lb["device_class"]) for lb in meta["labels"]] == [

@@ -116,7 +116,9 @@ def test_portable_ops_and_training_mode_are_reported(
     assert report.total_ops == report.delegated_ops + len(report.portable_ops)
     assert report.size_bytes == out.stat().st_size
     assert "portable (slower) kernels: aten_cumsum_default" in report.summary()
+    # not fully delegated: exported NCHW (portable kernels may not honour NHWC input memory)
     assert load_program(out).metadata == _small_metadata()
+    assert load_program(out).metadata.input_layout == "NCHW"
 
 
 def test_module_that_outputs_probabilities_is_not_activated_twice(tmp_path: Path) -> None:
