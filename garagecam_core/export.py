@@ -143,7 +143,8 @@ def lower_to_pte(
     """
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir.passes import MemoryPlanningPass
 
     try:
         exported = torch.export.export(module, (example,))
@@ -159,7 +160,14 @@ def lower_to_pte(
             exported, partitioner=[XnnpackPartitioner()], constant_methods=constant_methods
         )
         summary = _delegation(edge.exported_program().graph_module)
-        program = edge.to_executorch()
+        # The input is not planned into the runtime's arena: the method reads the caller's
+        # buffer in place instead of copying 300 KB into the arena on every call (~10 us of
+        # a 0.5 ms inference, measured).
+        program = edge.to_executorch(
+            ExecutorchBackendConfig(
+                memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False)
+            )
+        )
     except Exception as err:
         raise ExportError(f"lowering to ExecuTorch failed: {type(err).__name__}: {err}") from err
     return bytes(program.buffer), summary

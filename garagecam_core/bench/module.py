@@ -9,7 +9,6 @@ input in every runtime, so speed and agreement are still comparable; accuracy is
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,25 +38,6 @@ class SourceModule:
         return _with_activation(self.module, metadata.activation)
 
 
-def _demo_state_dict(models_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(state dict, student kwargs) from the demo's training report, if it points to one."""
-    import torch
-
-    report_path = models_dir / "demo.json"
-    if not report_path.is_file():
-        return None
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    name = report.get("state_dict") or report.get("weights")
-    if not isinstance(name, str) or not (models_dir / name).is_file():
-        return None
-    state = torch.load(models_dir / name, map_location="cpu", weights_only=True)
-    kwargs = report.get("student_kwargs") or report.get("architecture") or {}
-    return state, dict(kwargs) if isinstance(kwargs, dict) else {}
-
-
 def resolve_module(
     metadata: ModelMetadata,
     factory: str | None,
@@ -75,13 +55,11 @@ def resolve_module(
     import torch
 
     from ..train import student
+    from ..train.report import load_trained
 
-    found = _demo_state_dict(models_dir)
-    if found is not None:
-        state, kwargs = found
-        module = student.StudentNet(len(metadata.labels), **kwargs)
-        module.load_state_dict(state)
-        return SourceModule(module.eval(), "demo model weights", trained=True)
+    report = models_dir / "demo.json"
+    if report.is_file():
+        return SourceModule(load_trained(report).module, "demo model weights", trained=True)
     torch.manual_seed(RANDOM_SEED)
     module = student.StudentNet(len(metadata.labels))
     _LOGGER.info("no demo PyTorch weights: comparing a fixed-seed student of the same shape")

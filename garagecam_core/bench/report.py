@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-_STAGES = ("decode", "preprocess", "inference", "debounce", "end_to_end")
+_STAGES = ("decode", "preprocess", "inference", "debounce", "call_overhead", "end_to_end")
 _MET = {True: "✅ met", False: "❌ not met", None: "reported"}
 
 

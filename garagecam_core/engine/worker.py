@@ -6,9 +6,11 @@ the child (`python -m garagecam_core.engine.worker`) runs a `LocalEngine`. A nat
 the runtime also stays in the child.
 
 Protocol (see `protocol.py`): the child first sends `ready` (with the model metadata) or
-`error` (model load failure, then it exits); then per request `classify` (header: id, roi;
-body: image bytes) it answers `result` or `error` (name of the GarageCamError subclass and
-its message, re-raised as the same type in the parent). EOF on its stdin ends the child.
+`error` (model load failure, then it exits); then per request `classify` (header: id, roi,
+and `shared`: the image's length when it was put in the shared buffer of `frames.py`;
+otherwise the frame body holds the image bytes) it answers `result` or `error` (name of the
+GarageCamError subclass and its message, re-raised as the same type in the parent). EOF on
+its stdin ends the child.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits
 from ..roi import Roi
 from .base import Classification, Timings
+from .frames import FrameReader, SharedFrames
 from .protocol import FrameEOF, FrameTimeout, read_frame, write_frame
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,9 +90,24 @@ class _Child:
             "--threads", str(threads), "--max-bytes", str(limits.max_bytes),
             "--max-pixels", str(limits.max_pixels),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
+        # Larger images still reach the child (through the pipe), which refuses them properly.
+        self.frames = SharedFrames.create(limits.max_bytes)
+        pass_fds: tuple[int, ...] = ()
+        if self.frames is not None and self.frames.fd is not None:
+            argv += ["--frames-fd", str(self.frames.fd)]
+            pass_fds = (self.frames.fd,)
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                pass_fds=pass_fds,
+            )
+        finally:
+            if self.frames is not None:
+                self.frames.close_fd()
         self._finalizer = weakref.finalize(self, _kill, self.proc)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self._stdin = self.proc.stdin.fileno()
@@ -137,6 +155,9 @@ class _Child:
         return f"exit code {code}"
 
     def send(self, header: dict[str, Any], body: bytes, deadline: float) -> None:
+        shared = self.frames.put(body) if self.frames is not None else None
+        if shared is not None:
+            header, body = header | {"shared": shared}, b""
         write_frame(self._stdin, header, body, deadline)
 
     def receive(self, deadline: float) -> tuple[dict[str, Any], bytes]:
@@ -158,6 +179,8 @@ class _Child:
             self.proc.stdout.close()
         self._stderr_thread.join(timeout=5.0)
         self._finalizer.detach()
+        if self.frames is not None:
+            self.frames.close()
 
 
 class WorkerEngine:
@@ -289,7 +312,7 @@ def _error_header(err: BaseException, request_id: Any = None) -> dict[str, Any]:
     return {"type": "error", "id": request_id, "error": name, "message": message}
 
 
-def _serve(engine: Any, proto_in: int, proto_out: int) -> None:
+def _serve(engine: Any, proto_in: int, proto_out: int, frames: FrameReader | None) -> None:
     while True:
         try:
             header, body = read_frame(proto_in)
@@ -297,6 +320,10 @@ def _serve(engine: Any, proto_in: int, proto_out: int) -> None:
             return
         request_id = header.get("id")
         try:
+            if header.get("shared") is not None:
+                if frames is None:
+                    raise WorkerError("request in shared memory, but no shared buffer was given")
+                body = frames.get(int(header["shared"]))
             roi = Roi(*header["roi"]) if header.get("roi") else None
             result = engine.classify(body, roi)
             reply = {
@@ -360,6 +387,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_LIMITS.max_bytes)
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_LIMITS.max_pixels)
+    parser.add_argument("--frames-fd", type=int, help="memfd of the shared request buffer")
     args = parser.parse_args(argv)
 
     try:
@@ -369,6 +397,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         engine = LocalEngine(
             args.model, threads=args.threads, limits=ImageLimits(args.max_bytes, args.max_pixels)
         )
+        frames = FrameReader(args.frames_fd) if args.frames_fd is not None else None
     except Exception as err:
         write_frame(proto_out, _error_header(err))
         return 1
@@ -376,7 +405,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         proto_out, {"type": "ready", "pid": os.getpid(), "metadata": engine.metadata.to_dict()}
     )
     with contextlib.suppress(FrameEOF):  # the parent went away while we answered
-        _serve(engine, proto_in, proto_out)
+        _serve(engine, proto_in, proto_out, frames)
     return 0
 
 

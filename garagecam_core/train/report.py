@@ -1,4 +1,5 @@
-"""Training outputs next to the model: a JSON report and a training-curve PNG."""
+"""Training outputs next to the model: a JSON report and a training-curve PNG; and the way
+back from a report to the trained network (re-export, bench)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..metadata import ModelMetadata
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -20,6 +24,50 @@ class _Epoch(Protocol):
 
 def write_report(report: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+class TrainedStudent:
+    """The student network of a training report, with its trained weights loaded (eval mode),
+    and the metadata that was written into the report's `.pte`."""
+
+    def __init__(self, module: Any, metadata: ModelMetadata, weights: Path) -> None:
+        self.module = module
+        self.metadata = metadata
+        self.weights = weights
+
+
+def load_trained(report_path: Path) -> TrainedStudent:
+    """Rebuild `StudentNet(len(labels), **student_kwargs)` from a `garagecam train` report
+    and load the `.pt` weights it names (looked up next to the report)."""
+    import torch
+
+    from .student import StudentNet
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read the training report {report_path}: {err}") from err
+    except ValueError as err:
+        raise ConfigError(f"{report_path} is not a training report (not JSON: {err})") from err
+    if not isinstance(report, dict) or not isinstance(report.get("state_dict"), str):
+        raise ConfigError(
+            f"{report_path} is not a `garagecam train` report (no 'state_dict' entry)"
+        )
+    metadata = ModelMetadata.from_dict(report.get("metadata"))
+    weights = report_path.parent / report["state_dict"]
+    if not weights.is_file():
+        raise ConfigError(
+            f"{report_path} names the weights {weights.name}, which are not next to it"
+        )
+    kwargs = report.get("student_kwargs") or {}
+    if "widths" in kwargs:
+        kwargs = {**kwargs, "widths": tuple(kwargs["widths"])}
+    module = StudentNet(len(metadata.labels), **kwargs)
+    try:
+        module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as err:  # pickle/zip errors, shape mismatches: all mean "wrong file"
+        raise ConfigError(f"{weights} does not hold this report's student weights: {err}") from err
+    return TrainedStudent(module.eval(), metadata, weights)
 
 
 def plot_history(history: Sequence[_Epoch], path: Path, title: str = "") -> Path | None:

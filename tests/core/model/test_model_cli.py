@@ -150,3 +150,18 @@ def test_infer_roi_and_worker_match_in_process(
 def test_infer_with_a_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["infer", "--model", str(tmp_path / "x.pte"), str(tmp_path / "a.jpg")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--labels", TINY_LABELS], "export needs --module, --input-size (or --from-training"),
+        (["--module", "tests.tiny_model:build", "--input-size", "64"], "export needs --labels"),
+    ],
+)
+def test_export_without_a_model_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["export", *argv, "--out", str(tmp_path / "m.pte")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.pte").exists()

@@ -89,6 +89,31 @@ def test_worker_gives_the_same_results_as_local(local: LocalEngine, worker: Work
         assert got.timings.total_ms >= got.timings.inference_ms > 0
 
 
+def _maps_shared_frames(pid: int) -> bool:
+    return "memfd:garagecam-frames" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_worker_images_travel_through_shared_memory(
+    local: LocalEngine, worker: WorkerEngine
+) -> None:
+    assert worker.pid is not None and _maps_shared_frames(worker.pid)
+    big = scene_jpeg(1920, 1080, door_open=True)
+    # a large image, then smaller ones over its leftover bytes: each read at its own length
+    for image in (big, CLOSED, big, OPEN):
+        assert worker.classify(image).probabilities == local.classify(image).probabilities
+
+
+def test_worker_without_shared_memory_sends_images_through_the_pipe(
+    local: LocalEngine, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what happens where memfd_create does not exist (macOS) or is refused
+    monkeypatch.setattr("garagecam_core.engine.worker.SharedFrames.create", lambda size: None)
+    with WorkerEngine(tiny_model_path) as engine:
+        assert engine.pid is not None and not _maps_shared_frames(engine.pid)
+        for image in (CLOSED, OPEN):
+            assert engine.classify(image).probabilities == local.classify(image).probabilities
+
+
 @pytest.mark.parametrize(
     ("image", "error", "message"),
     [

@@ -141,3 +141,12 @@ def test_exported_file_follows_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_the_program_reads_the_callers_input_buffer_in_place(tiny_model_path: Path) -> None:
+    # Not planned into the runtime's arena: no 300 KB copy per inference. That the right
+    # pixels are read from each new buffer is test_fp32_outputs_match_pytorch_eager's job.
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(tiny_model_path)
+    assert not program.metadata("forward").input_tensor_meta(0).is_memory_planned()

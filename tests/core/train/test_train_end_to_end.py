@@ -10,6 +10,7 @@ as in the single-label test) use a constant learning rate instead of one-cycle.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,59 @@ def test_saved_weights_rebuild_the_exported_network(
     with torch.no_grad():
         eager = torch.sigmoid(net.eval()(torch.from_numpy(x))).numpy()[0]
     assert np.max(np.abs(load_program(out).run(x) - eager)) < 1e-4
+
+
+def test_export_from_training_rebuilds_the_same_program(
+    trained: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from garagecam_core.bundle import load_program
+
+    data, _ = trained
+    out = tmp_path / "again.pte"
+    argv = ["export", "--from-training", str(data.parent / "model.json"), "--out", str(out)]
+    assert main([*argv, "--model-version", "2", "--no-progress"]) == 0
+    first, again = load_program(data.parent / "model.pte"), load_program(out)
+    assert again.metadata == replace(first.metadata, version="2")
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).standard_normal((1, 3, 40, 40)).astype(np.float32)
+        np.testing.assert_array_equal(again.run(x), first.run(x))
+
+
+def test_export_from_training_refuses_model_flags(
+    trained: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, _ = trained
+    argv = ["export", "--from-training", str(data.parent / "model.json")]
+    argv += ["--out", str(tmp_path / "m.pte"), "--input-size", "64", "--mean", "0.5,0.5,0.5"]
+    assert main(argv) == 1
+    assert "takes the model and its metadata from the report; drop --input-size, --mean" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ("not json", "is not a training report (not JSON"),
+        ('{"model": "x.pte"}', "is not a `garagecam train` report (no 'state_dict' entry)"),
+        (None, "names the weights model.pt, which are not next to it"),
+    ],
+)
+def test_export_from_training_errors(
+    trained: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    report: str | None,
+    message: str,
+) -> None:
+    data, _ = trained
+    path = tmp_path / "model.json"  # a real report (None) whose .pt was not copied along
+    path.write_text(report or (data.parent / "model.json").read_text())
+    assert main(["export", "--from-training", str(path), "--out", str(tmp_path / "m.pte")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("garagecam export: error: ")
+    assert message in err
+    assert not (tmp_path / "m.pte").exists()
 
 
 def test_single_label_folders_train_a_softmax_model(tmp_path: Path) -> None:
