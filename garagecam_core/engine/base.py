@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from ..metadata import ModelMetadata
 from ..roi import Roi
@@ -68,6 +69,24 @@ class Engine(Protocol):
     def classify(self, image: bytes, roi: Roi | None = None) -> Classification: ...
 
     def close(self) -> None: ...
+
+
+class ClosingEngine:
+    """`with engine:` closes it on the way out (the sync engines' shared context manager)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class AsyncEngine(Protocol):

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import TracebackType
 
 from ..bundle import LoadedProgram, load_program
 from ..errors import EngineClosedError
 from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits, prepare
 from ..roi import Roi
-from .base import Classification, Timings
+from .base import Classification, ClosingEngine, Timings
 
 
-class LocalEngine:
+class LocalEngine(ClosingEngine):
     """Loads and validates the bundle at construction (errors surface right away).
 
     `threads` sizes ExecuTorch's process-wide thread pool before the program loads.
@@ -59,14 +58,3 @@ class LocalEngine:
 
     def close(self) -> None:
         self._program = None
-
-    def __enter__(self) -> LocalEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -28,7 +28,6 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from .. import errors
@@ -37,7 +36,7 @@ from ..errors import EngineClosedError, GarageCamError, WorkerError, WorkerTimeo
 from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits
 from ..roi import Roi
-from .base import Classification, Timings
+from .base import Classification, ClosingEngine, Timings
 from .frames import FrameReader, SharedFrames
 from .protocol import FrameEOF, FrameTimeout, read_frame, write_frame
 
@@ -183,7 +182,7 @@ class _Child:
             self.frames.close()
 
 
-class WorkerEngine:
+class WorkerEngine(ClosingEngine):
     """Sync `Engine` running inference in a child process (thread-safe, one request at a time).
 
     The child starts eagerly in the constructor, so model load errors (as the same
@@ -287,17 +286,6 @@ class WorkerEngine:
             if self._child is not None:
                 self._child.stop(grace=5.0)
                 self._child = None
-
-    def __enter__(self) -> WorkerEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --- child side ----------------------------------------------------------------------------
