@@ -17,6 +17,10 @@ step "ruff (lint and format)"
 step "mypy --strict garagecam_core"
 .venv/bin/mypy
 
+# The integration runs on Home Assistant's Python only (3.13), against its typed package.
+step "mypy --strict custom_components/garagecam (Python 3.13, Home Assistant 2025.4.4)"
+.venv/bin/mypy --python-version 3.13 custom_components/garagecam
+
 # The Home Assistant pytest plugin patches sockets, event loops and thread checks for every
 # test it sees, so the core suite runs without it and the integration suite with it.
 step "core tests, Python 3.13"

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from garagecam_core.errors import (
     ConfigError,
     GarageCamError,
     ModelError,
+    ModelNotFoundError,
     RemoteAuthError,
     RuntimeMissingError,
 )
 
-from .const import CONF_MQTT_ENABLED, CONF_ROI, DOMAIN
+from .const import CONF_MODEL, CONF_MQTT_ENABLED, CONF_ROI, DOMAIN
 from .coordinator import (
     GarageCamConfigEntry,
     GarageCamCoordinator,
@@ -24,7 +30,7 @@ from .coordinator import (
     build_debouncer,
     parse_roi,
 )
-from .inference import async_create_engine
+from .inference import async_create_engine, models_dir
 from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.IMAGE, Platform.SENSOR]
@@ -41,11 +47,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) ->
     try:
         roi = parse_roi(entry.options.get(CONF_ROI))
         engine = await async_create_engine(hass, entry.data)
-    except (ModelError, RuntimeMissingError, RemoteAuthError, ConfigError) as err:
+    except ModelNotFoundError as err:
+        # Often temporary (a share not mounted yet, a copy in progress): retry with backoff,
+        # and tell the user in Repairs what to put where.
+        _create_model_issue(hass, entry)
+        raise ConfigEntryNotReady(str(err)) from err
+    except RemoteAuthError as err:
+        raise ConfigEntryAuthFailed(str(err)) from err  # starts the reauth flow
+    except (ModelError, RuntimeMissingError, ConfigError) as err:
         # Retrying cannot help: the user has to reconfigure.
         raise ConfigEntryError(str(err)) from err
     except GarageCamError as err:
         raise ConfigEntryNotReady(str(err)) from err
+    ir.async_delete_issue(hass, DOMAIN, _model_issue_id(entry))
     try:
         debouncer = build_debouncer(engine, dict(entry.options), entry.title)
         coordinator = GarageCamCoordinator(hass, entry, engine, debouncer, roi)
@@ -69,6 +83,26 @@ async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) ->
     return True
 
 
+def _model_issue_id(entry: GarageCamConfigEntry) -> str:
+    return f"model_missing_{entry.entry_id}"
+
+
+def _create_model_issue(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _model_issue_id(entry),
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="model_missing",
+        translation_placeholders={
+            "title": entry.title,
+            "model": entry.data[CONF_MODEL],
+            "directory": str(models_dir(hass)),
+        },
+    )
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
     """Options apply at once: a reload rebuilds the debouncer, interval, ROI and MQTT."""
     hass.config_entries.async_schedule_reload(entry.entry_id)
@@ -86,6 +120,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -
 
 async def async_remove_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
     """Remove the retained MQTT discovery configs so bridges forget the accessories."""
+    ir.async_delete_issue(hass, DOMAIN, _model_issue_id(entry))
     if "mqtt" in hass.config.components:
         from .mqtt_bridge import async_clear_published
 

@@ -3,11 +3,13 @@
 Set-up: camera -> inference mode (local only when the ExecuTorch runtime imports) ->
 [runner URL and token] -> model, scan interval, region of interest -> confirm (shows the
 model's labels and the first classification). Nothing is created before a real snapshot was
-classified with the chosen model.
+classified with the chosen model. Reauth: the runner rejected the token -> a new token,
+checked by a real request, then the entry reloads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -171,6 +173,42 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data = {CONF_CAMERA: entry.data[CONF_CAMERA]}
         self._options = dict(entry.options)
         return await self.async_step_mode()
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The runner rejected the token (at set-up or while polling)."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        entry = self._get_reauth_entry()
+        url, model = entry.data[CONF_URL], entry.data[CONF_MODEL]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            token = user_input.get(CONF_TOKEN) or None
+            try:
+                models = await async_list_remote_models(self.hass, url, token)
+            except GarageCamError as err:
+                errors["base"] = _error_key(err)
+            else:
+                if model not in models:
+                    errors["base"] = "model_gone"
+                else:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates={CONF_TOKEN: token or ""}
+                    )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_TOKEN): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"url": url, "model": model},
+            errors=errors,
+        )
 
     async def async_step_mode(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         local_ok = await async_runtime_available(self.hass)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from homeassistant.components import camera
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from garagecam_core.debounce import Debouncer, LabelPolicy, State
 from garagecam_core.engine import AsyncEngine, Classification
-from garagecam_core.errors import GarageCamError
+from garagecam_core.errors import GarageCamError, RemoteAuthError
 from garagecam_core.roi import Roi
 
 from .const import (
@@ -89,7 +89,8 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
 
     Failures never raise `UpdateFailed`: the last states stay shown until they are older
     than `max_age`, then the entities turn unavailable. The loss and the recovery are each
-    logged once; polling goes on at the normal interval.
+    logged once; polling goes on at the normal interval. A token the runner rejects is the
+    exception: it starts the reauth flow.
     """
 
     config_entry: GarageCamConfigEntry
@@ -148,6 +149,9 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         try:
             return await self.async_classify_now()
         except HomeAssistantError as err:
+            if isinstance(err.__cause__, RemoteAuthError):
+                # the runner's token changed: waiting cannot help, reauth can
+                raise ConfigEntryAuthFailed(str(err.__cause__)) from err
             return self._failed(str(err))
 
     def _failed(self, error: str) -> GarageCamData:

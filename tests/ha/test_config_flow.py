@@ -9,6 +9,7 @@ from unittest.mock import patch
 
 import pytest
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
@@ -295,3 +296,58 @@ async def test_options_flow_applies_without_restart(
     assert scripted_engine.calls[-1][1] == new.roi
     # confirm_frames=1: the first frame after the reload already decides
     assert hass.states.get("binary_sensor.garage_camera_door_open").state == "on"
+
+
+def _remote_entry() -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage camera (tiny)",
+        unique_id=f"{CAMERA}_tiny",
+        data={
+            "camera": CAMERA, "mode": "remote", "url": "http://runner.local:8087",
+            "token": "old-token", "model": "tiny",
+        },
+        options={"scan_interval": 10, "roi": ""},
+    )  # fmt: skip
+
+
+async def test_rejected_token_at_set_up_is_fixed_by_reauth(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine, remote_models: list[Any]
+) -> None:
+    entry = _remote_entry()
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.garagecam.async_create_engine", side_effect=RemoteAuthError("401")
+    ):
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == config_entries.SOURCE_REAUTH
+    assert flow["step_id"] == "reauth_confirm"
+
+    remote_models[:] = [RemoteAuthError("401"), {"other": METADATA}, {"tiny": METADATA}]
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "new"})
+    assert result["errors"] == {"base": "model_gone"}
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "new"})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data["token"] == "new" and entry.data["url"] == "http://runner.local:8087"
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_rejected_token_while_polling_starts_reauth(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    entry = _remote_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    scripted_engine.error = RemoteAuthError("the runner rejected the token")
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [config_entries.SOURCE_REAUTH]

@@ -12,8 +12,18 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.garagecam.const import DOMAIN
+from custom_components.garagecam.const import (
+    CONF_CAMERA,
+    CONF_MODE,
+    CONF_MODEL,
+    CONF_ROI,
+    CONF_SCAN_INTERVAL,
+    DOMAIN,
+    MODE_LOCAL,
+)
 from garagecam_core.engine import ExecutorEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.http import ApiContext, HttpServer
@@ -152,3 +162,35 @@ async def test_remote_cannot_connect(hass: HomeAssistant, socket_enabled: None) 
         result["flow_id"], {"url": "http://127.0.0.1:9"}
     )
     assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_missing_model_file_is_a_repair_issue_until_it_is_back(
+    hass: HomeAssistant, tiny_model_path: Path, config_dir: Path
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage camera (mine.pte)",
+        unique_id=f"{CAMERA}_mine.pte",
+        data={CONF_CAMERA: CAMERA, CONF_MODE: MODE_LOCAL, CONF_MODEL: "mine.pte"},
+        options={CONF_SCAN_INTERVAL: 10, CONF_ROI: ""},
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY  # the file may come back by itself
+    issues = ir.async_get(hass)
+    issue = issues.async_get_issue(DOMAIN, f"model_missing_{entry.entry_id}")
+    assert issue is not None and issue.translation_key == "model_missing"
+    models = config_dir / "garagecam" / "models"
+    assert issue.translation_placeholders == {
+        "title": "Garage camera (mine.pte)",
+        "model": "mine.pte",
+        "directory": str(models),
+    }
+
+    models.mkdir(parents=True)
+    shutil.copy(tiny_model_path, models / "mine.pte")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert issues.async_get_issue(DOMAIN, f"model_missing_{entry.entry_id}") is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
