@@ -167,12 +167,14 @@ def runtime_available() -> Iterator[None]:
         yield
 
 
-def make_entry(**options: Any) -> MockConfigEntry:
+def make_entry(data: dict[str, Any] | None = None, **options: Any) -> MockConfigEntry:
+    """A local-mode entry for the demo model; `data` overrides entry data (mode, model...)."""
+    merged = {CONF_CAMERA: CAMERA, CONF_MODE: MODE_LOCAL, CONF_MODEL: "demo", **(data or {})}
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Garage camera (demo)",
-        unique_id=f"{CAMERA}_demo",
-        data={CONF_CAMERA: CAMERA, CONF_MODE: MODE_LOCAL, CONF_MODEL: "demo"},
+        title=f"Garage camera ({merged[CONF_MODEL]})",
+        unique_id=f"{CAMERA}_{merged[CONF_MODEL]}",
+        data=merged,
         options={CONF_SCAN_INTERVAL: 10, CONF_ROI: "", **options},
     )
 

@@ -299,16 +299,8 @@ async def test_options_flow_applies_without_restart(
 
 
 def _remote_entry() -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Garage camera (tiny)",
-        unique_id=f"{CAMERA}_tiny",
-        data={
-            "camera": CAMERA, "mode": "remote", "url": "http://runner.local:8087",
-            "token": "old-token", "model": "tiny",
-        },
-        options={"scan_interval": 10, "roi": ""},
-    )  # fmt: skip
+    remote = {"mode": "remote", "url": "http://runner.local:8087", "token": "old-token"}
+    return make_entry({**remote, "model": "tiny"})
 
 
 async def test_rejected_token_at_set_up_is_fixed_by_reauth(

@@ -13,23 +13,14 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.garagecam.const import (
-    CONF_CAMERA,
-    CONF_MODE,
-    CONF_MODEL,
-    CONF_ROI,
-    CONF_SCAN_INTERVAL,
-    DOMAIN,
-    MODE_LOCAL,
-)
+from custom_components.garagecam.const import DOMAIN
 from garagecam_core.engine import ExecutorEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.http import ApiContext, HttpServer
 from garagecam_core.runner.metrics import RunnerMetrics
 
-from .conftest import CAMERA
+from .conftest import CAMERA, make_entry
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fake_camera", "camera_device")]
 
@@ -167,13 +158,7 @@ async def test_remote_cannot_connect(hass: HomeAssistant, socket_enabled: None) 
 async def test_missing_model_file_is_a_repair_issue_until_it_is_back(
     hass: HomeAssistant, tiny_model_path: Path, config_dir: Path
 ) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Garage camera (mine.pte)",
-        unique_id=f"{CAMERA}_mine.pte",
-        data={CONF_CAMERA: CAMERA, CONF_MODE: MODE_LOCAL, CONF_MODEL: "mine.pte"},
-        options={CONF_SCAN_INTERVAL: 10, CONF_ROI: ""},
-    )
+    entry = make_entry({"model": "mine.pte"})
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY  # the file may come back by itself
