@@ -31,6 +31,7 @@ from .const import (
     DEFAULT_CONFIRM_FRAMES,
     DEFAULT_MAX_AGE,
     DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
     LOGGER,
     RECENT_TIMINGS,
 )
@@ -130,7 +131,11 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
             )
             result = await self.engine.classify(image.content, self.roi)
         except GarageCamError as err:
-            raise HomeAssistantError(str(err)) from err
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="classify_failed",
+                translation_placeholders={"camera": self.camera_entity_id, "error": str(err)},
+            ) from err
         now = dt_util.utcnow()
         self.debouncer.update(result.probabilities, now.timestamp())
         self.recent_timings.append(result.timings.to_dict())

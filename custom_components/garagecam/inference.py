@@ -87,13 +87,8 @@ def local_model_path(hass: HomeAssistant, model: str) -> Path:
 def _start_worker(path: Path) -> ExecutorEngine:
     from garagecam_core.engine.worker import WorkerEngine
 
-    worker = WorkerEngine(path, threads=1, timeout=WORKER_TIMEOUT)
-    try:
-        worker.metadata  # noqa: B018 - a model load error must surface here, not at first poll
-    except BaseException:
-        worker.close()
-        raise
-    return ExecutorEngine(worker)
+    # The child starts in the constructor: a model load error surfaces here, not at first poll.
+    return ExecutorEngine(WorkerEngine(path, threads=1, timeout=WORKER_TIMEOUT))
 
 
 async def async_create_engine(hass: HomeAssistant, data: Mapping[str, Any]) -> AsyncEngine:

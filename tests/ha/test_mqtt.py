@@ -111,6 +111,32 @@ async def test_mqtt_disabled_publishes_nothing(
     assert mqtt_mock.async_publish.call_args_list == []
 
 
+async def test_new_prefix_or_publishing_off_removes_the_old_configs(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    mqtt_mock.async_publish.reset_mock()
+    options = {**entry.options, "mqtt_prefix": "bridges"}
+    hass.config_entries.async_update_entry(entry, options=options)  # applied by a reload
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[f"{PREFIX}/binary_sensor/{NODE}/door_open/config"] == ("", 1, True)
+    new_topic = f"bridges/binary_sensor/{NODE}/door_open/config"
+    assert json.loads(published[new_topic][0])["device_class"] == "door"
+    assert sum(body == "" for body, _, _ in published.values()) == 5  # all old configs
+
+    mqtt_mock.async_publish.reset_mock()
+    hass.config_entries.async_update_entry(entry, options={**options, "mqtt_enabled": False})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[new_topic] == ("", 1, True)
+    assert sum(body == "" for body, _, _ in published.values()) == 5
+
+
 @pytest.mark.parametrize(
     "mqtt_config_entry_data",
     [{"broker": "broker.lan", "port": 1883, "username": "ha", "password": "pw-9f2"}],

@@ -11,6 +11,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -162,6 +163,26 @@ async def test_classify_action_camera_error(
         )
 
 
+async def test_classify_action_engine_error_is_translated(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, scripted_engine: ScriptedEngine
+) -> None:
+    from homeassistant.exceptions import HomeAssistantError
+
+    scripted_engine.error = WorkerError("the inference worker died")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "classify",
+            {"config_entry_id": setup_entry.entry_id},
+            blocking=True,
+            return_response=True,
+        )
+    assert raised.value.translation_key == "classify_failed"
+    assert str(raised.value) == (
+        "Could not classify a snapshot of camera.garage: the inference worker died"
+    )
+
+
 async def test_save_snapshot_action(
     hass: HomeAssistant,
     setup_entry: MockConfigEntry,
@@ -252,3 +273,31 @@ async def test_diagnostics_redacts_secrets(
     assert diagnostics["model"]["labels"][0]["name"] == "door_open"
     assert diagnostics["recent_timings"][0]["total_ms"] == 6.5
     assert "said no" in diagnostics["last_error"]
+
+
+async def test_diagnostic_sensors_once_enabled(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    fake_camera: FakeCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    registry = er.async_get(hass)
+    sensors = {
+        e.unique_id.removeprefix("camera.garage_demo_"): e.entity_id
+        for e in er.async_entries_for_config_entry(registry, setup_entry.entry_id)
+        if e.domain == "sensor"
+    }
+    assert set(sensors) == {"door_open_probability", "car_present_probability", "inference_latency"}
+    for entity_id in sensors.values():
+        registry.async_update_entity(entity_id, disabled_by=None)
+    fake_camera.fail = True  # the first frame after the reload fails: no values yet
+    assert await hass.config_entries.async_reload(setup_entry.entry_id)
+    await hass.async_block_till_done()
+    assert {hass.states.get(e).state for e in sensors.values()} == {"unknown"}
+
+    fake_camera.fail = False
+    await _tick(hass, freezer)
+    assert hass.states.get(sensors["door_open_probability"]).state == "90.0"
+    assert hass.states.get(sensors["car_present_probability"]).state == "10.0"
+    latency = hass.states.get(sensors["inference_latency"])
+    assert latency.state == "6.5" and latency.attributes["unit_of_measurement"] == "ms"

@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryState
+import pytest
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.garagecam.const import DOMAIN
+from custom_components.garagecam.inference import local_model_path
+from garagecam_core import demo_model_path
+from garagecam_core.errors import (
+    CorruptModelError,
+    ModelNotFoundError,
+    RemoteAuthError,
+    WorkerError,
+)
 
-from .conftest import ScriptedEngine
+from .conftest import ScriptedEngine, make_entry
 
 ROOT = Path(__file__).parents[2]
 
@@ -66,8 +76,6 @@ async def test_entities_bound_to_camera_device(
 async def test_own_device_without_camera_device(
     hass: HomeAssistant, fake_camera: object, scripted_engine: ScriptedEngine
 ) -> None:
-    from .conftest import make_entry
-
     hass.states.async_set("camera.garage", "idle", {"friendly_name": "Garage"})
     entry = make_entry()
     entry.add_to_hass(hass)
@@ -91,3 +99,58 @@ async def test_unload_closes_engine_and_reload_works(
     assert setup_entry.state is ConfigEntryState.NOT_LOADED
     assert scripted_engine.closed
     assert hass.states.get("binary_sensor.garage_camera_door_open").state == "unavailable"
+
+
+@pytest.mark.usefixtures("fake_camera", "camera_device")
+@pytest.mark.parametrize(
+    ("error", "state"),
+    [
+        (CorruptModelError("mine.pte is truncated"), ConfigEntryState.SETUP_ERROR),  # reconfigure
+        (WorkerError("the worker exited while starting"), ConfigEntryState.SETUP_RETRY),
+    ],
+)
+async def test_engine_errors_at_set_up(
+    hass: HomeAssistant, error: Exception, state: ConfigEntryState
+) -> None:
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    with patch("custom_components.garagecam.async_create_engine", side_effect=error):
+        assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is state
+    assert entry.reason == str(error)
+
+
+@pytest.mark.usefixtures("fake_camera", "camera_device")
+async def test_token_rejected_at_first_poll_closes_the_engine_and_starts_reauth(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    scripted_engine.error = RemoteAuthError("the runner rejected the token")
+    entry = make_entry({"mode": "remote", "url": "http://runner.local:8087", "model": "tiny"})
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert scripted_engine.closed
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+@pytest.mark.usefixtures("fake_camera", "camera_device", "scripted_engine")
+async def test_mqtt_publishing_without_the_mqtt_integration(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = make_entry(mqtt_enabled=True)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED  # the sensors work without MQTT
+    assert entry.runtime_data.bridge is None
+    assert "MQTT publishing is on but the MQTT integration is not set up" in caplog.text
+
+
+def test_local_model_names(hass: HomeAssistant, config_dir: Path) -> None:
+    assert local_model_path(hass, "demo") == demo_model_path()
+    assert local_model_path(hass, "mine.pte") == config_dir / "garagecam" / "models" / "mine.pte"
+    for name in ("../mine.pte", "sub/mine.pte", "mine.onnx"):
+        with pytest.raises(ModelNotFoundError, match=r"is not a \.pte file in"):
+            local_model_path(hass, name)
