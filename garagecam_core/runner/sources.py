@@ -7,6 +7,7 @@ not_image, too_big, empty, ...) used for metrics and the camera's lost/back logg
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import os
@@ -124,6 +125,18 @@ class DigestAuth:
 # --- HTTP snapshot -----------------------------------------------------------------------------
 
 
+def basic_auth_header(username: str, password: str) -> str:
+    """`Authorization: Basic ...` built here: aiohttp 3.12+ deprecates `BasicAuth`/`auth=`,
+    Home Assistant 2025.4 ships 3.11, which lacks their replacement. Latin-1 like aiohttp's
+    default (what cameras expect), UTF-8 for characters Latin-1 cannot hold (RFC 7617)."""
+    credentials = f"{username}:{password}"
+    try:
+        raw = credentials.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = credentials.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
 class HttpSnapshotSource:
     """GET a snapshot URL (Thingino `/image.jpg`, Scrypted, any camera)."""
 
@@ -144,13 +157,13 @@ class HttpSnapshotSource:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_bytes = max_bytes
         self._ssl = True if verify_ssl else False  # noqa: SIM210 - aiohttp wants a bool here
-        self._basic: aiohttp.BasicAuth | None = None
+        self._basic: str | None = None
         self._digest: DigestAuth | None = None
         if username is not None:
             if auth == "digest":
                 self._digest = DigestAuth(username, password or "")
             else:
-                self._basic = aiohttp.BasicAuth(username, password or "")
+                self._basic = basic_auth_header(username, password or "")
 
     @property
     def description(self) -> str:
@@ -175,11 +188,12 @@ class HttpSnapshotSource:
     async def _fetch(self) -> bytes:
         for _attempt in range(2):  # a digest challenge costs one extra round trip
             headers = {}
-            if self._digest is not None and self._digest.ready:
+            if self._basic is not None:
+                headers["Authorization"] = self._basic
+            elif self._digest is not None and self._digest.ready:
                 headers["Authorization"] = self._digest.header("GET", _request_uri(self._url))
             async with self._session.get(
                 self._url,
-                auth=self._basic,
                 headers=headers,
                 timeout=self._timeout,
                 ssl=self._ssl,

@@ -79,6 +79,15 @@ async def test_basic_auth_and_redacted_description(
     assert with_credentials.description.startswith("http://admin:**REDACTED**@192.0.2.1/")
 
 
+def test_basic_auth_header_encoding() -> None:
+    from garagecam_core.runner.sources import basic_auth_header
+
+    assert basic_auth_header("admin", "s3cr3t") == "Basic YWRtaW46czNjcjN0"
+    # Latin-1 as aiohttp did; what Latin-1 cannot hold goes out as UTF-8
+    assert base64.b64decode(basic_auth_header("admin", "café")[6:]) == b"admin:caf\xe9"
+    assert base64.b64decode(basic_auth_header("admin", "密码")[6:]) == "admin:密码".encode()
+
+
 class DigestCamera:
     """Checks RFC 7616 digest responses (MD5, qop=auth) the way cameras do."""
 
