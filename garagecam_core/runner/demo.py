@@ -30,6 +30,7 @@ from .config import (
     MqttConfig,
     RunnerConfig,
 )
+from .http import start_site
 
 _LOGGER = logging.getLogger("garagecam.runner.demo")
 
@@ -90,12 +91,8 @@ class SceneCamera:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/image.jpg", self._image)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/image.jpg"
+        self._runner, port = await start_site(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}/image.jpg"
         self._started = time.monotonic()
 
     async def stop(self) -> None:

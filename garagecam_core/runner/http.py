@@ -205,29 +205,38 @@ def create_app(context: ApiContext) -> web.Application:
     return app
 
 
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `app` on host:port (port 0: a free one); the runner (to clean up) and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    sockets = getattr(site._server, "sockets", None) or []  # the bound port is nowhere else
+    return runner, int(sockets[0].getsockname()[1]) if sockets else port
+
+
 class HttpServer:
     """Runs the API on host:port until stop(); port 0 picks a free port (see `.port`)."""
 
     def __init__(self, context: ApiContext, host: str, port: int) -> None:
-        self._runner = web.AppRunner(create_app(context), access_log=None)
+        self._app = create_app(context)
+        self._runner: web.AppRunner | None = None
         self._host, self._port = host, port
         self.port = port
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
         try:
-            await site.start()
+            self._runner, self.port = await start_site(self._app, self._host, self._port)
         except OSError as err:
-            await self._runner.cleanup()
             raise ConfigError(
                 f"cannot listen on {self._host}:{self._port} (http): {err.strerror or err}"
             ) from err
-        server = site._server  # aiohttp exposes the bound port nowhere else
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
         _LOGGER.info("HTTP API listening on http://%s:%d", self._host, self.port)
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 from PIL import Image
 
+from garagecam_core.runner.http import start_site
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 # Thresholds that make the tiny (untrained) model's states deterministic:
@@ -190,11 +192,7 @@ class CameraServer:
     async def start(self) -> CameraServer:
         app = web.Application()
         app.router.add_get("/image.jpg", self._image)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_site(app, "127.0.0.1", 0)
         return self
 
     @property

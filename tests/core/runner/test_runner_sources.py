@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from garagecam_core.errors import SourceError
+from garagecam_core.runner.http import start_site
 from garagecam_core.runner.onvif import password_digest
 from garagecam_core.runner.sources import (
     FileSource,
@@ -31,11 +32,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def start_app(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await start_site(app, "127.0.0.1", 0)
 
 
 async def test_http_source_ok_and_failures(
