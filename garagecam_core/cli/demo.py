@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ConfigError(f"--{name} must be a positive number of seconds, got {value}")
+    if not args.verbose:
+        # The demo prints every state change itself (stdout); the log would say it twice.
+        logging.getLogger("garagecam_core.debounce").setLevel(logging.WARNING)
     options = DemoOptions(
         model=args.model or demo_model_path(),
         engine=args.engine,

@@ -48,6 +48,8 @@ def test_demo_finite_with_mqtt(tiny_model_path: Path, broker: Broker) -> None:
     assert frames >= 3
     # Log format of the CLI, with the runner's logger names.
     assert "[INFO] garagecam.runner: Runner started with 1 camera(s)" in result.stderr
+    # state changes are printed once (stdout), not logged a second time
+    assert " -> " in result.stdout and "State change" not in result.stderr
 
     consumer = fresh_spy(broker.port)
     try:
