@@ -5,11 +5,11 @@ worker engine these are measured inside the child); the bench adds the debouncer
 wall time of the whole call, so worker end to end includes the process boundary.
 
 `call_overhead` is, per classification, the wall time of `engine.classify` minus the decode,
-preprocess and inference it reports: for the worker engine the process boundary (pipe,
-framing, the child's loop), for the in-process engine the Python around the stages. Taken
-from the same calls as the stages, the difference between the two engines does not depend
-on how fast the machine happened to decode during either run (two end-to-end medians
-measured minutes apart differ by more than the boundary costs on a shared 2-core VM).
+preprocess and inference it reports: for the worker engine the process boundary (shared
+buffer, pipe, framing, the child's loop), for the in-process engine the Python around the
+stages. Taken from the same calls as the stages, the difference between the two engines does
+not depend on how fast the machine happened to decode during either run (two end-to-end
+medians measured minutes apart differ by more than the boundary costs on a shared 2-core VM).
 """
 
 from __future__ import annotations

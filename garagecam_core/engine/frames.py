@@ -31,11 +31,14 @@ class SharedFrames:
         """None where shared memory is unavailable: the caller falls back to the pipe."""
         if not hasattr(os, "memfd_create") or capacity <= 0:
             return None
+        fd: int | None = None
         try:
             fd = os.memfd_create("garagecam-frames")
             os.ftruncate(fd, capacity)
             return cls(fd, capacity)
         except OSError as err:
+            if fd is not None:
+                os.close(fd)
             _LOGGER.debug("no shared memory for worker requests (%s): using the pipe", err)
             return None
 
