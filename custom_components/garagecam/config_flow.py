@@ -50,6 +50,7 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 from garagecam_core.metadata import check_thresholds
+from garagecam_core.redact import redact_url
 
 from .const import (
     CAMERA_TIMEOUT,
@@ -206,7 +207,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
                     )
                 }
             ),
-            description_placeholders={"url": url, "model": model},
+            description_placeholders={"url": redact_url(url), "model": model},
             errors=errors,
         )
 

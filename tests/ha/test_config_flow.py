@@ -299,7 +299,8 @@ async def test_options_flow_applies_without_restart(
 
 
 def _remote_entry() -> MockConfigEntry:
-    remote = {"mode": "remote", "url": "http://runner.local:8087", "token": "old-token"}
+    url = "http://admin:hunter2@runner.local:8087"  # credentials in the URL stay hidden
+    remote = {"mode": "remote", "url": url, "token": "old-token"}
     return make_entry({**remote, "model": "tiny"})
 
 
@@ -317,6 +318,10 @@ async def test_rejected_token_at_set_up_is_fixed_by_reauth(
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["source"] == config_entries.SOURCE_REAUTH
     assert flow["step_id"] == "reauth_confirm"
+    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    placeholders = form["description_placeholders"]
+    assert placeholders["url"] == "http://admin:**REDACTED**@runner.local:8087"
+    assert placeholders["model"] == "tiny"
 
     remote_models[:] = [RemoteAuthError("401"), {"other": METADATA}, {"tiny": METADATA}]
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "wrong"})
@@ -326,7 +331,8 @@ async def test_rejected_token_at_set_up_is_fixed_by_reauth(
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "new"})
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.data["token"] == "new" and entry.data["url"] == "http://runner.local:8087"
+    assert entry.data["token"] == "new"
+    assert entry.data["url"] == "http://admin:hunter2@runner.local:8087"  # kept as it was
     assert entry.state is ConfigEntryState.LOADED
 
 
