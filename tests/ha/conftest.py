@@ -179,6 +179,17 @@ def make_entry(data: dict[str, Any] | None = None, **options: Any) -> MockConfig
     )
 
 
+async def set_up_entry(
+    hass: HomeAssistant, data: dict[str, Any] | None = None, **options: Any
+) -> MockConfigEntry:
+    """`make_entry`, added and set up successfully, with Home Assistant idle again."""
+    entry = make_entry(data, **options)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
 @pytest.fixture
 async def setup_entry(
     hass: HomeAssistant,
@@ -186,8 +197,4 @@ async def setup_entry(
     camera_device: dr.DeviceEntry,
     scripted_engine: ScriptedEngine,
 ) -> AsyncIterator[MockConfigEntry]:
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    yield entry
+    yield await set_up_entry(hass)

@@ -24,7 +24,7 @@ from garagecam_core.errors import (
     WorkerError,
 )
 
-from .conftest import CAMERA, METADATA, FakeCamera, ScriptedEngine, make_entry
+from .conftest import CAMERA, METADATA, FakeCamera, ScriptedEngine, make_entry, set_up_entry
 
 pytestmark = pytest.mark.usefixtures("fake_camera", "camera_device")
 
@@ -298,16 +298,18 @@ async def test_options_flow_applies_without_restart(
     assert hass.states.get("binary_sensor.garage_camera_door_open").state == "on"
 
 
-def _remote_entry() -> MockConfigEntry:
-    url = "http://admin:hunter2@runner.local:8087"  # credentials in the URL stay hidden
-    remote = {"mode": "remote", "url": url, "token": "old-token"}
-    return make_entry({**remote, "model": "tiny"})
+REMOTE = {
+    "mode": "remote",
+    "url": "http://admin:hunter2@runner.local:8087",  # stays hidden in the reauth form
+    "token": "old-token",
+    "model": "tiny",
+}
 
 
 async def test_rejected_token_at_set_up_is_fixed_by_reauth(
     hass: HomeAssistant, scripted_engine: ScriptedEngine, remote_models: list[Any]
 ) -> None:
-    entry = _remote_entry()
+    entry = make_entry(REMOTE)
     entry.add_to_hass(hass)
     with patch(
         "custom_components.garagecam.async_create_engine", side_effect=RemoteAuthError("401")
@@ -339,10 +341,7 @@ async def test_rejected_token_at_set_up_is_fixed_by_reauth(
 async def test_rejected_token_while_polling_starts_reauth(
     hass: HomeAssistant, scripted_engine: ScriptedEngine
 ) -> None:
-    entry = _remote_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await set_up_entry(hass, REMOTE)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     scripted_engine.error = RemoteAuthError("the runner rejected the token")
     await entry.runtime_data.coordinator.async_refresh()

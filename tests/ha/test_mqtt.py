@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
-from .conftest import ScriptedEngine, make_entry
+from .conftest import ScriptedEngine, set_up_entry
 
 pytestmark = [
     pytest.mark.usefixtures("fake_camera", "camera_device"),
@@ -35,10 +35,7 @@ def _published(mqtt_mock: MqttMockHAClient) -> dict[str, tuple[str, int, bool]]:
 async def test_publishes_discovery_and_states_without_duplicates(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
 ) -> None:
-    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
     published = _published(mqtt_mock)
     config_topic = f"{PREFIX}/binary_sensor/{NODE}/door_open/config"
     payload, qos, retain = published[config_topic]
@@ -91,10 +88,7 @@ async def test_republish_on_reconnect(
     from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
     from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
     mqtt_mock.async_publish.reset_mock()
     async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -104,20 +98,14 @@ async def test_republish_on_reconnect(
 async def test_mqtt_disabled_publishes_nothing(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
 ) -> None:
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await set_up_entry(hass)
     assert mqtt_mock.async_publish.call_args_list == []
 
 
 async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
 ) -> None:
-    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
 
     mqtt_mock.async_publish.reset_mock()
     options = {**entry.options, "mqtt_prefix": "bridges"}
@@ -147,10 +135,7 @@ async def test_diagnostics_carry_mqttthing_config_without_secrets(
     scripted_engine: ScriptedEngine,
     hass_client: ClientSessionGenerator,
 ) -> None:
-    entry = make_entry(mqtt_enabled=True, mqtt_prefix=PREFIX)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert "pw-9f2" not in json.dumps(diagnostics)
@@ -176,9 +161,6 @@ async def test_diagnostics_without_mqtt_publishing_have_no_mqttthing_config(
     scripted_engine: ScriptedEngine,
     hass_client: ClientSessionGenerator,
 ) -> None:
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await set_up_entry(hass)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert "homebridge_mqttthing" not in diagnostics

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core.errors import WorkerError
 
-from .conftest import FakeCamera, ScriptedEngine, make_entry
+from .conftest import FakeCamera, ScriptedEngine, set_up_entry
 
 DOOR = "binary_sensor.garage_camera_door_open"
 CAR = "binary_sensor.garage_camera_car_present"
@@ -108,10 +108,7 @@ async def test_restored_state_until_confirmed_frame(
 ) -> None:
     mock_restore_cache(hass, [State(DOOR, "off"), State(CAR, "on")])
     scripted_engine.probabilities = {"door_open": 0.9, "car_present": 0.5}
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass)
     assert hass.states.get(DOOR).state == "off"  # restored: one ON frame is not confirmed
     assert hass.states.get(CAR).state == "on"
     # Restoring happens when the entity is added, after the set-up frame, and restarts the
@@ -217,10 +214,7 @@ async def test_save_snapshot_without_frame(
     scripted_engine: ScriptedEngine,
 ) -> None:
     fake_camera.fail = True
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await set_up_entry(hass)
     with pytest.raises(ServiceValidationError):
         await hass.services.async_call(
             DOMAIN, "save_snapshot", {"config_entry_id": entry.entry_id}, blocking=True

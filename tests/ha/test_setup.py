@@ -24,7 +24,7 @@ from garagecam_core.errors import (
     WorkerError,
 )
 
-from .conftest import ScriptedEngine, make_entry
+from .conftest import ScriptedEngine, make_entry, set_up_entry
 
 ROOT = Path(__file__).parents[2]
 
@@ -77,10 +77,7 @@ async def test_own_device_without_camera_device(
     hass: HomeAssistant, fake_camera: object, scripted_engine: ScriptedEngine
 ) -> None:
     hass.states.async_set("camera.garage", "idle", {"friendly_name": "Garage"})
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass)
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "camera.garage_demo")})
     assert device is not None
     assert device.manufacturer == "GarageCam" and device.model == "tiny"
@@ -139,10 +136,7 @@ async def test_token_rejected_at_first_poll_closes_the_engine_and_starts_reauth(
 async def test_mqtt_publishing_without_the_mqtt_integration(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    entry = make_entry(mqtt_enabled=True)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await set_up_entry(hass, mqtt_enabled=True)
     assert entry.state is ConfigEntryState.LOADED  # the sensors work without MQTT
     assert entry.runtime_data.bridge is None
     assert "MQTT publishing is on but the MQTT integration is not set up" in caplog.text
