@@ -62,28 +62,23 @@ async def main() -> int:
     Image.effect_noise((width, height), 64).convert("RGB").save(buffer, "JPEG", quality=85)
     image = buffer.getvalue()
 
-    loop = asyncio.get_running_loop()
-    worker = await loop.run_in_executor(None, _start_worker, args.model)
-    try:
-        worst, median, latency = await measure(worker, image, args.frames)
-    finally:
-        await worker.close()
-    print(
-        f"worker process (integration, local mode): longest loop stall {worst:.2f} ms, "
-        f"median {median:.3f} ms, classification {latency:.1f} ms median, {args.frames} frames"
-    )
-
     from garagecam_core.engine.local import LocalEngine
 
-    local = ExecutorEngine(await loop.run_in_executor(None, LocalEngine, args.model))
-    try:
-        worst, median, latency = await measure(local, image, args.frames)
-    finally:
-        await local.close()
-    print(
-        f"in-process thread (for comparison):       longest loop stall {worst:.2f} ms, "
-        f"median {median:.3f} ms, classification {latency:.1f} ms median"
+    loop = asyncio.get_running_loop()
+    paths = (
+        ("worker process (integration, local mode)", lambda: _start_worker(args.model)),
+        ("in-process thread (for comparison)", lambda: ExecutorEngine(LocalEngine(args.model))),
     )
+    for label, start in paths:
+        engine = await loop.run_in_executor(None, start)
+        try:
+            worst, median, latency = await measure(engine, image, args.frames)
+        finally:
+            await engine.close()
+        print(
+            f"{label + ':':42s} longest loop stall {worst:.2f} ms, median {median:.3f} ms, "
+            f"classification {latency:.1f} ms median, {args.frames} frames"
+        )
     return 0
 
 

@@ -103,9 +103,13 @@ _MODEL_FLAGS = (
 )  # fmt: skip
 
 
+def _flag(dest: str) -> str:
+    return f"--{dest.replace('_', '-')}"
+
+
 def _metadata_from_flags(args: argparse.Namespace) -> ModelMetadata:
     required = ("module", "labels", "input_size")
-    missing = [f"--{f.replace('_', '-')}" for f in required if getattr(args, f) is None]
+    missing = [_flag(f) for f in required if getattr(args, f) is None]
     if missing:
         raise ConfigError(f"export needs {', '.join(missing)} (or --from-training REPORT.json)")
     height, width = parse_input_size(args.input_size)
@@ -128,7 +132,7 @@ def _trained(args: argparse.Namespace) -> tuple[Any, ModelMetadata]:
 
     from ..train.report import load_trained
 
-    given = [f"--{f.replace('_', '-')}" for f in _MODEL_FLAGS if getattr(args, f) is not None]
+    given = [_flag(f) for f in _MODEL_FLAGS if getattr(args, f) is not None]
     if given:
         raise ConfigError(
             f"--from-training takes the model and its metadata from the report; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,14 +27,13 @@ def write_report(report: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+@dataclass(frozen=True)
 class TrainedStudent:
     """The student network of a training report, with its trained weights loaded (eval mode),
     and the metadata that was written into the report's `.pte`."""
 
-    def __init__(self, module: Any, metadata: ModelMetadata, weights: Path) -> None:
-        self.module = module
-        self.metadata = metadata
-        self.weights = weights
+    module: Any
+    metadata: ModelMetadata
 
 
 def load_trained(report_path: Path) -> TrainedStudent:
@@ -67,7 +67,7 @@ def load_trained(report_path: Path) -> TrainedStudent:
         module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except Exception as err:  # pickle/zip errors, shape mismatches: all mean "wrong file"
         raise ConfigError(f"{weights} does not hold this report's student weights: {err}") from err
-    return TrainedStudent(module.eval(), metadata, weights)
+    return TrainedStudent(module.eval(), metadata)
 
 
 def plot_history(history: Sequence[_Epoch], path: Path, title: str = "") -> Path | None:
