@@ -2,7 +2,8 @@
 
 Run from the repository root after changing a stage: `.venv/bin/python docs/architecture.py`
 (needs matplotlib, part of the `train` and `bench` extras). The PNG is committed: the README
-shows it by its absolute URL, so it renders on PyPI and in HACS.
+shows it by its absolute URL, so it renders on PyPI and in HACS. Three columns, not one long
+row, so that the text stays readable at the ~800 px those pages give an image.
 """
 
 from __future__ import annotations
@@ -17,103 +18,102 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 OUT = Path(__file__).resolve().parent / "images" / "architecture.png"
 
-# (title, lines) per stage, left to right: the layers of the design, no back-edges.
-STAGES = [
-    ("Snapshot source", ["Home Assistant camera", "HTTP snapshot URL", "ONVIF camera", "file"]),
-    ("Preprocess", ["JPEG decode with", "DCT scaling", "region of interest", "resize, normalise"]),
-    ("Engine", ["ExecuTorch .pte", "worker process,", "in-process, or remote", "runner over HTTP"]),
-    ("Debouncer", ["hysteresis", "(ON / OFF thresholds)", "confirm frames", "UNKNOWN at start"]),
-    ("Sinks", ["Home Assistant", "binary sensors", "MQTT discovery + states", "HTTP API, metrics"]),
+# name: (column, row, lines). The stages of the design in data-flow order, no back-edges;
+# the second row runs right to left so that each arrow joins neighbours.
+BOXES = {
+    "Snapshot source": (0, 0, ["Home Assistant camera", "HTTP snapshot URL", "ONVIF camera, file"]),
+    "Preprocess": (
+        1,
+        0,
+        ["JPEG decode (DCT scaling)", "region of interest crop", "resize, normalise"],
+    ),
+    "Engine": (2, 0, ["ExecuTorch .pte: worker", "process, in-process or", "remote runner (HTTP)"]),
+    "Debouncer": (2, 1, ["hysteresis (ON / OFF", "thresholds), confirm", "frames, UNKNOWN start"]),
+    "Sinks": (1, 1, ["Home Assistant entities", "MQTT discovery + states", "HTTP API, metrics"]),
+    "Read by": (0, 1, ["Home Assistant", "HomeKit bridges over MQTT", "(Homebridge, Scrypted)"]),
+}
+EDGES = [
+    ("Snapshot source", "Preprocess", "image bytes"),
+    ("Preprocess", "Engine", "tensor"),
+    ("Engine", "Debouncer", "probabilities"),
+    ("Debouncer", "Sinks", "ON / OFF"),
+    ("Sinks", "Read by", ""),
 ]
-EDGES = ["image bytes", "tensor", "probabilities", "ON / OFF"]
-CONSUMERS = "HomeKit bridges (Homebridge, Scrypted), Home Assistant's MQTT integration"
-
-BOX_W, BOX_H, GAP = 2.3, 2.0, 0.75
+BOX_W, BOX_H, GAP_X, GAP_Y = 2.75, 1.55, 1.1, 0.75
 ACCENT, INK, MUTED = "#3f51b5", "#1a1a1a", "#555555"
 
 
+def corner(name: str) -> tuple[float, float]:
+    column, row, _ = BOXES[name]
+    return column * (BOX_W + GAP_X), (1 - row) * (BOX_H + GAP_Y)
+
+
 def draw(out: Path = OUT) -> None:
-    width = len(STAGES) * BOX_W + (len(STAGES) - 1) * GAP
-    fig = plt.figure(figsize=(width + 0.4, BOX_H + 1.3), dpi=110)
+    width = 3 * BOX_W + 2 * GAP_X
+    height = 2 * BOX_H + GAP_Y
+    fig = plt.figure(figsize=(width + 0.3, height + 0.3), dpi=120)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-0.2, width + 0.2)
-    ax.set_ylim(-1.0, BOX_H + 0.3)
+    ax.set_xlim(-0.15, width + 0.15)
+    ax.set_ylim(-0.15, height + 0.15)
     ax.axis("off")
-    for index, (title, lines) in enumerate(STAGES):
-        x = index * (BOX_W + GAP)
+    for name, (_, _, lines) in BOXES.items():
+        x, y = corner(name)
+        consumer = name == "Read by"  # outside GarageCam: drawn dashed
         ax.add_patch(
             FancyBboxPatch(
-                (x, 0),
+                (x, y),
                 BOX_W,
                 BOX_H,
                 boxstyle="round,pad=0,rounding_size=0.12",
-                facecolor="#e8eaf6",
-                edgecolor=ACCENT,
-                linewidth=1.6,
+                facecolor="white" if consumer else "#e8eaf6",
+                edgecolor=MUTED if consumer else ACCENT,
+                linestyle="--" if consumer else "-",
+                linewidth=1.8,
             )
         )
         ax.text(
             x + BOX_W / 2,
-            BOX_H - 0.3,
-            title,
+            y + BOX_H - 0.3,
+            name,
             ha="center",
             va="center",
-            fontsize=12.5,
+            fontsize=15,
             fontweight="bold",
-            color=ACCENT,
+            color=MUTED if consumer else ACCENT,
         )
-        for row, line in enumerate(lines):
+        for index, line in enumerate(lines):
             ax.text(
                 x + BOX_W / 2,
-                BOX_H - 0.72 - row * 0.33,
+                y + BOX_H - 0.68 - index * 0.3,
                 line,
                 ha="center",
                 va="center",
-                fontsize=9.5,
+                fontsize=11.5,
                 color=INK,
             )
-        if index < len(EDGES):
-            start, end = x + BOX_W + 0.04, x + BOX_W + GAP - 0.04
-            ax.add_patch(
-                FancyArrowPatch(
-                    (start, BOX_H / 2),
-                    (end, BOX_H / 2),
-                    arrowstyle="-|>",
-                    mutation_scale=16,
-                    color=ACCENT,
-                    linewidth=1.6,
-                )
+    for source, target, label in EDGES:
+        (x0, y0), (x1, y1) = corner(source), corner(target)
+        if y0 == y1:  # same row: from one side to the other
+            left_to_right = x1 > x0
+            start = (x0 + (BOX_W if left_to_right else 0), y0 + BOX_H / 2)
+            end = (x1 + (0 if left_to_right else BOX_W), y1 + BOX_H / 2)
+            label_at, align = ((start[0] + end[0]) / 2, start[1] + 0.12), "center"
+        else:  # down to the next row
+            start, end = (x0 + BOX_W / 2, y0), (x1 + BOX_W / 2, y1 + BOX_H)
+            label_at, align = (start[0] + 0.12, (start[1] + end[1]) / 2), "left"
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=18,
+                color=ACCENT,
+                linewidth=1.8,
+                shrinkA=3,
+                shrinkB=3,
             )
-            ax.text(
-                (start + end) / 2,
-                BOX_H / 2 + 0.2,
-                EDGES[index],
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                color=MUTED,
-                rotation=90,
-            )
-    sinks_x = (len(STAGES) - 1) * (BOX_W + GAP) + BOX_W / 2
-    ax.add_patch(
-        FancyArrowPatch(
-            (sinks_x, -0.05),
-            (sinks_x, -0.45),
-            arrowstyle="-|>",
-            mutation_scale=14,
-            color=ACCENT,
-            linewidth=1.4,
         )
-    )
-    ax.text(
-        width,
-        -0.72,
-        f"MQTT is read by {CONSUMERS}",
-        ha="right",
-        va="center",
-        fontsize=9.5,
-        color=MUTED,
-    )
+        ax.text(*label_at, label, ha=align, va="bottom", fontsize=10.5, color=MUTED)
     out.parent.mkdir(parents=True, exist_ok=True)
     # No "Software" text chunk: the same drawing gives the same bytes on every matplotlib.
     fig.savefig(out, facecolor="white", metadata={"Software": None})
