@@ -92,6 +92,14 @@ def page_html(site: Path, page: str) -> Path:
     return site / stem.removesuffix("/index") / "index.html"
 
 
+def missing_repo_file(url: str) -> bool:
+    """True for a URL of a file of this repository's main branch that the checkout lacks."""
+    for prefix in REPO_FILE_URLS:
+        if url.startswith(prefix):
+            return not (ROOT / unquote(urlsplit(url.removeprefix(prefix)).path)).is_file()
+    return False
+
+
 def has_anchor(html: Path, anchor: str) -> bool:
     return f'id="{anchor}"' in html.read_text(encoding="utf-8")
 
@@ -142,21 +150,23 @@ def test_readme_links_are_absolute_and_point_at_what_exists(site: Path) -> None:
                 broken.append(f"{url}: no such page in the manual")
             elif parts.fragment and not has_anchor(html, parts.fragment):
                 broken.append(f"{url}: no such anchor on the page")
-        elif url.startswith(REPO_FILE_URLS):
-            relative = next(url.removeprefix(p) for p in REPO_FILE_URLS if url.startswith(p))
-            if not (ROOT / unquote(relative.split("#")[0])).is_file():
-                broken.append(f"{url}: no such file in the repository")
+        elif missing_repo_file(url):
+            broken.append(f"{url}: no such file in the repository")
     assert broken == []
 
 
-def test_relative_links_in_the_manual_resolve(site: Path) -> None:
+def test_links_in_the_manual_resolve(site: Path) -> None:
+    """Relative links stay inside docs/ and reach a page, anchor or file; absolute links to
+    this repository's files (pictures outside docs/) name files that exist."""
     broken = []
     for page in sorted(DOCS.rglob("*.md")):
         for _kind, target in links(page.read_text(encoding="utf-8")):
             parts = urlsplit(target)
+            name = f"{page.relative_to(DOCS)}: {target}"
+            if missing_repo_file(target):
+                broken.append(f"{name}: no such file in the repository")
             if parts.scheme or parts.netloc or target.startswith(("mailto:", "/")):
                 continue
-            name = f"{page.relative_to(DOCS)}: {target}"
             # No path: an anchor on the same page.
             destination = (page.parent / unquote(parts.path)).resolve() if parts.path else page
             if not destination.is_relative_to(DOCS):
