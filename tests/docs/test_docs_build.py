@@ -178,3 +178,14 @@ def test_links_in_the_manual_resolve(site: Path) -> None:
                 if destination.suffix != ".md" or not has_anchor(html, parts.fragment):
                     broken.append(f"{name}: no such anchor")
     assert broken == []
+
+
+def test_readme_quick_start_runs_what_ci_runs() -> None:
+    """CI (.ci/run) runs exactly the README's set-up and test commands, so both stay in it."""
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("./")]
+    readme = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    blocks = "\n".join(match.group(0) for match in FENCE.finditer(readme))
+    commands = [line.split("#")[0].strip() for line in blocks.splitlines()]
+    assert ci, ".ci/run runs no ./ command"
+    assert [command for command in ci if command not in commands] == []
+    assert ".venv/bin/garagecam demo" in commands
