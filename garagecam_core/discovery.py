@@ -15,7 +15,7 @@ Layout (defaults: discovery prefix `homeassistant`, base topic `garagecam`):
 
 Per-component discovery topics (not the device-based form) because homebridge-tasmota and
 Scrypted only read those. What each consumer reads, from their source (see
-the README, "Apple Home (HomeKit)", for the references):
+the manual's docs/homekit.md, "Basis for each column", for the references):
 
 - Scrypted's MQTT autodiscovery reads full key names only (`state_topic`, `device_class`,
   `payload_on`, `value_template`, `device.name`) and always parses the state payload as JSON

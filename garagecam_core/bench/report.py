@@ -1,4 +1,4 @@
-"""Bench results as JSON (everything), a Markdown table (the README's) and a PNG chart."""
+"""Bench results as JSON (everything), a Markdown table (docs/benchmarks.md) and a PNG chart."""
 
 from __future__ import annotations
 

@@ -19,7 +19,11 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "-c", "--config", type=Path, required=True, help="YAML config file (see README)"
+        "-c",
+        "--config",
+        type=Path,
+        required=True,
+        help="YAML config file (see https://garagecam.github.io/garagecam/runner/)",
     )
     parser.add_argument(
         "--check",

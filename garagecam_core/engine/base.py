@@ -105,7 +105,7 @@ class ExecutorEngine:
 
     Use it around a `WorkerEngine`: the thread only waits on a pipe (GIL released) while
     the child process computes. Around a `LocalEngine` the event loop would stall for the
-    whole `execute()` because ExecuTorch holds the GIL (see README, Design).
+    whole `execute()` because ExecuTorch holds the GIL (see docs/design.md).
     """
 
     def __init__(self, engine: Engine, max_concurrency: int = 1) -> None:
