@@ -3,8 +3,9 @@
 Runs the integration's own engine set-up (`custom_components.garagecam.inference`:
 WorkerEngine in a child process behind ExecutorEngine) on an asyncio loop, with a 1 ms
 ticker measuring how late the loop wakes up while classifications run. For comparison it
-does the same with ExecutorEngine(LocalEngine): ExecuTorch in a thread of this process,
-which holds the GIL during execute().
+does the same with ExecutorEngine(LocalEngine) in a thread of this process, once with the
+garagecam-runtime binding (releases the GIL during inference) and once with executorch's
+official runtime (holds the GIL during execute()), when each is installed.
 
     .venv/bin/python bench/ha_loop_stall.py [--model PATH] [--frames 50] [--size 1280x720]
 """
@@ -26,6 +27,7 @@ from PIL import Image
 from custom_components.garagecam.inference import _start_worker
 from garagecam_core import demo_model_path
 from garagecam_core.engine import AsyncEngine, ExecutorEngine
+from garagecam_core.errors import RuntimeMissingError
 
 
 async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
@@ -67,10 +69,21 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     paths = (
         ("worker process (integration, local mode)", lambda: _start_worker(args.model)),
-        ("in-process thread (for comparison)", lambda: ExecutorEngine(LocalEngine(args.model))),
+        (
+            "in-process thread, binding",
+            lambda: ExecutorEngine(LocalEngine(args.model, runtime="binding")),
+        ),
+        (
+            "in-process thread, official runtime",
+            lambda: ExecutorEngine(LocalEngine(args.model, runtime="official")),
+        ),
     )
     for label, start in paths:
-        engine = await loop.run_in_executor(None, start)
+        try:
+            engine = await loop.run_in_executor(None, start)
+        except RuntimeMissingError as err:
+            print(f"{label + ':':42s} skipped ({err})")
+            continue
         try:
             worst, median, latency = await measure(engine, image, args.frames)
         finally:
