@@ -38,19 +38,32 @@ async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
         stalls.append((time.perf_counter() - before - interval) * 1000.0)
 
 
-async def measure(engine: AsyncEngine, image: bytes, frames: int) -> tuple[float, float, float]:
-    await engine.classify(image)  # warm-up (first execute allocates)
+def _p99(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
+
+
+async def measure(
+    engine: AsyncEngine | None, image: bytes, frames: int, seconds: float = 1.0
+) -> tuple[float, float, float, float]:
+    """(longest, p99, median stall, median classification ms). Without an engine: the
+    ticker alone for `seconds`, the noise floor of this machine (scheduling, other load)."""
+    if engine is not None:
+        await engine.classify(image)  # warm-up (first execute allocates)
     stalls: list[float] = []
     stop = asyncio.Event()
     ticker = asyncio.create_task(_ticker(stalls, stop))
-    latencies = []
-    for _ in range(frames):
-        start = time.perf_counter()
-        await engine.classify(image)
-        latencies.append((time.perf_counter() - start) * 1000.0)
+    latencies = [0.0]
+    if engine is None:
+        await asyncio.sleep(seconds)
+    else:
+        latencies.clear()
+        for _ in range(frames):
+            start = time.perf_counter()
+            await engine.classify(image)
+            latencies.append((time.perf_counter() - start) * 1000.0)
     stop.set()
     await ticker
-    return max(stalls), statistics.median(stalls), statistics.median(latencies)
+    return max(stalls), _p99(stalls), statistics.median(stalls), statistics.median(latencies)
 
 
 async def main() -> int:
@@ -78,6 +91,7 @@ async def main() -> int:
             lambda: ExecutorEngine(LocalEngine(args.model, runtime="official")),
         ),
     )
+    seconds = 1.0
     for label, start in paths:
         try:
             engine = await loop.run_in_executor(None, start)
@@ -85,13 +99,20 @@ async def main() -> int:
             print(f"{label + ':':42s} skipped ({err})")
             continue
         try:
-            worst, median, latency = await measure(engine, image, args.frames)
+            started = time.perf_counter()
+            worst, p99, median, latency = await measure(engine, image, args.frames)
+            seconds = max(seconds, time.perf_counter() - started)
         finally:
             await engine.close()
         print(
-            f"{label + ':':42s} longest loop stall {worst:.2f} ms, median {median:.3f} ms, "
-            f"classification {latency:.1f} ms median, {args.frames} frames"
+            f"{label + ':':42s} longest loop stall {worst:.2f} ms, p99 {p99:.2f} ms, median "
+            f"{median:.3f} ms, classification {latency:.1f} ms median, {args.frames} frames"
         )
+    worst, p99, median, _ = await measure(None, image, 0, seconds)
+    print(
+        f"{'idle loop (noise floor, no inference):':42s} longest loop stall {worst:.2f} ms, "
+        f"p99 {p99:.2f} ms, median {median:.3f} ms, over {seconds:.1f} s"
+    )
     return 0
 
 
