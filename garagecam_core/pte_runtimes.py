@@ -280,6 +280,16 @@ def _import_official() -> PteRuntime:
 _IMPORTERS = {BINDING: _import_binding, OFFICIAL: _import_official}
 
 
+def official_runtime_expected() -> bool:
+    """Whether `get_runtime()` will pick the official runtime here (without importing it)."""
+    import importlib.util
+
+    chosen = os.environ.get(RUNTIME_ENV) or None
+    return chosen == OFFICIAL or (
+        chosen is None and importlib.util.find_spec("garagecam_runtime") is None
+    )
+
+
 def get_runtime(name: str | None = None) -> PteRuntime:
     """The runtime called `name`; by default the binding if it imports, else the official one
     (or the one named by $GARAGECAM_RUNTIME). Raises RuntimeMissingError if none imports."""

@@ -127,24 +127,16 @@ class Program {
 
   std::vector<std::string> method_names() const { return names_; }
 
-  py::list input_specs(const std::string& method) {
+  // One spec per input (or output): (sizes, dtype, dim order), None where not a tensor.
+  py::list specs(const std::string& method, bool inputs) {
     auto meta = method_meta(method);
-    py::list specs;
-    for (size_t i = 0; i < meta.num_inputs(); ++i) {
-      auto info = meta.input_tensor_meta(i);
-      specs.append(info.ok() ? py::object(tensor_spec(*info)) : py::object(py::none()));
+    py::list out;
+    const size_t count = inputs ? meta.num_inputs() : meta.num_outputs();
+    for (size_t i = 0; i < count; ++i) {
+      auto info = inputs ? meta.input_tensor_meta(i) : meta.output_tensor_meta(i);
+      out.append(info.ok() ? py::object(tensor_spec(*info)) : py::object(py::none()));
     }
-    return specs;
-  }
-
-  py::list output_specs(const std::string& method) {
-    auto meta = method_meta(method);
-    py::list specs;
-    for (size_t i = 0; i < meta.num_outputs(); ++i) {
-      auto info = meta.output_tensor_meta(i);
-      specs.append(info.ok() ? py::object(tensor_spec(*info)) : py::object(py::none()));
-    }
-    return specs;
+    return out;
   }
 
   // Runs a method without inputs (a constant method such as `garagecam_metadata`) and
@@ -195,7 +187,13 @@ class Program {
       error = module_->load_method(method);
     }
     if (error != et::Error::Ok) {
-      raise(g_invalid_program_error, origin_ + ": method '" + method + "' cannot be loaded: " + describe(error));
+      std::string hint;
+      if (error == et::Error::NotFound) {
+        hint = " (an operator or backend it needs is not available here: a program exported "
+               "for another backend, or XNNPACK could not start, e.g. without /proc)";
+      }
+      raise(g_invalid_program_error,
+            origin_ + ": method '" + method + "' cannot be loaded: " + describe(error) + hint);
     }
   }
 
@@ -373,8 +371,10 @@ PYBIND11_MODULE(_core, m) {
       .def_static("from_bytes", &Program::from_bytes, py::arg("data"))
       .def_property_readonly("origin", &Program::origin)
       .def("method_names", &Program::method_names)
-      .def("input_specs", &Program::input_specs, py::arg("method"))
-      .def("output_specs", &Program::output_specs, py::arg("method"))
+      .def("input_specs", [](Program& p, const std::string& m) { return p.specs(m, true); },
+           py::arg("method"))
+      .def("output_specs", [](Program& p, const std::string& m) { return p.specs(m, false); },
+           py::arg("method"))
       .def("constants", &Program::constants, py::arg("method"))
       .def("load_method", &Program::load_method, py::arg("method"))
       .def("run", &Program::run, py::arg("method"), py::arg("input"));
