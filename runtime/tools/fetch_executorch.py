@@ -66,6 +66,9 @@ def main() -> int:
             for info in archive.infolist():
                 if info.filename.startswith(WANTED):
                     archive.extract(info, dest)
+                elif info.filename.endswith(".dist-info/licenses/LICENSE"):
+                    # the binaries are redistributed in our wheel: their licence goes along
+                    (dest / "executorch" / "LICENSE").write_bytes(archive.read(info))
     print(f"executorch {version} ({arch}) unpacked into {dest / 'executorch'}")
     return 0
 
