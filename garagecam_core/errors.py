@@ -46,7 +46,7 @@ class ModelShapeError(ModelError):
 
 
 class RuntimeMissingError(GarageCamError):
-    """The ExecuTorch runtime (torch + executorch) is not importable here."""
+    """No ExecuTorch runtime (garagecam-runtime, or torch + executorch) is importable here."""
 
 
 class ExportError(GarageCamError):
@@ -85,6 +85,10 @@ class TruncatedImageError(ImageError):
 
 class EngineError(GarageCamError):
     """Inference could not be completed."""
+
+
+class NonFiniteOutputError(EngineError):
+    """The model produced NaN or infinity instead of probabilities."""
 
 
 class EngineClosedError(EngineError):
