@@ -273,7 +273,7 @@ def test_merge_policies_names_the_label_at_fault() -> None:
     with pytest.raises(PolicyError, match=r"^door_open: .*must not be above") as broken:
         merge_policies(meta, {"door_open": LabelOverride(on_threshold=0.2)})
     assert broken.value.label == "door_open"
-    with pytest.raises(PolicyError, match="^door_open: confirm_frames"):
+    with pytest.raises(PolicyError, match=r"^door_open: confirm_frames"):
         merge_policies(meta, confirm_frames=0)
 
 
