@@ -237,6 +237,7 @@ def test_requirements_install_into_a_target_folder_without_torch(tmp_path: Path)
     env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
         [sys.executable, "-S", "-c", NO_TORCH_CHECK, str(target), str(unzipped)],
+        cwd=tmp_path,  # not the checkout: its garagecam_core must not shadow the installed one
         env=env,
         capture_output=True,
         text=True,
