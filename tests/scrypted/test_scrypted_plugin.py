@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -291,7 +294,8 @@ async def test_camera_failures_are_logged_once_each_way(
     lost = [line for line in console if "no frame" in line]
     back = [line for line in console if "frames are back" in line]
     assert len(lost) == 1 and len(back) == 1
-    assert "snapshot failed: RTSP 503" in lost[0]
+    assert "snapshot failed: RTSP 503 from rtsp://admin:**REDACTED**@10.0.0.5/stream" in lost[0]
+    assert "hunter22" not in "".join(console) + camera.gc_status()
     assert lost[0].startswith("WARNING ")
 
 
@@ -520,9 +524,12 @@ async def test_worker_engine_end_to_end(host: FakeHost, make_plugin: Any, script
     native_id, camera = await create(plugin, camera_id)
     door = sensors(host, native_id)["door_open"]
     await wait_until(lambda: host.state(door, "entryOpen") is False, limit=180)
+    worker = camera.gc_core.engine.engine  # ExecutorEngine(WorkerEngine)
+    first_pid = worker.pid
+    os.kill(first_pid, signal.SIGKILL)  # a crash in the runtime stays in the worker
     script.truth = OPEN
     await wait_until(lambda: host.state(door, "entryOpen") is True, limit=180)
-    assert camera.gc_core.engine.engine.pid is not None  # ExecutorEngine(WorkerEngine)
+    assert worker.pid not in (None, first_pid)  # restarted, the plugin kept going
 
 
 async def test_remote_mode_classifies_on_a_garagecam_runner(
@@ -562,3 +569,73 @@ async def test_remote_mode_classifies_on_a_garagecam_runner(
     finally:
         await server.stop()
         await engine.close()
+
+
+async def test_a_replaced_model_file_is_loaded_anew(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    host.files.mkdir(parents=True, exist_ok=True)
+    model = host.files / "mine.pte"
+    model.write_bytes(demo_model_path().read_bytes())
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    _native_id, camera = await create(plugin, camera_id, model="mine.pte")
+    old = camera.gc_core.engine
+    model.write_bytes(demo_model_path().read_bytes() + b"")  # same name, new file
+    os.utime(model, ns=(1, 1))
+    await camera.putSetting("model", "mine.pte")
+    assert camera.gc_core.engine is not old
+    assert plugin._gc_engines.open_models == 1  # the old one was closed
+    with pytest.raises(RuntimeError, match="after shutdown"):  # ExecutorEngine closed
+        await old.classify(script())
+
+
+async def test_an_engine_that_cannot_start_is_a_clear_error(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    def factory(config: ModelConfig) -> Any:
+        raise PermissionError(13, "Permission denied", "/usr/bin/python3")
+
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin(engine_factory=factory)
+    with pytest.raises(Exception, match=r"cannot load demo\.pte: PermissionError"):
+        await plugin.createDevice({"camera": camera_id})
+    assert list(host.devices) == []
+
+
+async def test_a_flood_of_setting_changes_leaves_one_loop_with_the_last_value(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    native_id, camera = await create(plugin, camera_id)
+    door = sensors(host, native_id)["door_open"]
+    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    loops_before = len(asyncio.all_tasks())
+    values = [0.05 + i / 1000 for i in range(30)]
+    results = await asyncio.gather(
+        *(camera.putSetting("interval", v) for v in values),
+        camera.putSetting("interval", "oops"),
+        return_exceptions=True,
+    )
+    assert [r for r in results if r is not None] and all(r is None for r in results[:-1])
+    stored = float(host.native_ids[native_id].storage["interval"])
+    assert stored in values and camera.gc_core.interval == stored
+    assert len(asyncio.all_tasks()) == loops_before  # old loops all stopped
+    assert host.state(door, "online") is True
+
+
+async def test_sensors_asked_for_before_the_model_loads(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    native_id, _camera = await create(plugin, camera_id)
+    await plugin.gc_close()
+    plugin2 = await make_plugin(
+        engine_factory=lambda config: (_ for _ in ()).throw(WorkerError("no"))
+    )
+    camera2 = await plugin2.getDevice(native_id)
+    sensor = await camera2.getDevice(f"{native_id}:door_open")
+    assert sensor.nativeId == f"{native_id}:door_open"
+    assert host.state(f"{native_id}:door_open", "online") is False

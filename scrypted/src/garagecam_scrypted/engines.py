@@ -18,6 +18,7 @@ import aiohttp
 
 from garagecam_core.engine.base import AsyncEngine
 from garagecam_core.engine.remote import RemoteEngine
+from garagecam_core.errors import EngineError, GarageCamError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.redact import SECRETS
 from garagecam_core.runner.app import default_engine_factory
@@ -74,14 +75,24 @@ class Engines:
         if settings.mode == "remote":
             return await self._open_remote(settings)
         path = model_path(settings.model, directories).resolve()
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError as err:
+            raise ModelNotFoundError(f"Model: cannot read {path}: {err.strerror}") from err
         # A file replaced under the same name is a new model: key on size and mtime too.
         key = (path, stat.st_mtime_ns, stat.st_size)
         async with self._lock:
             shared = self._local.get(key)
             if shared is None:
                 config = ModelConfig(name=path.stem, path=path, engine=self._kind)
-                engine = await asyncio.to_thread(self._factory, config)
+                try:
+                    engine = await asyncio.to_thread(self._factory, config)
+                except GarageCamError:
+                    raise
+                except Exception as err:  # e.g. the worker process cannot be started
+                    raise EngineError(
+                        f"cannot load {path.name}: {type(err).__name__}: {err}"
+                    ) from err
                 shared = self._local[key] = _Shared(engine)
             shared.users += 1
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import scrypted_sdk
 from scrypted_sdk import ScryptedInterface
 
 from garagecam_core.errors import SourceError
+from garagecam_core.redact import redact_url
 from garagecam_core.runner.config import DEFAULT_MAX_BYTES
 from garagecam_core.runner.sources import check_image
 
 DEFAULT_TIMEOUT = 20.0
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def scrub_urls(text: str) -> str:
+    """Camera plugins put stream URLs, credentials included, into their errors."""
+    return _URL.sub(lambda match: redact_url(match.group(0)), text)
 
 
 class ScryptedSnapshotSource:
@@ -64,7 +72,8 @@ class ScryptedSnapshotSource:
         except SourceError:
             raise
         except Exception as err:  # whatever the camera's plugin raised, across the RPC
-            raise SourceError(f"{where}: snapshot failed: {err}", "camera") from err
+            message = scrub_urls(str(err)) or type(err).__name__
+            raise SourceError(f"{where}: snapshot failed: {message}", "camera") from err
         if not isinstance(data, bytes | bytearray | memoryview):
             raise SourceError(f"{where} sent {type(data).__name__}, not image bytes", "not_image")
         if len(data) > self._max_bytes:
