@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from garagecam_core.runner.app import default_engine_factory
 from garagecam_core.runner.config import ModelConfig
 from tests.images import truncated
 from tests.scrypted.conftest import TEST_INTERVAL, Clock, Script, wait_until
-from tests.scrypted.host import FakeHost, check_typed_dict
+from tests.scrypted.host import FakeCamera, FakeHost, check_typed_dict
 
 CLOSED, OPEN = (False, False), (True, True)
 
@@ -43,6 +44,28 @@ async def create(plugin: GarageCamPlugin, camera_id: str, **extra: Any) -> tuple
 def sensors(host: FakeHost, native_id: str) -> dict[str, str]:
     """label -> sensor native id."""
     return {n.rpartition(":")[2]: n for n in host.children(native_id)}
+
+
+@dataclass
+class Running:
+    """A GarageCam device watching a fake camera, its door already reported closed."""
+
+    plugin: GarageCamPlugin
+    camera: Any
+    native_id: str
+    ids: dict[str, str]  # label -> sensor native id
+    fake: FakeCamera
+
+
+async def running(
+    host: FakeHost, make_plugin: Any, script: Script, **plugin_kwargs: Any
+) -> Running:
+    camera_id, fake = host.add_camera("Driveway", script)
+    plugin = await make_plugin(**plugin_kwargs)
+    native_id, camera = await create(plugin, camera_id)
+    ids = sensors(host, native_id)
+    await wait_until(lambda: host.state(ids["door_open"], "entryOpen") is False)
+    return Running(plugin, camera, native_id, ids, fake)
 
 
 # --- devices ---------------------------------------------------------------------------------
@@ -94,12 +117,8 @@ async def test_create_device_reports_a_camera_and_one_sensor_per_label(
 
 
 async def test_states_follow_the_camera(host: FakeHost, make_plugin: Any, script: Script) -> None:
-    camera_id, fake_camera = host.add_camera("Driveway", script)
-    plugin = await make_plugin()
-    native_id, camera = await create(plugin, camera_id)
-    ids = sensors(host, native_id)
-
-    await wait_until(lambda: host.state(ids["door_open"], "entryOpen") is False)
+    run = await running(host, make_plugin, script)
+    native_id, camera, ids, fake_camera = run.native_id, run.camera, run.ids, run.fake
     await wait_until(lambda: host.state(ids["car_present"], "occupied") is False)
     assert host.state(ids["door_open"], "online") is True
     assert host.state(native_id, "online") is True
@@ -123,11 +142,8 @@ async def test_states_follow_the_camera(host: FakeHost, make_plugin: Any, script
 async def test_confirm_frames_hold_back_a_single_odd_frame(
     host: FakeHost, make_plugin: Any, script: Script
 ) -> None:
-    camera_id, fake_camera = host.add_camera("Driveway", script)
-    plugin = await make_plugin()
-    native_id, _camera = await create(plugin, camera_id)
-    door = sensors(host, native_id)["door_open"]
-    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    run = await running(host, make_plugin, script)
+    door, fake_camera = run.ids["door_open"], run.fake
     # one open frame among closed ones never flips the state (confirm frames = 2)
     frames = script.frames
     sequence = iter([frames[OPEN][0]] + [frames[CLOSED][i % 3] for i in range(30)])
@@ -153,11 +169,9 @@ async def test_confirm_frames_hold_back_a_single_odd_frame(
 async def test_settings_round_trip_and_apply_without_restart(
     host: FakeHost, make_plugin: Any, script: Script
 ) -> None:
-    camera_id, _ = host.add_camera("Driveway", script)
-    plugin = await make_plugin()
-    native_id, camera = await create(plugin, camera_id)
-    door = sensors(host, native_id)["door_open"]
-    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    run = await running(host, make_plugin, script)
+    native_id, camera, door = run.native_id, run.camera, run.ids["door_open"]
+    camera_id = host.native_ids[native_id].storage["camera"]
 
     page = await camera.getSettings()
     for setting in page:
@@ -272,11 +286,8 @@ async def test_a_pte_placed_in_the_files_folder_can_be_chosen(
 async def test_camera_failures_are_logged_once_each_way(
     host: FakeHost, make_plugin: Any, script: Script, console: list[str]
 ) -> None:
-    camera_id, fake_camera = host.add_camera("Driveway", script)
-    plugin = await make_plugin()
-    native_id, camera = await create(plugin, camera_id)
-    door = sensors(host, native_id)["door_open"]
-    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    run = await running(host, make_plugin, script)
+    camera, fake_camera = run.camera, run.fake
 
     fake_camera.error = RuntimeError("RTSP 503 from rtsp://admin:hunter22@10.0.0.5/stream")
     calls = len(fake_camera.calls)
@@ -389,12 +400,9 @@ async def test_engine_failures_then_max_age_takes_the_sensors_offline(
         engines.append(FlakyEngine(default_engine_factory(config)))
         return engines[-1]
 
-    camera_id, _ = host.add_camera("Driveway", script)
-    plugin = await make_plugin(engine_factory=factory)
-    native_id, camera = await create(plugin, camera_id)
+    run = await running(host, make_plugin, script, engine_factory=factory)
+    native_id, camera, ids = run.native_id, run.camera, run.ids
     await camera.putSetting("max_age", 60)
-    ids = sensors(host, native_id)
-    await wait_until(lambda: host.state(ids["door_open"], "entryOpen") is False)
 
     engines[0].fail = True
     await wait_until(lambda: any("no frame (engine:" in line for line in console))
@@ -606,11 +614,8 @@ async def test_an_engine_that_cannot_start_is_a_clear_error(
 async def test_a_flood_of_setting_changes_leaves_one_loop_with_the_last_value(
     host: FakeHost, make_plugin: Any, script: Script
 ) -> None:
-    camera_id, _ = host.add_camera("Driveway", script)
-    plugin = await make_plugin()
-    native_id, camera = await create(plugin, camera_id)
-    door = sensors(host, native_id)["door_open"]
-    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    run = await running(host, make_plugin, script)
+    native_id, camera, door = run.native_id, run.camera, run.ids["door_open"]
     loops_before = len(asyncio.all_tasks())
     values = [0.05 + i / 1000 for i in range(30)]
     results = await asyncio.gather(

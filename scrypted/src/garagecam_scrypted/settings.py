@@ -103,28 +103,18 @@ def _text(values: Mapping[str, str | None], key: str) -> str:
 
 
 def _number(values: Mapping[str, str | None], key: str, low: float, high: float) -> float | None:
+    """The stored number, None when empty; ConfigError (named by the setting's title) when it
+    is not a number or outside low..high (NaN and infinities included)."""
     text = _text(values, key)
     if not text:
         return None
+    title = threshold_title(key) if is_threshold_key(key) else TITLES.get(key, key)
     try:
         number = float(text)
     except ValueError:
-        raise ConfigError(f"{TITLES.get(key, key)}: {text!r} is not a number") from None
+        raise ConfigError(f"{title}: {text!r} is not a number") from None
     if math.isnan(number) or not low <= number <= high:
-        raise ConfigError(f"{TITLES.get(key, key)}: {text} is outside {low:g}..{high:g}")
-    return number
-
-
-def _threshold(values: Mapping[str, str | None], key: str) -> float | None:
-    text = _text(values, key)
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise ConfigError(f"{threshold_title(key)}: {text!r} is not a number") from None
-    if math.isnan(number) or not 0.0 <= number <= 1.0:
-        raise ConfigError(f"{threshold_title(key)}: {text} is outside 0..1")
+        raise ConfigError(f"{title}: {text} is outside {low:g}..{high:g}")
     return number
 
 
@@ -180,7 +170,7 @@ def parse(values: Mapping[str, str | None]) -> CameraSettings:
     overrides: dict[str, dict[str, float]] = {}
     for key in values:
         if is_threshold_key(key):
-            value = _threshold(values, key)
+            value = _number(values, key, 0.0, 1.0)
             if value is not None:
                 prefix, _, label = key.partition(":")
                 overrides.setdefault(label, {})[prefix] = value
