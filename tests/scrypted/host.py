@@ -111,6 +111,18 @@ def check_typed_dict(value: Any, typed_dict: Any, where: str = "") -> None:
         _matches(item, hints[key], f"{where}.{key}")
 
 
+def check_device(device: Any, where: str = "Device") -> None:
+    """The SDK's `Device` TypedDict, plus what its `str` fields mean: `type` must be a
+    ScryptedDeviceType and every interface a ScryptedInterface (a server stores any string,
+    but nothing, e.g. the HomeKit plugin, would recognise an unknown one)."""
+    check_typed_dict(device, sdk_types.Device, where)
+    if device["type"] not in {t.value for t in sdk_types.ScryptedDeviceType}:
+        raise ShapeError(f"{where}.type: {device['type']!r} is not a ScryptedDeviceType")
+    unknown = set(device["interfaces"]) - {i.value for i in sdk_types.ScryptedInterface}
+    if unknown:
+        raise ShapeError(f"{where}.interfaces: {sorted(unknown)} are not ScryptedInterfaces")
+
+
 # --- the server side ---------------------------------------------------------------------------
 
 
@@ -269,7 +281,8 @@ class DeviceManager:
         if provider not in self._host.native_ids:
             raise Exception(f"provider {provider!r} is not a device of this plugin")
         listed = set()
-        for device in devices.get("devices", []):
+        for index, device in enumerate(devices.get("devices", [])):
+            check_device(device, f"DeviceManifest.devices[{index}]")
             if device.get("providerNativeId") != provider:
                 raise Exception("a device in a manifest names another provider")
             self._host.register(device)
@@ -283,7 +296,7 @@ class DeviceManager:
         self._host.manifests.append(devices)
 
     async def onDeviceDiscovered(self, device: Any) -> str:
-        check_typed_dict(device, sdk_types.Device)
+        check_device(device)
         provider = device.get("providerNativeId")
         if provider not in self._host.native_ids:
             raise Exception(f"provider {provider!r} is not a device of this plugin")
