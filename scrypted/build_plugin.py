@@ -14,7 +14,11 @@ Two deliberate differences: `__pycache__`/`*.pyc` are left out (scrypted-webpack
 whatever bytecode lies in `src/`), and the zip is reproducible (fixed timestamps, sorted).
 
 Usage: python3 build_plugin.py [--sdk DIR] [--out dist/plugin.zip] [--model FILE.pte ...]
-(`--model` adds model files to `fs/` inside the zip, next to the plugin's working directory.)
+                                [--find-links DIR_OR_URL ...]
+`--model` adds model files to `fs/` inside the zip, next to the plugin's working directory.
+`--find-links` adds `--find-links` lines to the zip's requirements.txt, so the server's
+`pip install -r requirements.txt --target ...` also looks for wheels there (garagecam-core and
+garagecam-runtime before they are on PyPI, or an offline server).
 """
 
 from __future__ import annotations
@@ -77,7 +81,18 @@ def plugin_entries(
     return entries
 
 
-def write_zip(entries: dict[str, Path | None], out: Path) -> None:
+def with_find_links(requirements: bytes, links: Sequence[str]) -> bytes:
+    """requirements.txt with `--find-links` lines first (pip reads options in the file)."""
+    for link in links:
+        if not link or any(c.isspace() for c in link):
+            raise SystemExit(f"error: --find-links {link!r}: give one folder or URL without spaces")
+    head = "".join(f"--find-links {link}\n" for link in links)
+    return head.encode() + requirements
+
+
+def write_zip(
+    entries: dict[str, Path | None], out: Path, replace: dict[str, bytes] | None = None
+) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".zip.partial")
     with zipfile.ZipFile(partial, "w") as archive:
@@ -90,7 +105,7 @@ def write_zip(entries: dict[str, Path | None], out: Path) -> None:
             else:
                 info.external_attr = _FILE_MODE
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
+                archive.writestr(info, (replace or {}).get(name, path.read_bytes()))
     partial.replace(out)  # never leave a half-written plugin.zip behind
 
 
@@ -100,12 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sdk", type=Path, help=f"default: <plugin-dir>/{SDK_IN_NODE_MODULES}")
     parser.add_argument("--out", type=Path, help="default: <plugin-dir>/dist/plugin.zip")
     parser.add_argument("--model", type=Path, action="append", default=[])
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL")
     args = parser.parse_args(argv)
     plugin_dir: Path = args.plugin_dir.resolve()
     sdk = args.sdk or plugin_dir / SDK_IN_NODE_MODULES
     out = args.out or plugin_dir / "dist" / "plugin.zip"
     entries = plugin_entries(plugin_dir, sdk, args.model)
-    write_zip(entries, out)
+    replace = {}
+    if args.find_links:
+        requirements = entries.get("requirements.txt")
+        if requirements is None:
+            raise SystemExit("error: --find-links needs src/requirements.txt")
+        replace["requirements.txt"] = with_find_links(requirements.read_bytes(), args.find_links)
+    write_zip(entries, out, replace)
     print(f"{out}: {sum(p is not None for p in entries.values())} files")
     return 0
 

@@ -29,7 +29,7 @@ def plugin_copy(tmp_path: Path) -> Path:
     an `fs/` folder so that rule of the layout is exercised too."""
     copy = tmp_path / "plugin"
     copy.mkdir()
-    for name in ("package.json", "README.md"):
+    for name in ("package.json", "README.md", ".gitignore"):  # .gitignore lists dist/
         shutil.copy(PLUGIN_DIR / name, copy / name)
     shutil.copytree(PLUGIN_DIR / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "fs" / "models").mkdir(parents=True)
@@ -119,6 +119,20 @@ def test_models_given_to_the_build_land_in_fs(tmp_path: Path) -> None:
     assert not (copy / "dist").exists()  # a failed build leaves nothing behind
 
 
+def test_find_links_go_into_the_zips_requirements(tmp_path: Path) -> None:
+    copy = plugin_copy(tmp_path)
+    out = tmp_path / "plugin.zip"
+    links = ["--find-links", "/server/volume/wheels", "--find-links", "https://example.org/w/"]
+    build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR), "--out", str(out), *links])
+    requirements = entries(out)["requirements.txt"].decode()
+    source = (copy / "src" / "requirements.txt").read_text()
+    assert requirements == (
+        "--find-links /server/volume/wheels\n--find-links https://example.org/w/\n" + source
+    )
+    with pytest.raises(SystemExit, match="without spaces"):
+        build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR), "--find-links", "a b"])
+
+
 def test_npm_pack_ships_the_zip_and_the_readme(tmp_path: Path) -> None:
     copy = plugin_copy(tmp_path)
     build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR)])
@@ -194,45 +208,31 @@ def test_requirements_install_into_a_target_folder_without_torch(tmp_path: Path)
             f"(got {wheels!r}); build it with runtime/build_wheel.sh"
         )
     built = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(built),
-            str(ROOT),
-        ],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(built), str(ROOT)],
         check=True,
         capture_output=True,
     )
-    target = tmp_path / "python3-Linux-x86_64"
-    requirements = PLUGIN_DIR / "src" / "requirements.txt"
+    out = tmp_path / "plugin.zip"
+    links = ["--find-links", str(built), "--find-links", wheels]
+    copy = plugin_copy(tmp_path)
+    build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR), "--out", str(out), *links])
+    unzipped = tmp_path / "unzipped"
+    zipfile.ZipFile(out).extractall(unzipped)
+    # the server's command (server/python/plugin_pip.py), on the zip's requirements.txt
+    target = tmp_path / "python3.13-Linux-x86_64"
     install = subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-            "-r", str(requirements), "--target", str(target),
-            "--find-links", str(built), "--find-links", wheels,
-        ],
+        [*pip, "install", "-q", "-r", str(unzipped / "requirements.txt"), "--target", str(target)],
         capture_output=True,
         text=True,
         check=False,
-    )  # fmt: skip
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     assert not (target / "torch").exists() and not (target / "executorch").exists()
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     print(f"requirements.txt installs {size / 1e6:.0f} MB into the target folder")
 
-    out = tmp_path / "plugin.zip"
-    build_plugin.main(
-        ["--plugin-dir", str(plugin_copy(tmp_path)), "--sdk", str(SDK_DIR), "--out", str(out)]
-    )
-    unzipped = tmp_path / "unzipped"
-    zipfile.ZipFile(out).extractall(unzipped)
     # -S: no site-packages, so nothing from the test's venv (which has torch) is importable
     env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
