@@ -18,12 +18,14 @@ Usage: python3 build_plugin.py [--sdk DIR] [--out dist/plugin.zip] [--model FILE
 `--model` adds model files to `fs/` inside the zip, next to the plugin's working directory.
 `--find-links` adds `--find-links` lines to the zip's requirements.txt, so the server's
 `pip install -r requirements.txt --target ...` also looks for wheels there (garagecam-core and
-garagecam-runtime before they are on PyPI, or an offline server).
+garagecam-runtime before they are on PyPI, or an offline server); GARAGECAM_FIND_LINKS
+(comma-separated) gives them too, e.g. to `npm run scrypted-deploy`, which builds first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -122,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or plugin_dir / "dist" / "plugin.zip"
     entries = plugin_entries(plugin_dir, sdk, args.model)
     replace = {}
+    from_env = os.environ.get("GARAGECAM_FIND_LINKS", "")
+    args.find_links += [link.strip() for link in from_env.split(",") if link.strip()]
     if args.find_links:
         requirements = entries.get("requirements.txt")
         if requirements is None:

@@ -119,7 +119,9 @@ def test_models_given_to_the_build_land_in_fs(tmp_path: Path) -> None:
     assert not (copy / "dist").exists()  # a failed build leaves nothing behind
 
 
-def test_find_links_go_into_the_zips_requirements(tmp_path: Path) -> None:
+def test_find_links_go_into_the_zips_requirements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     copy = plugin_copy(tmp_path)
     out = tmp_path / "plugin.zip"
     links = ["--find-links", "/server/volume/wheels", "--find-links", "https://example.org/w/"]
@@ -128,6 +130,13 @@ def test_find_links_go_into_the_zips_requirements(tmp_path: Path) -> None:
     source = (copy / "src" / "requirements.txt").read_text()
     assert requirements == (
         "--find-links /server/volume/wheels\n--find-links https://example.org/w/\n" + source
+    )
+    monkeypatch.setenv("GARAGECAM_FIND_LINKS", " /a, https://b/ ,")
+    build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR), "--out", str(out)])
+    assert (
+        entries(out)["requirements.txt"]
+        .decode()
+        .startswith("--find-links /a\n--find-links https://b/\n#")
     )
     with pytest.raises(SystemExit, match="without spaces"):
         build_plugin.main(["--plugin-dir", str(copy), "--sdk", str(SDK_DIR), "--find-links", "a b"])
