@@ -250,7 +250,7 @@ def _shown(values: Mapping[str, str | None], key: str, default: float) -> float 
     """A number setting's value for the page (a stored value is valid; the page never fails)."""
     text = _text(values, key)
     try:
-        number = float(text) if text else default
+        number = float(text) if text else float(default)
     except ValueError:
         return text
     return int(number) if number.is_integer() else number
