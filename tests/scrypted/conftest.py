@@ -8,8 +8,9 @@ ones `scrypted-webpack` bundles into every Python plugin; the plugin's `src/` is
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ class Clock:
 @pytest.fixture(autouse=True)
 def _fast_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plugin_settings, "MIN_INTERVAL", 0.01)
+
+
+@pytest.fixture(autouse=True)
+def _restore_garagecam_loggers() -> Iterator[None]:
+    """The plugin routes GarageCam's loggers to its console (propagate off): undo it, so
+    tests that run later in the same session still see those records in caplog."""
+    from garagecam_scrypted.console import LOGGERS
+
+    saved = {}
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.fixture

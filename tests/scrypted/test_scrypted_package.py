@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -230,7 +231,8 @@ def test_requirements_install_into_a_target_folder_without_torch(tmp_path: Path)
     unzipped = tmp_path / "unzipped"
     zipfile.ZipFile(out).extractall(unzipped)
     # the server's command (server/python/plugin_pip.py), on the zip's requirements.txt
-    target = tmp_path / "python3.13-Linux-x86_64"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    target = tmp_path / f"{version}-{platform.system()}-{platform.machine()}"
     install = subprocess.run(
         [*pip, "install", "-q", "-r", str(unzipped / "requirements.txt"), "--target", str(target)],
         capture_output=True,
