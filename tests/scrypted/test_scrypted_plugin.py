@@ -442,9 +442,10 @@ async def test_model_missing_at_start_retries_in_background(
         f"{__import__('pathlib').Path.cwd()} (retrying in the background)"
     ]
     assert host.state(native_id, "online") is False
+    door = sensors(host, native_id)["door_open"]
+    assert host.state(door, "online") is False  # known from storage, though no model loaded
     # the user picks another model: it runs at once, the retry stops
     await camera2.putSetting("model", "demo")
-    door = sensors(host, native_id)["door_open"]
     await wait_until(lambda: host.state(door, "online") is True)
     assert camera2._gc_retry is None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,11 +28,21 @@ from garagecam_core.runner.camera import Camera, CameraListener, Frame
 
 from . import settings as cfg
 from .engines import EngineHandle, Engines
-from .sensors import BINARY, GarageCamSensor, kind_of, sensor_manifest, sensor_native_id
+from .sensors import (
+    BINARY,
+    KIND_OF_INTERFACE,
+    GarageCamSensor,
+    kind_of,
+    sensor_manifest,
+    sensor_native_id,
+)
 from .source import ScryptedSnapshotSource
 
 _LOGGER = logging.getLogger("garagecam_scrypted.camera")
 
+#: storage key of the last synced sensors (label -> interface), so that a camera whose model
+#: cannot load at start can still take its sensors offline
+SENSORS_KEY = "sensors"
 RETRY_FIRST = 30.0
 RETRY_MAX = 300.0
 STOP_GRACE = 5.0
@@ -173,20 +184,43 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
     async def gc_start(self) -> None:
         """Start from the stored settings; on failure keep retrying in the background."""
         async with self._gc_lock:
-            try:
-                prepared = await prepare(self.gc_values(), self._gc_context)
-            except GarageCamError as err:
-                self._gc_failed(err)
+            self._gc_sensors = self._gc_stored_sensors()
+            prepared = await self._gc_try_prepare()
+            if prepared is None:
                 self._gc_retry = asyncio.ensure_future(self._gc_retry_loop())
                 return
             await self._gc_switch(prepared)
 
-    def _gc_failed(self, err: GarageCamError) -> None:
-        message = str(err)
-        if self._gc_problem != message:
-            _LOGGER.warning("%s: not running: %s (retrying in the background)", self.gc_label, err)
-        self._gc_problem = message
+    def _gc_stored_sensors(self) -> dict[str, GarageCamSensor]:
+        try:
+            stored = json.loads(self.storage.getItem(SENSORS_KEY) or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {
+            label: GarageCamSensor(sensor_native_id(str(self.nativeId), label), kind)
+            for label, interface in stored.items()
+            if (kind := KIND_OF_INTERFACE.get(interface)) is not None
+        }
+
+    async def _gc_try_prepare(self) -> Prepared | None:
+        """`prepare()` from the stored settings; a failure is logged once per distinct problem
+        and takes the sensors offline."""
+        try:
+            return await prepare(self.gc_values(), self._gc_context)
+        except GarageCamError as err:
+            problem = str(err)
+        except Exception as err:  # a bug must not end the retries silently
+            problem = f"{type(err).__name__}: {err}"
+            _LOGGER.debug("%s: unexpected error", self.gc_label, exc_info=True)
+        if self._gc_problem != problem:
+            _LOGGER.warning(
+                "%s: not running: %s (retrying in the background)", self.gc_label, problem
+            )
+        self._gc_problem = problem
         self.gc_publish(False)
+        return None
 
     async def _gc_retry_loop(self) -> None:
         delay = RETRY_FIRST
@@ -196,10 +230,8 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
             async with self._gc_lock:
                 if self._gc_task is not None:  # a settings change got it running meanwhile
                     return
-                try:
-                    prepared = await prepare(self.gc_values(), self._gc_context)
-                except GarageCamError as err:
-                    self._gc_failed(err)
+                prepared = await self._gc_try_prepare()
+                if prepared is None:
                     continue
                 _LOGGER.info("%s: running again", self.gc_label)
                 await self._gc_switch(prepared)
@@ -268,6 +300,8 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
             )
             for spec in metadata.labels
         }
+        kinds = {label: sensor.gc_kind.interface for label, sensor in self._gc_sensors.items()}
+        self.storage.setItem(SENSORS_KEY, json.dumps(kinds))
 
     async def _gc_stop_loop(self) -> None:
         task, stop = self._gc_task, self._gc_stop

@@ -34,6 +34,8 @@ OCCUPANCY = SensorKind(ScryptedInterface.OccupancySensor.value, "occupied")
 MOTION = SensorKind(ScryptedInterface.MotionSensor.value, "motionDetected")
 BINARY = SensorKind(ScryptedInterface.BinarySensor.value, "binaryState")
 
+KIND_OF_INTERFACE = {kind.interface: kind for kind in (ENTRY, OCCUPANCY, MOTION, BINARY)}
+
 _KINDS = {
     "door": ENTRY,
     "garage_door": ENTRY,
@@ -88,6 +90,10 @@ class GarageCamSensor(ScryptedDeviceBase):
     def __init__(self, native_id: str, kind: SensorKind) -> None:
         super().__init__(native_id)
         self._gc_kind = kind
+
+    @property
+    def gc_kind(self) -> SensorKind:
+        return self._gc_kind
 
     def gc_set_state(self, on: bool) -> None:
         if getattr(self, self._gc_kind.property) is not on:
