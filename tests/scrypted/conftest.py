@@ -80,9 +80,12 @@ def _restore_garagecam_loggers() -> Iterator[None]:
 
 
 @pytest.fixture
-async def host(tmp_path: Path) -> AsyncIterator[FakeHost]:
+async def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeHost]:
     fake = FakeHost(files=tmp_path / "volume" / "files")
     fake.install()
+    fs = tmp_path / "unzipped" / "fs"
+    fs.mkdir(parents=True)
+    monkeypatch.chdir(fs)  # the host runs plugins in the unzipped plugin's fs/ folder
     yield fake
 
 

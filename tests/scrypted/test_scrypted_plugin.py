@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,8 +266,9 @@ async def test_a_pte_placed_in_the_files_folder_can_be_chosen(
     (host.files / "mine.pte").write_bytes(demo_model_path().read_bytes())
     (host.files / "notes.txt").write_text("not a model")
 
+    (Path.cwd() / "shipped.pte").write_bytes(b"baked into the zip's fs/ by --model")
     page = {s["key"]: s for s in await camera.getSettings()}
-    assert page["model"]["choices"] == ["demo", "mine.pte"]
+    assert page["model"]["choices"] == ["demo", "mine.pte", "shipped.pte"]
     assert page["model"]["combobox"] is True
     await camera.putSetting("model", "mine.pte")
     assert host.native_ids[native_id].storage["model"] == "mine.pte"
@@ -316,6 +318,7 @@ async def test_camera_failures_are_logged_once_each_way(
         (lambda s: b"<html>login</html>", "did not send a JPEG or PNG image"),
         (lambda s: b"", "empty response"),
         (lambda s: truncated(s.frames[CLOSED][0], 0.3), "bad_image"),
+        (lambda s: b"\xff\xd8\xff" + bytes(20_000_000), "more than 20,000,000"),
     ],
 )
 async def test_bad_snapshots_count_as_failures(  # noqa: PLR0917 - parametrized
@@ -439,7 +442,7 @@ async def test_model_missing_at_start_retries_in_background(
     assert camera2.gc_status().startswith("Not running: Model: no file 'mine.pte'")
     assert [line for line in console if "not running" in line] == [
         f"WARNING Garage: not running: Model: no file 'mine.pte' in {host.files}, "
-        f"{__import__('pathlib').Path.cwd()} (retrying in the background)"
+        f"{Path.cwd()} (retrying in the background)"
     ]
     assert host.state(native_id, "online") is False
     door = sensors(host, native_id)["door_open"]
