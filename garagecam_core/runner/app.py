@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from ..debounce import Debouncer, LabelPolicy
+from ..debounce import Debouncer, LabelPolicy, PolicyError, merge_policies
 from ..discovery import Topics
 from ..engine.base import AsyncEngine, ExecutorEngine
-from ..errors import ConfigError, GarageCamError, MetadataError
+from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
 from .camera import Camera, CameraListener
 from .config import (
@@ -50,27 +50,11 @@ def label_policies(
     camera: CameraConfig, metadata: ModelMetadata, where: str
 ) -> dict[str, LabelPolicy]:
     """The model's thresholds with the camera's per-label overrides applied."""
-    unknown = sorted(set(camera.labels) - set(metadata.label_names))
-    if unknown:
-        raise ConfigError(
-            f"{where}.labels: the model {metadata.name!r} has no label {unknown[0]!r} "
-            f"(its labels: {', '.join(metadata.label_names)})"
-        )
-    policies = {}
-    for spec in metadata.labels:
-        override = camera.labels.get(spec.name)
-        on = spec.on_threshold
-        off = spec.off_threshold
-        confirm = camera.confirm_frames
-        if override is not None:
-            on = override.on_threshold if override.on_threshold is not None else on
-            off = override.off_threshold if override.off_threshold is not None else off
-            confirm = override.confirm_frames or confirm
-        try:
-            policies[spec.name] = LabelPolicy(on, off, confirm)
-        except (MetadataError, ValueError) as err:
-            raise ConfigError(f"{where}.labels.{spec.name}: {err}") from err
-    return policies
+    try:
+        return merge_policies(metadata, camera.labels, camera.confirm_frames)
+    except PolicyError as err:
+        key = f"{where}.labels" + (f".{err.label}" if err.label else "")
+        raise ConfigError(f"{key}: {err.detail}") from err
 
 
 class Runner:

@@ -18,7 +18,7 @@ import voluptuous as vol
 import yaml
 
 from .. import demo_model_path
-from ..debounce import DEFAULT_CONFIRM_FRAMES
+from ..debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from ..errors import ConfigError
 from ..redact import SECRETS
@@ -79,13 +79,6 @@ SourceConfig = HttpSourceConfig | OnvifSourceConfig | FileSourceConfig
 
 
 @dataclass(frozen=True)
-class LabelOverride:
-    on_threshold: float | None = None
-    off_threshold: float | None = None
-    confirm_frames: int | None = None
-
-
-@dataclass(frozen=True)
 class CameraConfig:
     id: str
     name: str
@@ -101,7 +94,7 @@ class CameraConfig:
     @property
     def effective_max_age(self) -> float:
         """Seconds without a good frame before the states become unavailable."""
-        return self.max_age if self.max_age is not None else max(60.0, 3 * self.interval)
+        return self.max_age if self.max_age is not None else default_max_age(self.interval)
 
 
 @dataclass(frozen=True)
