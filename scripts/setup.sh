@@ -128,10 +128,20 @@ runtime_wheel() {  # runtime_wheel RUN PYTHON: build (once per source hash) and 
 on_host() { "$@"; }
 in_sid() { sid_run "$(sid_root)" "$root" env EXECUTORCH_DIR="${EXECUTORCH_DIR:-}" "$@"; }
 
-install_runtime() {  # install_runtime RUN PYTHON
+install_runtime() {  # install_runtime RUN PYTHON: install it, and keep a copy in build/wheels
     local wheel
     wheel=$(runtime_wheel "$1" "$2")
     $1 "$2" -m pip install -q --no-deps --force-reinstall "$wheel"
+    cp "$wheel" build/wheels/  # the Scrypted plugin's install test takes it from there
+}
+
+install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-webpack
+    command -v npm >/dev/null 2>&1 || {
+        log "Installing Node.js and npm (Debian packages) for the Scrypted plugin's SDK"
+        apt_install nodejs npm
+    }
+    log "Installing the Scrypted SDK (npm ci in scrypted/)"
+    npm ci --prefix scrypted --no-audit --no-fund --loglevel=error
 }
 
 install_mosquitto
@@ -142,8 +152,10 @@ build_sid_venv ha-newest python3.14 requirements/ha-newest.txt requirements/cons
 build_sid_venv ha-min python3.13 requirements/ha-min.txt requirements/constraints-ha-min.txt
 
 executorch_dir=$(unpack_executorch)
+rm -rf build/wheels && mkdir -p build/wheels
 install_runtime on_host .venv/bin/python
 install_runtime on_host .venv-py311/bin/python
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
+install_scrypted_sdk
 log "Set-up done. Run the tests with: ./scripts/test.sh"

@@ -34,6 +34,11 @@ step "ruff (lint and format)"
 step "mypy --strict garagecam_core"
 .venv/bin/mypy
 
+step "mypy --strict the Scrypted plugin (against the SDK's own type stubs)"
+MYPYPATH=scrypted/src:scrypted/node_modules/@scrypted/sdk/types/scrypted_python \
+    .venv/bin/mypy --strict --python-version 3.11 --follow-imports=silent \
+    scrypted/src/garagecam_scrypted scrypted/src/main.py scrypted/build_plugin.py
+
 newest=$(ha_version ha-newest)
 oldest=$(ha_version ha-min)
 # The integration runs on Home Assistant's Python only, against its typed package.
@@ -42,8 +47,16 @@ ha_harness ha-newest -m mypy --python-version 3.14 custom_components/garagecam
 
 # The Home Assistant pytest plugin patches sockets, event loops and thread checks for every
 # test it sees, so the core suite runs without it and the integration suite with it.
+# The Scrypted plugin's install test pip-installs its requirements from the runtime wheels
+# setup.sh built (garagecam-runtime is not on PyPI yet).
+export GARAGECAM_WHEELS=$root/build/wheels
 step "core, docs and Scrypted plugin tests, Python 3.13"
 .venv/bin/python -m pytest -p no:homeassistant tests/core tests/docs tests/scrypted "$@"
+
+# What a Raspberry Pi user installs: the core + [runtime] (the binding), in a fresh venv with
+# no torch and no executorch; runs the demo model there and reports what [runtime] adds.
+step "no torch: garagecam-core[runtime] in a fresh venv runs the demo model"
+runtime/check_no_torch.sh .venv/bin/python build/wheels "$root/build/no-torch-venv"
 
 # The Home Assistant environments have no torch: the test models are exported here first.
 step "export the test models (Python 3.13, torch)"
@@ -60,5 +73,5 @@ ha_harness ha-newest -m pytest tests/ha "${coverage[@]}" "$@"
 step "Home Assistant integration tests, Home Assistant $oldest (oldest supported)"
 ha_harness ha-min -m pytest tests/ha "$@"
 
-step "core tests, Python 3.11"
-.venv-py311/bin/python -m pytest tests/core "$@"
+step "core and Scrypted plugin tests, Python 3.11"
+.venv-py311/bin/python -m pytest tests/core tests/scrypted "$@"
