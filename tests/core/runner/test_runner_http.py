@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,25 @@ async def test_classify_errors_are_clear_4xx(  # noqa: PLR0917 - parametrized
     assert answer["error"] == error
     assert answer["message"]
     assert TOKEN not in answer["message"]
+
+
+async def test_non_utf8_authorization_header_is_a_clear_401(runner: Runner) -> None:
+    # aiohttp's client will not send such bytes: write the request by hand.
+    assert runner.http is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", runner.http.port)
+    writer.write(
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\xe9t\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401"), answer
+    assert json.loads(body) == {
+        "error": "unauthorized",
+        "message": "the Authorization header is not valid UTF-8 text",
+    }
 
 
 async def test_cameras_debug_jpg_metrics_health(

@@ -76,6 +76,30 @@ async def test_basic_auth_and_redacted_description(
     assert with_credentials.description.startswith("http://admin:**REDACTED**@192.0.2.1/")
 
 
+async def test_401_after_credentials_in_the_url_says_they_were_rejected(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    camera_server.mode = "auth"
+    url = camera_server.url.replace("http://", "http://admin:wrong-pass@")
+    source = HttpSnapshotSource(session, url)
+    with pytest.raises(SourceError, match="rejected the credentials") as info:
+        await source.fetch()
+    assert info.value.reason == "http_401"
+    assert "wrong-pass" not in str(info.value)
+    good = HttpSnapshotSource(session, camera_server.url.replace("http://", "http://admin:s3cr3t@"))
+    assert await good.fetch() == camera_server.frame
+
+
+async def test_tls_failure_has_its_own_reason(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    # TLS spoken to a plain-HTTP camera: the handshake fails; the port is not refusing.
+    source = HttpSnapshotSource(session, camera_server.url.replace("http://", "https://"))
+    with pytest.raises(SourceError, match=r"TLS with https://127\.0\.0\.1") as info:
+        await source.fetch()
+    assert info.value.reason == "tls"
+
+
 def test_basic_auth_header_encoding() -> None:
     from garagecam_core.runner.sources import basic_auth_header
 
