@@ -310,3 +310,17 @@ def test_url_secrets_are_registered_with_the_log_filter() -> None:
     assert SECRETS.mask("GET http://cam/snap?access_token=zz-t0k3n-99") == (
         f"GET http://cam/snap?access_token={REDACTED}"
     )
+
+
+def test_tls_file_gone_at_run_time_is_one_config_error(tmp_path: Path) -> None:
+    from garagecam_core.runner.mqtt import make_client
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    config = parse_config(
+        {**_camera(), "mqtt": {"host": "b", "tls": {"ca_certs": "ca.pem"}}}, base_dir=tmp_path
+    )
+    ca.unlink()  # removed between `run --check` (or loading) and the start
+    assert config.mqtt is not None
+    with pytest.raises(ConfigError, match=r"^mqtt\.tls: cannot load the TLS files: "):
+        make_client(config.mqtt)
