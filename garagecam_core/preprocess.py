@@ -56,14 +56,14 @@ class ImageLimits:
     """Refuse images above these sizes before spending memory on them.
 
     `max_pixels` is checked on the header (width x height as encoded); `max_decoded_bytes`
-    on the buffer the decoder is about to fill (after JPEG DCT scaling, at Pillow's bytes per
-    pixel for the image mode: 4 for RGB and RGBA), so a small file that decodes to a huge
-    RGBA or 32-bit image is refused before it costs the memory.
+    on the memory decoding and the conversion to RGB will take (after JPEG DCT scaling; see
+    `_decode_cost`): 160 MB holds a 40 MP RGB frame, about 10 MP with alpha or 16-bit grey,
+    so a small file that decodes to a huge RGBA image is refused before it costs the memory.
     """
 
     max_bytes: int = 20_000_000
     max_pixels: int = 40_000_000
-    max_decoded_bytes: int = 100_000_000
+    max_decoded_bytes: int = 160_000_000
 
 
 DEFAULT_LIMITS: Final = ImageLimits()
@@ -253,19 +253,35 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
     return opened, reader
 
 
-def _bytes_per_pixel(mode: str) -> int:
-    """Bytes Pillow allocates per pixel for `mode` (RGB is stored in 4 bytes, like RGBA)."""
-    if mode in ("1", "L", "P"):
-        return 1
-    if mode.startswith("I;16"):
-        return 2
-    return 4
+_ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+
+
+def _decode_cost(image: Image.Image) -> int:
+    """Bytes per pixel to decode `image` and convert it to RGB (`_to_rgb`), at the peak.
+
+    Pillow stores RGB, RGBA, CMYK and 32-bit modes in 4 bytes per pixel, 16-bit grey in 2,
+    the others in 1; the conversion adds the RGB result (4), for alpha an RGBA copy, the
+    background and the composite (12), for 16/32-bit grey a float32 and a uint8 plane (9).
+    """
+    mode = image.mode
+    decoded = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if mode == "RGB":
+        return decoded
+    if _has_alpha(image):
+        return decoded + 12
+    if mode.startswith("I") or mode == "F":
+        return decoded + 9
+    return decoded + 4
 
 
 def _check_decoded_size(opened: Image.Image, limits: ImageLimits) -> None:
-    """Refuse before `load()` if the decoder's buffer would exceed `max_decoded_bytes`."""
+    """Refuse before `load()` when decoding and converting would exceed the memory limit."""
     width, height = opened.size  # after DCT scaling for a drafted JPEG
-    needed = width * height * _bytes_per_pixel(opened.mode)
+    needed = width * height * _decode_cost(opened)
     if needed > limits.max_decoded_bytes:
         raise DecompressionBombError(
             f"the {width}x{height} {opened.mode} image would take {_human_bytes(needed)} "
@@ -304,12 +320,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         grey = np.asarray(image, dtype=np.float32)
         image = Image.fromarray((np.clip(grey, 0, 65535) / 257.0 + 0.5).astype(np.uint8), "L")
         mode = "L"
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in image.info
-    )
-    if has_alpha:
+    if _has_alpha(image):
         # Transparent pixels carry arbitrary colours: a fixed background keeps them neutral.
-        rgba = image.convert("RGBA")
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")

@@ -443,12 +443,12 @@ def test_progressive_jpeg_missing_its_last_scans_is_refused() -> None:
 
 
 def test_small_file_that_decodes_huge_is_refused_before_decoding() -> None:
-    # 6324x6324 RGBA is under the 40 MP header limit but decodes to 160 MB (then more for
-    # the conversions): the decoded-size limit refuses it first.
+    # 6324x6324 RGBA is under the 40 MP header limit but decodes to 160 MB, and the alpha
+    # compositing to RGB triples that: the decode-memory limit refuses it first.
     data = encode(Image.new("RGBA", (6324, 6324), (10, 20, 30, 255)), "PNG")
     assert len(data) < 200_000
     with pytest.raises(
-        DecompressionBombError, match=r"6324x6324 RGBA image would take 160.0 MB to decode"
+        DecompressionBombError, match=r"6324x6324 RGBA image would take 639.9 MB to decode"
     ):
         decode(data)
 
@@ -459,6 +459,27 @@ def test_decoded_size_limit_counts_after_dct_scaling() -> None:
     with pytest.raises(DecompressionBombError, match=r"1280x720 RGB image would take 3\.7 MB"):
         decode(data, limits)
     assert decode(data, limits, target_size=(64, 64)).size == (160, 90)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "allowed"),
+    [
+        ("L", (6000, 6000), False),  # 36 MP grey: 36 MB decoded + 144 MB as RGB
+        ("RGB", (6300, 6300), True),  # 39.7 MP RGB, under the header limit: 159 MB
+        ("RGBA", (3840, 2160), True),  # 4K with alpha: 133 MB with the compositing
+        ("RGBA", (4000, 3000), False),  # 12 MP with alpha: 192 MB
+    ],
+)
+def test_decode_memory_limit_by_mode(mode: str, size: tuple[int, int], allowed: bool) -> None:
+    from garagecam_core.preprocess import _check_decoded_size
+
+    image = Image.new(mode, (8, 8))
+    image._size = size  # the check reads only the header's size and mode
+    if allowed:
+        _check_decoded_size(image, DEFAULT_LIMITS)
+    else:
+        with pytest.raises(DecompressionBombError, match="more than the limit of 160.0 MB"):
+            _check_decoded_size(image, DEFAULT_LIMITS)
 
 
 def test_a_wav_file_is_not_described_as_a_webp() -> None:
