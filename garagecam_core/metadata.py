@@ -77,6 +77,8 @@ def check_thresholds(label: str, on_threshold: float, off_threshold: float) -> N
 #: far below (ImageNet: 2.6; mean 0, std 1/255: 255); beyond it a std like 1e-30 would turn
 #: every frame into inf/NaN
 MAX_NORMALISED = 1e4
+#: largest std or |mean| allowed (pixels are 0..1: a std of 1e13 makes every frame alike)
+MAX_STD = 100.0
 
 
 def _is_number(value: Any) -> bool:
@@ -92,6 +94,11 @@ def check_normalisation(mean: Any, std: Any) -> None:
             raise MetadataError(f"{what} values must be finite numbers, got {list(triple)!r}")
     if any(v <= 0 for v in std):
         raise MetadataError(f"std values must be positive, got {list(std)!r}")
+    if any(v > MAX_STD for v in std) or any(abs(v) > MAX_STD for v in mean):
+        raise MetadataError(
+            f"mean {list(mean)!r} and std {list(std)!r} are for pixel values from 0 to 1: "
+            f"values above {MAX_STD:g} would flatten every frame to the same input"
+        )
     worst = max(max(abs(m), abs(1 - m)) / s for m, s in zip(mean, std, strict=True))
     if not worst <= MAX_NORMALISED:
         raise MetadataError(

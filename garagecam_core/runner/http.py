@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.base import AsyncEngine
 from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
@@ -143,10 +144,13 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    except web.RequestPayloadError as err:  # Content-Encoding/chunks that do not decode
+        return _error(400, f"the request body cannot be read: {err}", "bad_body")
     if not body:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
@@ -211,7 +215,30 @@ async def debug_jpg(request: web.Request) -> web.Response:
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs each malformed request (bytes no header may hold, a bad Content-Length)
+    as an ERROR with a traceback that quotes the offending header line, a token maybe: the
+    client got its 400; the log gets one line with the reason, nothing from the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, web.RequestPayloadError):  # the body, drained after the answer
+            error = error.__cause__
+        if isinstance(error, HttpProcessingError):
+            reason = (error.message or type(error).__name__).splitlines()[0].rstrip(" :")
+            record.msg, record.args = "Bad HTTP request refused (%s): %s", (error.code, reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_BAD_REQUESTS = _OneLineBadRequests()
+
+
 def create_app(context: ApiContext) -> web.Application:
+    server_logger = logging.getLogger("aiohttp.server")
+    if _BAD_REQUESTS not in server_logger.filters:
+        server_logger.addFilter(_BAD_REQUESTS)
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(
         middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024

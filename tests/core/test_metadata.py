@@ -134,7 +134,8 @@ def test_parse_label_specs() -> None:
         ("std", (5e-324, 0.224, 0.225), "would scale pixels to"),  # a denormal
         ("std", (float("nan"), 0.224, 0.225), "std values must be finite"),
         ("std", (float("inf"), 0.224, 0.225), "std values must be finite"),
-        ("mean", (1e30, 0.456, 0.406), "would scale pixels to"),
+        ("mean", (1e30, 0.456, 0.406), "values above 100 would flatten"),
+        ("std", (7e13, 0.224, 0.225), "values above 100 would flatten"),
         ("std", (True, 0.224, 0.225), "std must be three numbers"),
     ],
 )
