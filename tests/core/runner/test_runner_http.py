@@ -152,6 +152,27 @@ async def test_non_utf8_authorization_header_is_a_clear_401(runner: Runner) -> N
     }
 
 
+async def test_malformed_request_is_one_log_line_without_the_header(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A control character in a header: aiohttp answers 400 and used to log an ERROR traceback
+    # quoting the whole header line, the token with it.
+    assert runner.http is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", runner.http.port)
+    writer.write(
+        f"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\x07\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [r.levelname for r in records] == ["INFO"]
+    assert records[0].getMessage() == "Bad HTTP request refused (400): Invalid header value char"
+    assert TOKEN not in caplog.text and "Traceback" not in caplog.text
+
+
 async def test_cameras_debug_jpg_metrics_health(
     runner: Runner, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
