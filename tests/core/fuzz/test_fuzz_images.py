@@ -20,7 +20,7 @@ from PIL import Image
 
 from garagecam_core.errors import ImageError
 from garagecam_core.metadata import LabelSpec, ModelMetadata
-from garagecam_core.preprocess import FORMATS, prepare
+from garagecam_core.preprocess import FORMATS, Prepared, prepare
 from tests.core.fuzz.tally import record
 from tests.images import encode, scene
 
@@ -46,29 +46,30 @@ def _samples() -> dict[str, bytes]:
 SAMPLES = _samples()
 
 
+def _prepare(category: str, data: bytes, what: str) -> Prepared | None:
+    """`prepare(data)`, or None once a refusal or a crash is recorded."""
+    try:
+        return prepare(data, META)
+    except ImageError:
+        record(category, "refused")
+    except Exception as err:
+        record(category, "crashed", f"{what}: {type(err).__name__}: {err}")
+    return None
+
+
 def check_bad(category: str, data: bytes, what: str, known_gap: bool = False) -> None:
     """`data` is not a usable frame: it must be refused with an ImageError (`known_gap`: a
     case docs/hardening.md lists as not detected, counted apart if accepted)."""
-    try:
-        prepared = prepare(data, META)
-    except ImageError:
-        record(category, "refused")
-        return
-    except Exception as err:
-        record(category, "crashed", f"{what}: {type(err).__name__}: {err}")
-        return
-    record(category, "known_gap" if known_gap else "accepted", f"{what}: {prepared.image_size}")
+    prepared = _prepare(category, data, what)
+    if prepared is not None:
+        outcome = "known_gap" if known_gap else "accepted"
+        record(category, outcome, f"{what}: {prepared.image_size}")
 
 
 def check_mutated(category: str, data: bytes, what: str) -> None:
     """`data` may or may not still be an image: no crash, and a finite tensor if accepted."""
-    try:
-        prepared = prepare(data, META)
-    except ImageError:
-        record(category, "refused")
-        return
-    except Exception as err:
-        record(category, "crashed", f"{what}: {type(err).__name__}: {err}")
+    prepared = _prepare(category, data, what)
+    if prepared is None:
         return
     if not np.isfinite(prepared.tensor).all():
         record(category, "accepted", f"{what}: non-finite tensor")
