@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,19 @@ async def test_remote_engine_against_runner(runner: Runner, session: aiohttp.Cli
         await RemoteEngine.connect(session, url, model="tiny")
     with pytest.raises(RemoteEngineError, match="cannot reach the runner"):
         await RemoteEngine.connect(session, f"http://127.0.0.1:{free_port()}", model="tiny")
+
+
+@pytest.mark.parametrize(("host", "level"), [("127.0.0.1", "INFO"), ("0.0.0.0", "WARNING")])
+async def test_running_without_a_token_is_said_at_start(
+    host: str, level: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from garagecam_core.runner.http import ApiContext, HttpServer
+    from garagecam_core.runner.metrics import RunnerMetrics
+
+    context = ApiContext(engines={}, cameras={}, metrics=RunnerMetrics(), health=list)
+    server = HttpServer(context, host, 0)
+    caplog.set_level(logging.INFO, "garagecam.runner.http")
+    await server.start()
+    await server.stop()
+    records = [r for r in caplog.records if "without authentication" in r.getMessage()]
+    assert [r.levelname for r in records] == [level]
