@@ -112,6 +112,10 @@ class OnvifClient:
                 status = response.status
         except TimeoutError as err:
             raise SourceError(f"ONVIF {what}: {redact_url(url)} timed out", "timeout") from err
+        except aiohttp.ClientSSLError as err:  # a TLS problem, not a refused connection
+            raise SourceError(
+                f"ONVIF {what}: TLS with {redact_url(url)} failed ({type(err).__name__})", "tls"
+            ) from err
         except aiohttp.ClientError as err:  # its text may hold the URL: the type only
             raise SourceError(
                 f"ONVIF {what}: cannot reach {redact_url(url)} ({type(err).__name__})", "refused"

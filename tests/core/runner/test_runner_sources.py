@@ -289,3 +289,17 @@ async def test_file_and_directory_sources(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         await FileSource(tmp_path / "missing.jpg").fetch()
     assert info.value.reason == "missing"
+
+
+async def test_onvif_tls_failure_has_its_own_reason(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    # A camera whose media service URL is https but that does not speak TLS there.
+    from garagecam_core.runner.onvif import OnvifClient
+
+    client = OnvifClient(session, "127.0.0.1", camera_server.port)
+    url = camera_server.url.replace("http://", "https://") + "?token=0123456789abcdef"
+    with pytest.raises(SourceError, match="ONVIF GetSnapshotUri: TLS with") as info:
+        await client._call(url, "<x/>", "GetSnapshotUri")
+    assert info.value.reason == "tls"
+    assert "0123456789abcdef" not in str(info.value)
