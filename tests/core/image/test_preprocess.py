@@ -489,3 +489,15 @@ def test_a_wav_file_is_not_described_as_a_webp() -> None:
     webp = encode(solid(8, 8), "WEBP")
     with pytest.raises(TruncatedImageError, match="starts like a WebP"):
         decode(webp[:20])
+
+
+def test_multi_picture_jpeg_decodes_its_first_picture_and_refuses_a_cut_one() -> None:
+    # MPO (phones, stereo cameras): the first picture's EOI is in the middle of the file.
+    buffer = io.BytesIO()
+    scene(320, 180).save(buffer, "MPO", save_all=True, append_images=[scene(320, 180, True)])
+    data = buffer.getvalue()
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    np.testing.assert_array_equal(np.asarray(decode(data)), expected)
+    with pytest.raises(TruncatedImageError, match="the MPO image is truncated"):
+        decode(_cut_with_eoi(data, 0.25))
