@@ -43,7 +43,7 @@ _MAGIC = {
     b"BM": "BMP",
 }
 
-#: fed to the JPEG decoder in place of the final EOI marker (see `_jpeg_input`): enough
+#: fed to the JPEG decoder in place of the final EOI marker (see `_decoder_input`): enough
 #: non-marker bytes for libjpeg's bit-buffer prefetch (at most 8 bytes) to never run dry
 #: at the real end of the data, too few to stand in for a missing MCU row
 _JPEG_FILLER: Final = b"\x00" * 16

@@ -149,8 +149,10 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
             body += chunk
             if len(body) > limit:
                 return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    except web.RequestPayloadError as err:  # Content-Encoding/chunks that do not decode
-        return _error(400, f"the request body cannot be read: {err}", "bad_body")
+    except web.RequestPayloadError:  # Content-Encoding or chunked framing that does not decode
+        return _error(
+            400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
+        )
     if not body:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
