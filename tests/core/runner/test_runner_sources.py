@@ -303,3 +303,20 @@ async def test_onvif_tls_failure_has_its_own_reason(
         await client._call(url, "<x/>", "GetSnapshotUri")
     assert info.value.reason == "tls"
     assert "0123456789abcdef" not in str(info.value)
+
+
+async def test_failures_never_show_url_secrets(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    base = camera_server.url.removesuffix("/image.jpg")
+    urls = [
+        f"{base}/endpoint/@scrypted/webhook/public/42/9f2c41d07be3a5c8",  # 404
+        f"{base}/image.jpg?access_token=tok-7Hq2&apikey=key-9Zr4",  # 401 below
+        f"http://127.0.0.1:{free_port()}/snap?token=tok-7Hq2",  # refused
+    ]
+    camera_server.mode = "auth"
+    for url in urls:
+        with pytest.raises(SourceError) as info:
+            await HttpSnapshotSource(session, url).fetch()
+        for secret in ("9f2c41d07be3a5c8", "tok-7Hq2", "key-9Zr4"):
+            assert secret not in str(info.value)
