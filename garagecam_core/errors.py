@@ -95,6 +95,10 @@ class EngineClosedError(EngineError):
     """The engine was used after close()."""
 
 
+class InvalidOutputError(EngineError):
+    """The model answered NaN, infinity or a value outside 0..1: not a usable frame."""
+
+
 class WorkerError(EngineError):
     """The inference worker process failed or died."""
 

@@ -8,8 +8,14 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from ..errors import InvalidOutputError
 from ..metadata import ModelMetadata
 from ..roi import Roi
+
+#: float32 sigmoid/softmax outputs may round a hair past 0 or 1; anything further is not a
+#: probability (logits from a model exported without its activation, NaN, inf)
+PROBABILITY_MIN = -1e-4
+PROBABILITY_MAX = 1 + 1e-4
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,16 @@ class Classification:
     timings: Timings
     #: size (width, height) of the decoded source frame, before any crop
     image_size: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        # Every engine (in-process, worker, remote) builds its answer here: one gate keeps a
+        # broken model's NaN from reaching the debouncer, the HTTP API or MQTT as a "frame".
+        for label, value in self.probabilities.items():
+            if not (PROBABILITY_MIN <= value <= PROBABILITY_MAX):  # also False for NaN
+                raise InvalidOutputError(
+                    f"the model answered {value!r} for {label!r}, not a probability from 0 "
+                    "to 1: the model file or its metadata (mean/std) is broken"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return {

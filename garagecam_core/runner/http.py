@@ -16,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import ipaddress
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.base import AsyncEngine
-from ..errors import ConfigError, EngineError, ImageError
+from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
 from ..roi import Roi
 from .camera import Camera
 from .metrics import CONTENT_TYPE, RunnerMetrics
@@ -49,18 +52,34 @@ CONTEXT = web.AppKey("garagecam_context", ApiContext)
 
 
 def _error(status: int, message: str, code: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+    return _json({"error": code, "message": message}, status=status)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    """Strict JSON: NaN and infinity are not JSON (`json.dumps` would write a bare `NaN`)."""
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except ValueError:
+        _LOGGER.error("Refused to answer with NaN or infinity in JSON (status %d)", status)
+        text = json.dumps({"error": "invalid_number", "message": "the answer held NaN or infinity"})
+        status = 500
+    return web.Response(text=text, status=status, content_type="application/json")
 
 
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.app[CONTEXT].token
-    if token and request.path.startswith("/v1/"):
+    if token is not None and request.path.startswith("/v1/"):
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
             return _error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        try:
+            # aiohttp keeps undecodable header bytes as surrogates; they cannot be a token.
+            given_bytes = given.strip().encode("utf-8")
+        except UnicodeEncodeError:
+            return _error(401, "the Authorization header is not valid UTF-8 text", "unauthorized")
+        if not hmac.compare_digest(given_bytes, token.encode()):
             return _error(403, "the bearer token is not valid", "forbidden")
     return await handler(request)
 
@@ -68,8 +87,8 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def healthz(request: web.Request) -> web.Response:
     problems = request.app[CONTEXT].health()
     if problems:
-        return web.json_response({"status": "unhealthy", "reasons": problems}, status=503)
-    return web.json_response({"status": "ok"})
+        return _json({"status": "unhealthy", "reasons": problems}, status=503)
+    return _json({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -81,7 +100,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def models(request: web.Request) -> web.Response:
     engines = request.app[CONTEXT].engines
-    return web.json_response({name: engine.metadata.to_dict() for name, engine in engines.items()})
+    return _json({name: engine.metadata.to_dict() for name, engine in engines.items()})
 
 
 def _pick_model(context: ApiContext, name: str | None) -> tuple[str, AsyncEngine] | web.Response:
@@ -125,20 +144,28 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    except web.RequestPayloadError:  # Content-Encoding or chunked framing that does not decode
+        return _error(
+            400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
+        )
     if not body:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
         result = await engine.classify(bytes(body), roi)
     except ImageError as err:
         return _error(400, str(err), "bad_image")
+    except InvalidOutputError as err:  # a broken model, not a busy one: retrying will not help
+        _LOGGER.warning("Classify request failed in model %s: %s", name, err)
+        return _error(500, str(err), "invalid_model_output")
     except EngineError as err:
         _LOGGER.warning("Classify request failed in model %s: %s", name, err)
         return _error(503, str(err), "engine_error")
-    return web.json_response({**result.to_dict(), "model": name})
+    return _json({**result.to_dict(), "model": name})
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -165,7 +192,7 @@ def camera_status(camera: Camera) -> dict[str, Any]:
 
 async def cameras(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    return web.json_response({cid: camera_status(c) for cid, c in context.cameras.items()})
+    return _json({cid: camera_status(c) for cid, c in context.cameras.items()})
 
 
 async def debug_jpg(request: web.Request) -> web.Response:
@@ -190,7 +217,30 @@ async def debug_jpg(request: web.Request) -> web.Response:
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs each malformed request (bytes no header may hold, a bad Content-Length)
+    as an ERROR with a traceback that quotes the offending header line, a token maybe: the
+    client got its 400; the log gets one line with the reason, nothing from the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, web.RequestPayloadError):  # the body, drained after the answer
+            error = error.__cause__
+        if isinstance(error, HttpProcessingError):
+            reason = (error.message or type(error).__name__).splitlines()[0].rstrip(" :")
+            record.msg, record.args = "Bad HTTP request refused (%s): %s", (error.code, reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_BAD_REQUESTS = _OneLineBadRequests()
+
+
 def create_app(context: ApiContext) -> web.Application:
+    server_logger = logging.getLogger("aiohttp.server")
+    if _BAD_REQUESTS not in server_logger.filters:
+        server_logger.addFilter(_BAD_REQUESTS)
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(
         middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
@@ -219,11 +269,21 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     return runner, int(sockets[0].getsockname()[1]) if sockets else port
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class HttpServer:
     """Runs the API on host:port until stop(); port 0 picks a free port (see `.port`)."""
 
     def __init__(self, context: ApiContext, host: str, port: int) -> None:
         self._app = create_app(context)
+        self._token = context.token
         self._runner: web.AppRunner | None = None
         self._host, self._port = host, port
         self.port = port
@@ -236,6 +296,15 @@ class HttpServer:
                 f"cannot listen on {self._host}:{self._port} (http): {err.strerror or err}"
             ) from err
         _LOGGER.info("HTTP API listening on http://%s:%d", self._host, self.port)
+        if self._token is None:
+            # No token is a deliberate choice (no `http.token` key): say so, loudly off-host.
+            log = _LOGGER.info if _is_loopback(self._host) else _LOGGER.warning
+            log(
+                "HTTP API without authentication (no http.token): anyone who can reach "
+                "%s:%d can use /v1/",
+                self._host,
+                self.port,
+            )
 
     async def stop(self) -> None:
         if self._runner is not None:

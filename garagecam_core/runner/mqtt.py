@@ -54,12 +54,17 @@ def make_client(config: MqttConfig, client_id: str = "") -> Any:
         client.username_pw_set(config.username, config.password)
     if config.tls is not None:
         tls = config.tls
-        client.tls_set(
-            ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
-            certfile=str(tls.certfile) if tls.certfile else None,
-            keyfile=str(tls.keyfile) if tls.keyfile else None,
-            cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
+                certfile=str(tls.certfile) if tls.certfile else None,
+                keyfile=str(tls.keyfile) if tls.keyfile else None,
+                cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
+            )
+        except OSError as err:  # a file gone or unreadable since the config was loaded
+            raise ConfigError(
+                f"mqtt.tls: cannot load the TLS files: {err.strerror or err}"
+            ) from None
         client.tls_insecure_set(tls.insecure)
     return client
 
