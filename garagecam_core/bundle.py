@@ -7,7 +7,8 @@ output (1, N) probabilities, the activation is part of the graph) and the consta
 Checks run cheapest first, each with its own error type: not a file (`ModelNotFoundError`),
 not an ExecuTorch program (`NotAPteError`), truncated/corrupt (`CorruptModelError`), metadata
 missing/malformed (`MetadataError`), inputs/outputs disagreeing with the metadata
-(`ModelShapeError`). Every output is checked for NaN/infinity (`NonFiniteOutputError`).
+(`ModelShapeError`). `run` returns the raw outputs; every engine's answer is checked for
+NaN, infinity and values outside 0..1 where it is built (`engine.base.Classification`).
 The runtime (`pte_runtimes.py`: the garagecam-runtime binding, else executorch's official
 runtime) is imported here, lazily (`RuntimeMissingError` when neither is installed).
 """
@@ -27,7 +28,6 @@ from .errors import (
     MetadataError,
     ModelNotFoundError,
     ModelShapeError,
-    NonFiniteOutputError,
     NotAPteError,
 )
 from .metadata import METADATA_METHOD, ModelMetadata
@@ -159,22 +159,9 @@ class LoadedProgram:
                 f"input tensor shape {tensor.shape} does not match the model's {self.input_shape}"
             )
         with self._lock:
-            values = self._program.run(
+            return self._program.run(
                 np.asarray(tensor, dtype=np.float32), self.metadata.input_layout
             )
-        # The one check on the output path of every engine (local, worker, runner, HA):
-        # NaN is not a probability, and nothing downstream should debounce it.
-        if not np.isfinite(values).all():
-            bad = [
-                name
-                for name, value in zip(self.metadata.label_names, values, strict=True)
-                if not np.isfinite(value)
-            ]
-            raise NonFiniteOutputError(
-                f"{self.path.name}: the model produced NaN or infinity for the labels {bad}; "
-                "the model file may be corrupt (copy or export it again)"
-            )
-        return values
 
     def probabilities(self, tensor: npt.NDArray[np.float32]) -> dict[str, float]:
         """`run`, with each probability named by its label."""

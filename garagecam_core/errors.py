@@ -87,10 +87,6 @@ class EngineError(GarageCamError):
     """Inference could not be completed."""
 
 
-class NonFiniteOutputError(EngineError):
-    """The model produced NaN or infinity instead of probabilities."""
-
-
 class EngineClosedError(EngineError):
     """The engine was used after close()."""
 

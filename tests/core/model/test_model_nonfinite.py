@@ -13,7 +13,7 @@ from torch import nn
 from garagecam_core.bundle import load_program
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.engine.worker import WorkerEngine
-from garagecam_core.errors import NonFiniteOutputError
+from garagecam_core.errors import InvalidOutputError
 from garagecam_core.export import lower_to_pte
 from garagecam_core.metadata import METADATA_METHOD
 from tests.conftest import tiny_metadata
@@ -42,30 +42,26 @@ def nan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-MESSAGE = r"nan\.pte: the model produced NaN or infinity for the labels \['door_open'\]"
+MESSAGE = r"the model answered nan for 'door_open', not a probability"
 
 
 @pytest.mark.parametrize("runtime", ["binding", "official"])
-def test_program_raises_on_nan(nan_model: Path, runtime: str) -> None:
-    program = load_program(nan_model, runtime=runtime)
-    with pytest.raises(NonFiniteOutputError, match=MESSAGE + ".*may be corrupt"):
-        program.run(np.zeros((1, 3, 64, 64), np.float32))
-
-
-def test_nan_input_is_caught_on_a_good_model(tiny_model_path: Path) -> None:
-    program = load_program(tiny_model_path)
-    with pytest.raises(NonFiniteOutputError, match="door_open"):
-        program.run(np.full((1, 3, 64, 64), np.nan, np.float32))
+def test_program_run_is_raw(nan_model: Path, runtime: str) -> None:
+    """`LoadedProgram.run` hands back what the program computed (the bench compares raw
+    outputs); the engines judge it."""
+    values = load_program(nan_model, runtime=runtime).run(np.zeros((1, 3, 64, 64), np.float32))
+    assert np.isnan(values[0])
+    assert 0.0 <= values[1] <= 1.0
 
 
 def test_engines_raise_on_nan(nan_model: Path) -> None:
     image = scene_jpeg(320, 180)
-    with LocalEngine(nan_model) as local, pytest.raises(NonFiniteOutputError, match=MESSAGE):
+    with LocalEngine(nan_model) as local, pytest.raises(InvalidOutputError, match=MESSAGE):
         local.classify(image)
     with WorkerEngine(nan_model) as worker:
         # the same error type crosses the process boundary; the worker keeps serving
         pid = worker.pid
         for _ in range(2):
-            with pytest.raises(NonFiniteOutputError, match=MESSAGE):
+            with pytest.raises(InvalidOutputError, match=MESSAGE):
                 worker.classify(image)
         assert worker.pid == pid
