@@ -8,7 +8,14 @@
 - `GET /v1/cameras/{id}/debug.jpg`  last analysed frame with ROI box and probabilities
 
 When a token is configured every `/v1/` route needs `Authorization: Bearer <token>`
-(compared in constant time); `/healthz` and `/metrics` stay open for probes and scrapers.
+(compared in constant time), and so does `/metrics`, which carries the same door states;
+`open_metrics` leaves `/metrics` open without the state and probability series. `/healthz`
+stays open for probes.
+
+At most `max_concurrent_requests` classify requests hold an image in memory at once; up to
+`max_queued_requests` more wait before their body is read (a waiting request costs a socket,
+not its image); beyond that the answer is 503 `busy` with `Retry-After`. The engines seen
+here are the low-priority side of the runner's priority gate: camera frames go first.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -43,9 +51,42 @@ class ApiContext:
     health: HealthCheck
     token: str | None = None
     max_body_bytes: int = 20_000_000
+    max_concurrent_requests: int = 2
+    max_queued_requests: int = 16
+    open_metrics: bool = False
+
+
+class ClassifySlots:
+    """Bounds the classify requests whose image is in memory; a few more may wait unread."""
+
+    def __init__(self, active: int, queued: int) -> None:
+        self._free = asyncio.Semaphore(active)
+        self._queued = 0
+        self._max_queued = queued
+
+    def full(self) -> bool:
+        """No free slot and the queue is full: answer 503 without reading the body."""
+        return self._free.locked() and self._queued >= self._max_queued
+
+    async def __aenter__(self) -> None:
+        self._queued += 1
+        try:
+            await self._free.acquire()
+        finally:
+            self._queued -= 1
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._free.release()
 
 
 CONTEXT = web.AppKey("garagecam_context", ApiContext)
+SLOTS = web.AppKey("garagecam_classify_slots", ClassifySlots)
+RETRY_AFTER_SECONDS = 1
 
 
 def _error(status: int, message: str, code: str) -> web.Response:
@@ -54,8 +95,9 @@ def _error(status: int, message: str, code: str) -> web.Response:
 
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.app[CONTEXT].token
-    if token and request.path.startswith("/v1/"):
+    context = request.app[CONTEXT]
+    token = context.token
+    if token and _needs_token(context, request.path):
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
@@ -63,6 +105,10 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not hmac.compare_digest(given.strip().encode(), token.encode()):
             return _error(403, "the bearer token is not valid", "forbidden")
     return await handler(request)
+
+
+def _needs_token(context: ApiContext, path: str) -> bool:
+    return path.startswith("/v1/") or (path == "/metrics" and not context.open_metrics)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -73,8 +119,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    # Left open next to a protected API, /metrics must not tell what /v1/cameras guards.
+    with_states = not (context.token and context.open_metrics)
     return web.Response(
-        body=request.app[CONTEXT].metrics.render().encode(),
+        body=context.metrics.render(with_states=with_states).encode(),
         headers={"Content-Type": CONTENT_TYPE},
     )
 
@@ -108,9 +157,7 @@ async def classify(request: web.Request) -> web.Response:
     return response
 
 
-async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
-    request: web.Request, context: ApiContext
-) -> web.Response:
+async def _classify(request: web.Request, context: ApiContext) -> web.Response:
     picked = _pick_model(context, request.query.get("model"))
     if isinstance(picked, web.Response):
         return picked
@@ -124,15 +171,31 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
     limit = context.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
+    slots = request.app[SLOTS]
+    if slots.full():
+        response = _error(503, "too many classify requests at once; retry shortly", "busy")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    async with slots:
+        return await _read_and_classify(request, name, engine, roi, limit)
+
+
+async def _read_and_classify(
+    request: web.Request, name: str, engine: AsyncEngine, roi: Roi | None, limit: int
+) -> web.Response:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
             return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    if not body:
+        chunks.append(chunk)
+    if not size:
         return _error(400, "send the image bytes as the request body", "empty_body")
+    image = b"".join(chunks)
+    del chunks  # one copy of the image in memory while it waits for the engine, not two
     try:
-        result = await engine.classify(bytes(body), roi)
+        result = await engine.classify(image, roi)
     except ImageError as err:
         return _error(400, str(err), "bad_image")
     except EngineError as err:
@@ -196,6 +259,7 @@ def create_app(context: ApiContext) -> web.Application:
         middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
     )
     app[CONTEXT] = context
+    app[SLOTS] = ClassifySlots(context.max_concurrent_requests, context.max_queued_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", models)
