@@ -243,15 +243,15 @@ def status_sensor_config(info: CameraInfo, topics: Topics) -> dict[str, Any]:
     device class. Its availability is the bridge alone, so Home Assistant shows `offline`
     rather than "unavailable" when the camera's frames are stale.
     """
-    config = _common(info, topics, STATUS_OBJECT_ID)
-    config["availability"] = config["availability"][:1]  # the bridge (runner) only
-    return {
+    config = {
         "name": "Status",
-        **config,
+        **_common(info, topics, STATUS_OBJECT_ID),
         "state_topic": topics.camera_availability(info.camera_id),
         "entity_category": "diagnostic",
         "icon": "mdi:cctv",
     }
+    config["availability"] = config["availability"][:1]  # the bridge (runner) only
+    return {**config, **_tasmota_aliases(config)}  # older releases read `uniq_id` only
 
 
 def inference_sensor_config(info: CameraInfo, topics: Topics) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class Runner:
                     health=self.health_problems,
                     token=http.token,
                     max_body_bytes=http.max_body_bytes,
-                    max_concurrent_requests=http.max_concurrent_requests,
+                    max_inflight_bytes=http.max_inflight_bytes or http.max_body_bytes,
                     max_queued_requests=http.max_queued_requests,
                     open_metrics=http.open_metrics,
                 )

@@ -134,8 +134,8 @@ class HttpConfig:
     port: int = 8080
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BYTES
-    max_concurrent_requests: int = 2  # classify bodies in memory at once
-    max_queued_requests: int = 16  # waiting unread; beyond: 503 busy
+    max_inflight_bytes: int | None = None  # classify bodies in memory; None: max_body_bytes
+    max_queued_requests: int = 4  # waiting unread; beyond: 503 busy
     open_metrics: bool = False  # /metrics without the token (and without states)
 
 
@@ -276,8 +276,8 @@ _HTTP = vol.Schema(
         vol.Optional("port", default=8080): vol.All(int, vol.Range(min=0, max=65535)),
         vol.Optional("token"): vol.Any(None, str),
         vol.Optional("max_body_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
-        vol.Optional("max_concurrent_requests", default=2): vol.All(int, vol.Range(min=1, max=64)),
-        vol.Optional("max_queued_requests", default=16): vol.All(int, vol.Range(min=0, max=1024)),
+        vol.Optional("max_inflight_bytes"): vol.Any(None, vol.All(int, vol.Range(min=1))),
+        vol.Optional("max_queued_requests", default=4): vol.All(int, vol.Range(min=0, max=1024)),
         vol.Optional("open_metrics", default=False): bool,
     }
 )

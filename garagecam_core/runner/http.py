@@ -12,21 +12,24 @@ When a token is configured every `/v1/` route needs `Authorization: Bearer <toke
 `open_metrics` leaves `/metrics` open without the state and probability series. `/healthz`
 stays open for probes.
 
-At most `max_concurrent_requests` classify requests hold an image in memory at once; up to
-`max_queued_requests` more wait before their body is read (a waiting request costs a socket,
-not its image); beyond that the answer is 503 `busy` with `Retry-After`. The engines seen
+Classify bodies held in memory at once are bounded by `max_inflight_bytes` (by default one
+maximum-size body, or many small snapshots); up to `max_queued_requests` more wait before
+their body is read (a waiting request costs a socket, not its image); beyond that the answer
+is 503 `busy` with `Retry-After`. The engines seen
 here are the low-priority side of the runner's priority gate: camera frames go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
+import io
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -51,41 +54,65 @@ class ApiContext:
     health: HealthCheck
     token: str | None = None
     max_body_bytes: int = 20_000_000
-    max_concurrent_requests: int = 2
-    max_queued_requests: int = 16
+    max_inflight_bytes: int = 20_000_000
+    max_queued_requests: int = 4
     open_metrics: bool = False
 
 
-class ClassifySlots:
-    """Bounds the classify requests whose image is in memory; a few more may wait unread."""
+class BodyBudget:
+    """Bytes of classify bodies held in memory at once, reserved before a body is read.
 
-    def __init__(self, active: int, queued: int) -> None:
-        self._free = asyncio.Semaphore(active)
-        self._queued = 0
+    A request reserves its Content-Length (the maximum body size when unknown) and waits,
+    unread and in arrival order, until that much is free; a body larger than the whole
+    budget waits until it can run alone. At most `queued` requests wait.
+    """
+
+    def __init__(self, budget: int, queued: int) -> None:
+        self._budget = self._free = budget
         self._max_queued = queued
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
-    def full(self) -> bool:
-        """No free slot and the queue is full: answer 503 without reading the body."""
-        return self._free.locked() and self._queued >= self._max_queued
+    def full(self, size: int) -> bool:
+        """True when a body of `size` bytes would have to wait and the queue is full."""
+        must_wait = bool(self._waiters) or min(size, self._budget) > self._free
+        return must_wait and len(self._waiters) >= self._max_queued
 
-    async def __aenter__(self) -> None:
-        self._queued += 1
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        size = min(size, self._budget)
+        if self._waiters or size > self._free:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiters.append((size, turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release(size)  # granted as the client went away: give it back
+                else:
+                    self._waiters.remove((size, turn))
+                    self._wake()
+                raise
+        else:
+            self._free -= size
         try:
-            await self._free.acquire()
+            yield
         finally:
-            self._queued -= 1
+            self._release(size)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._free.release()
+    def _release(self, size: int) -> None:
+        self._free += size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._free:
+            size, turn = self._waiters.popleft()
+            if not turn.done():
+                self._free -= size
+                turn.set_result(None)
 
 
 CONTEXT = web.AppKey("garagecam_context", ApiContext)
-SLOTS = web.AppKey("garagecam_classify_slots", ClassifySlots)
+BUDGET = web.AppKey("garagecam_body_budget", BodyBudget)
 RETRY_AFTER_SECONDS = 1
 
 
@@ -171,29 +198,51 @@ async def _classify(request: web.Request, context: ApiContext) -> web.Response:
     limit = context.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    slots = request.app[SLOTS]
-    if slots.full():
+    budget, size = request.app[BUDGET], request.content_length or limit
+    if budget.full(size):
         response = _error(503, "too many classify requests at once; retry shortly", "busy")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    async with slots:
+    async with budget.reserve(size):
         return await _read_and_classify(request, name, engine, roi, limit)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`.
+
+    With a Content-Length the body is written into a BytesIO sized up front, whose
+    `getvalue()` hands over its buffer as the `bytes` without copying: one copy of the
+    image in memory, not a read buffer plus the bytes built from it."""
+    expected = request.content_length
+    if expected is None:
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    buffer = io.BytesIO()
+    if expected:
+        buffer.seek(expected - 1)
+        buffer.write(b"\0")  # allocates the whole buffer once
+        buffer.seek(0)
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        if buffer.tell() + len(chunk) > expected:  # more than announced: aiohttp refuses it
+            return None
+        buffer.write(chunk)
+    buffer.truncate()  # a body shorter than announced
+    return buffer.getvalue()
 
 
 async def _read_and_classify(
     request: web.Request, name: str, engine: AsyncEngine, roi: Roi | None, limit: int
 ) -> web.Response:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return _error(413, f"the image is larger than {limit} bytes", "too_large")
-        chunks.append(chunk)
-    if not size:
+    image = await _read_body(request, limit)
+    if image is None:
+        return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    if not image:
         return _error(400, "send the image bytes as the request body", "empty_body")
-    image = b"".join(chunks)
-    del chunks  # one copy of the image in memory while it waits for the engine, not two
     try:
         result = await engine.classify(image, roi)
     except ImageError as err:
@@ -259,7 +308,7 @@ def create_app(context: ApiContext) -> web.Application:
         middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
     )
     app[CONTEXT] = context
-    app[SLOTS] = ClassifySlots(context.max_concurrent_requests, context.max_queued_requests)
+    app[BUDGET] = BodyBudget(context.max_inflight_bytes, context.max_queued_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", models)
