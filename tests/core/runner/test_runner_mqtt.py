@@ -199,3 +199,45 @@ def _local_engine(model: Any) -> Any:
     from garagecam_core.engine.local import LocalEngine
 
     return ExecutorEngine(LocalEngine(model.path))
+
+
+async def test_states_are_published_on_change_only(
+    tiny_model_path: Path, broker: Broker, spy_factory: Any, tmp_path: Path
+) -> None:
+    """Many frames with the same states: each state topic is sent once (retained), not
+    once per frame; the periodic re-publish (here: off) is the only repeat."""
+    config = parse_config(
+        runner_config(
+            tiny_model_path,
+            broker,
+            "http://127.0.0.1:9/unused.jpg",
+            frames_dir(tmp_path),
+            republish_interval=3600,
+        )
+    )
+    config = type(config)(
+        cameras=(type(config.cameras[1])(**{**config.cameras[1].__dict__, "interval": 0.05}),),
+        models=config.models,
+        mqtt=config.mqtt,
+        http=None,
+    )
+    spy = spy_factory(("garagecam/#",))
+    runner = Runner(config, engine_factory=_local_engine)
+    stop = asyncio.Event()
+    await runner.start()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        assert await eventually(lambda: runner.metrics.frames.value("shed") >= 20)
+        await asyncio.sleep(0.3)  # anything still in flight reaches the spy
+        assert spy.get("garagecam/shed/door_open") == "ON"
+        for topic in ("door_open", "door_open/json", "car_present", "car_present/json"):
+            assert spy.count(f"garagecam/shed/{topic}") == 1, topic
+        with spy.lock:
+            availability = [p for t, p, _ in spy.messages if t == "garagecam/shed/availability"]
+        assert availability in (["online"], ["offline", "online"])  # before the first frame
+        # Diagnostics follow their value: the two frames alternate, so they do change.
+        assert spy.count("garagecam/shed/door_open/probability") >= 1
+    finally:
+        stop.set()
+        await task
+        await runner.stop()
