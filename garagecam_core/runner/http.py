@@ -15,8 +15,8 @@ stays open for probes.
 Classify bodies held in memory at once are bounded by `max_inflight_bytes` (by default one
 maximum-size body, or many small snapshots); up to `max_queued_requests` more wait before
 their body is read (a waiting request costs a socket, not its image); beyond that the answer
-is 503 `busy` with `Retry-After`. The engines seen
-here are the low-priority side of the runner's priority gate: camera frames go first.
+is 503 `busy` with `Retry-After`. The engines seen here are the low-priority side of the
+runner's priority gate: camera frames go first.
 """
 
 from __future__ import annotations

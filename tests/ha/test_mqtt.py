@@ -122,7 +122,7 @@ async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     await hass.async_block_till_done(wait_background_tasks=True)
     published = _published(mqtt_mock)
     assert published[new_topic] == ("", 1, True)
-    assert sum(body == "" for body, _, _ in published.values()) == 5
+    assert sum(body == "" for body, _, _ in published.values()) == 6
 
 
 @pytest.mark.parametrize(
