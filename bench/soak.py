@@ -14,6 +14,9 @@ D seconds, the burst is 48 requests; the whole run takes about 2 x D + 30 s.
 
     .venv/bin/python bench/soak.py [--cameras 3] [--interval 1] [--duration 20]
         [--clients 8] [--json out.json] [--markdown out.md]
+
+`--code DIR` runs the runner subprocess from another checkout (a baseline); `--in-process`
+only runs the runner and the flood in this process, from the checkout on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -288,6 +291,63 @@ async def engine_comparison(model: Path | None, clients: int, frames: int) -> di
     return results
 
 
+async def in_process(args: argparse.Namespace) -> dict[str, Any]:
+    """The runner and the flood in one process and one event loop (whichever
+    `garagecam_core` PYTHONPATH selects, so a baseline checkout can be measured alike):
+    camera frames during D seconds of `--clients` back-to-back PNG requests."""
+    from garagecam_core.runner.app import Runner
+    from garagecam_core.runner.config import parse_config
+
+    servers, urls = await camera_servers(args.cameras)
+    port = free_port()
+    cameras = [
+        {"id": f"cam{i}", "snapshot": {"url": url}, "interval": args.interval}
+        for i, url in enumerate(urls)
+    ]
+    runner = Runner(parse_config({"http": {"port": port}, "cameras": cameras}))
+    await runner.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    png = heavy_png()
+    try:
+        await asyncio.sleep(3.0)
+        before = {c: runner.metrics.frames.value(c) for c in runner.cameras}
+        started = time.monotonic()
+        deadline = started + args.duration
+        ok = 0
+
+        async def client(session: aiohttp.ClientSession) -> None:
+            nonlocal ok
+            while time.monotonic() < deadline:
+                url = f"http://127.0.0.1:{port}/v1/classify"
+                async with session.post(url, data=png) as response:
+                    await response.read()
+                    ok += response.status == 200
+
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await asyncio.gather(*(client(session) for _ in range(args.clients)))
+        frames = {c: runner.metrics.frames.value(c) - before[c] for c in runner.cameras}
+        seconds = time.monotonic() - started  # until the last API answer, past the deadline
+    finally:
+        stop.set()
+        await task
+        await runner.stop()
+        for server in servers:
+            await server.cleanup()
+    expected = seconds / args.interval
+    import garagecam_core
+
+    return {
+        "code": str(Path(garagecam_core.__file__).parents[1]),
+        "seconds": round(seconds, 1),
+        "api_clients": args.clients,
+        "api_ok": ok,
+        "frames": frames,
+        "pace_percent": {c: round(100.0 * n / expected, 1) for c, n in frames.items()},
+    }
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     servers, urls = await camera_servers(args.cameras)
     soak = Soak(args)
@@ -386,6 +446,11 @@ def parse_args() -> argparse.Namespace:
         "--code", help="run the runner from this checkout instead (e.g. a baseline), same bench"
     )
     parser.add_argument("--no-burst", action="store_true", help="skip the 48 x 19 MB burst")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="only: runner and flood in this process (the checkout on PYTHONPATH)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
@@ -398,6 +463,9 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
+    if arguments.in_process:
+        print(json.dumps(asyncio.run(in_process(arguments)), indent=2))
+        sys.exit(0)
     outcome = asyncio.run(main(arguments))
     text = markdown(outcome)
     print(json.dumps(outcome, indent=2))
