@@ -129,6 +129,9 @@ class HttpConfig:
     port: int = 8080
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BYTES
+    max_inflight_bytes: int | None = None  # classify bodies in memory; None: max_body_bytes
+    max_queued_requests: int = 4  # waiting unread; beyond: 503 busy
+    open_metrics: bool = False  # /metrics without the token (and without states)
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,11 @@ _HTTP = vol.Schema(
         vol.Optional("max_body_bytes", default=DEFAULT_MAX_BYTES): vol.All(
             _integer, vol.Range(min=1)
         ),
+        vol.Optional("max_inflight_bytes"): vol.Any(None, vol.All(_integer, vol.Range(min=1))),
+        vol.Optional("max_queued_requests", default=4): vol.All(
+            _integer, vol.Range(min=0, max=1024)
+        ),
+        vol.Optional("open_metrics", default=False): bool,
     }
 )
 

@@ -8,18 +8,29 @@
 - `GET /v1/cameras/{id}/debug.jpg`  last analysed frame with ROI box and probabilities
 
 When a token is configured every `/v1/` route needs `Authorization: Bearer <token>`
-(compared in constant time); `/healthz` and `/metrics` stay open for probes and scrapers.
+(compared in constant time), and so does `/metrics`, which carries the same door states;
+`open_metrics` leaves `/metrics` open without the state and probability series. `/healthz`
+stays open for probes.
+
+Classify bodies held in memory at once are bounded by `max_inflight_bytes` (by default one
+maximum-size body, or many small snapshots); up to `max_queued_requests` more wait before
+their body is read (a waiting request costs a socket, not its image); beyond that the answer
+is 503 `busy` with `Retry-After`. The engines seen here are the low-priority side of the
+runner's priority gate: camera frames go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
+import io
 import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +57,66 @@ class ApiContext:
     health: HealthCheck
     token: str | None = None
     max_body_bytes: int = 20_000_000
+    max_inflight_bytes: int = 20_000_000
+    max_queued_requests: int = 4
+    open_metrics: bool = False
+
+
+class BodyBudget:
+    """Bytes of classify bodies held in memory at once, reserved before a body is read.
+
+    A request reserves its Content-Length (the maximum body size when unknown) and waits,
+    unread and in arrival order, until that much is free; a body larger than the whole
+    budget waits until it can run alone. At most `queued` requests wait.
+    """
+
+    def __init__(self, budget: int, queued: int) -> None:
+        self._budget = self._free = budget
+        self._max_queued = queued
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def full(self, size: int) -> bool:
+        """True when a body of `size` bytes would have to wait and the queue is full."""
+        must_wait = bool(self._waiters) or min(size, self._budget) > self._free
+        return must_wait and len(self._waiters) >= self._max_queued
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        size = min(size, self._budget)
+        if self._waiters or size > self._free:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiters.append((size, turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release(size)  # granted as the client went away: give it back
+                else:
+                    self._waiters.remove((size, turn))
+                    self._wake()
+                raise
+        else:
+            self._free -= size
+        try:
+            yield
+        finally:
+            self._release(size)
+
+    def _release(self, size: int) -> None:
+        self._free += size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._free:
+            size, turn = self._waiters.popleft()
+            if not turn.done():
+                self._free -= size
+                turn.set_result(None)
 
 
 CONTEXT = web.AppKey("garagecam_context", ApiContext)
+BUDGET = web.AppKey("garagecam_body_budget", BodyBudget)
+RETRY_AFTER_SECONDS = 1
 
 
 def _error(status: int, message: str, code: str) -> web.Response:
@@ -68,8 +136,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.app[CONTEXT].token
-    if token is not None and request.path.startswith("/v1/"):
+    context = request.app[CONTEXT]
+    token = context.token
+    if token is not None and _needs_token(context, request.path):
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
@@ -84,6 +153,10 @@ async def _auth_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
+def _needs_token(context: ApiContext, path: str) -> bool:
+    return path.startswith("/v1/") or (path == "/metrics" and not context.open_metrics)
+
+
 async def healthz(request: web.Request) -> web.Response:
     problems = request.app[CONTEXT].health()
     if problems:
@@ -92,8 +165,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    # Left open next to a protected API, /metrics must not tell what /v1/cameras guards.
+    with_states = not (context.token and context.open_metrics)
     return web.Response(
-        body=request.app[CONTEXT].metrics.render().encode(),
+        body=context.metrics.render(with_states=with_states).encode(),
         headers={"Content-Type": CONTENT_TYPE},
     )
 
@@ -127,9 +203,7 @@ async def classify(request: web.Request) -> web.Response:
     return response
 
 
-async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
-    request: web.Request, context: ApiContext
-) -> web.Response:
+async def _classify(request: web.Request, context: ApiContext) -> web.Response:
     picked = _pick_model(context, request.query.get("model"))
     if isinstance(picked, web.Response):
         return picked
@@ -143,20 +217,58 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
     limit = context.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    body = bytearray()
-    try:
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            body += chunk
-            if len(body) > limit:
-                return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    except web.RequestPayloadError:  # Content-Encoding or chunked framing that does not decode
-        return _error(
-            400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
-        )
-    if not body:
+    budget, size = request.app[BUDGET], request.content_length or limit
+    if budget.full(size):
+        response = _error(503, "too many classify requests at once; retry shortly", "busy")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    async with budget.reserve(size):
+        try:
+            return await _read_and_classify(request, name, engine, roi, limit)
+        except web.RequestPayloadError:  # Content-Encoding or chunked framing that won't decode
+            return _error(
+                400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
+            )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`.
+
+    With a Content-Length the body is written into a BytesIO sized up front, whose
+    `getvalue()` hands over its buffer as the `bytes` without copying: one copy of the
+    image in memory, not a read buffer plus the bytes built from it."""
+    expected = request.content_length
+    if expected is None:
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    buffer = io.BytesIO()
+    if expected:
+        buffer.seek(expected - 1)
+        buffer.write(b"\0")  # allocates the whole buffer once
+        buffer.seek(0)
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        if buffer.tell() + len(chunk) > expected:  # more than announced: aiohttp refuses it
+            return None
+        buffer.write(chunk)
+    buffer.truncate()  # a body shorter than announced
+    return buffer.getvalue()
+
+
+async def _read_and_classify(
+    request: web.Request, name: str, engine: AsyncEngine, roi: Roi | None, limit: int
+) -> web.Response:
+    image = await _read_body(request, limit)
+    if image is None:
+        return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    if not image:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
-        result = await engine.classify(bytes(body), roi)
+        result = await engine.classify(image, roi)
     except ImageError as err:
         return _error(400, str(err), "bad_image")
     except InvalidOutputError as err:  # a broken model, not a busy one: retrying will not help
@@ -246,6 +358,7 @@ def create_app(context: ApiContext) -> web.Application:
         middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
     )
     app[CONTEXT] = context
+    app[BUDGET] = BodyBudget(context.max_inflight_bytes, context.max_queued_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", models)

@@ -79,7 +79,7 @@ async def test_publishes_discovery_and_states_without_duplicates(
     await hass.async_block_till_done(wait_background_tasks=True)
     removed = _published(mqtt_mock)
     assert removed[config_topic] == ("", 1, True)
-    assert len(removed) == 5  # 2 binary sensors, 2 probabilities, 1 inference time
+    assert len(removed) == 6  # 2 binary sensors, status, 2 probabilities, 1 inference time
 
 
 async def test_republish_on_reconnect(
@@ -115,14 +115,14 @@ async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     assert published[f"{PREFIX}/binary_sensor/{NODE}/door_open/config"] == ("", 1, True)
     new_topic = f"bridges/binary_sensor/{NODE}/door_open/config"
     assert json.loads(published[new_topic][0])["device_class"] == "door"
-    assert sum(body == "" for body, _, _ in published.values()) == 5  # all old configs
+    assert sum(body == "" for body, _, _ in published.values()) == 6  # all old configs
 
     mqtt_mock.async_publish.reset_mock()
     hass.config_entries.async_update_entry(entry, options={**options, "mqtt_enabled": False})
     await hass.async_block_till_done(wait_background_tasks=True)
     published = _published(mqtt_mock)
     assert published[new_topic] == ("", 1, True)
-    assert sum(body == "" for body, _, _ in published.values()) == 5
+    assert sum(body == "" for body, _, _ in published.values()) == 6
 
 
 @pytest.mark.parametrize(

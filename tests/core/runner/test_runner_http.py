@@ -200,9 +200,12 @@ async def test_cameras_debug_jpg_metrics_health(
         assert resp.status == 401
 
     # First frame moved every label out of UNKNOWN: one debug snapshot was written.
-    assert await eventually(lambda: len(list((tmp_path / "debug").glob("garage_*.jpg"))) >= 1)
+    debug_dir = tmp_path / "debug"
+    assert await eventually(lambda: len(list(debug_dir.glob("garagecam-debug_garage_*.jpg"))) >= 1)
 
-    async with session.get(f"{url}/metrics") as resp:  # open: scrapers carry no token
+    async with session.get(f"{url}/metrics") as resp:  # the states it shows need the token
+        assert resp.status == 401
+    async with session.get(f"{url}/metrics", headers=AUTH) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await resp.text()
