@@ -156,7 +156,14 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         except HomeAssistantError as err:
             if isinstance(err.__cause__, RemoteAuthError):
                 # the runner's token changed: waiting cannot help, reauth can
-                raise ConfigEntryAuthFailed(str(err.__cause__)) from err
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="auth_failed",
+                    translation_placeholders={
+                        "title": self.config_entry.title,
+                        "error": str(err.__cause__),
+                    },
+                ) from err
             return self._failed(str(err))
 
     def _failed(self, error: str) -> GarageCamData:
