@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from unittest.mock import patch
 
@@ -25,22 +23,6 @@ from garagecam_core.errors import (
 )
 
 from .conftest import ScriptedEngine, make_entry, set_up_entry
-
-ROOT = Path(__file__).parents[2]
-
-
-def test_manifest_pins_core_version() -> None:
-    manifest = json.loads((ROOT / "custom_components/garagecam/manifest.json").read_text())
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert manifest["requirements"] == [f"garagecam-core=={version}"]
-    assert manifest["version"] == version
-    assert not any("torch" in r or "executorch" in r for r in manifest["requirements"])
-    keys = list(manifest)
-    assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
-    assert manifest["iot_class"] == "local_polling"
-    assert "mqtt" in manifest["after_dependencies"]
-    hacs = json.loads((ROOT / "hacs.json").read_text())
-    assert hacs["name"] == "GarageCam" and hacs["homeassistant"]
 
 
 async def test_entities_bound_to_camera_device(
