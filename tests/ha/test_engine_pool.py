@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,9 @@ import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
+from custom_components.garagecam.const import DOMAIN
 from garagecam_core import demo_model_path
 
 from .conftest import ScriptedEngine, set_up_entry
@@ -99,8 +100,8 @@ async def test_entries_set_up_at_once_still_start_one_worker(
     entries = [make_entry({"camera": f"camera.c{index}"}) for index in range(3)]
     for entry in entries:
         entry.add_to_hass(hass)
-    results = await asyncio.gather(
-        *(hass.config_entries.async_setup(entry.entry_id) for entry in entries)
-    )
-    assert results == [True, True, True]
+    # setting the integration up sets its entries up concurrently, as at start
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+    assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 3
     assert len(started) == 1
