@@ -294,3 +294,35 @@ def test_quality_scale() -> None:
     assert set(data["rules"]) == {rule for tier in RULES.values() for rule in tier}
     with pytest.raises(vol.Invalid):
         QUALITY_SCALE_SCHEMA({"rules": {"brands": {"status": "exempt"}}})  # needs a comment
+
+
+# --- .github/workflows -------------------------------------------------------------------
+
+
+def _workflow(name: str) -> dict[Any, Any]:
+    return load_yaml_dict(str(ROOT / ".github" / "workflows" / name))
+
+
+def _uses(workflow: dict[Any, Any]) -> set[str]:
+    return {step.get("uses", "") for job in workflow["jobs"].values() for step in job["steps"]}
+
+
+def test_workflows_run_hassfest_hacs_tests_and_release() -> None:
+    validate = _workflow("validate.yml")
+    assert {"home-assistant/actions/hassfest@master", "hacs/action@main"} <= _uses(validate)
+    [hacs] = [s for s in validate["jobs"]["hacs"]["steps"] if s.get("uses") == "hacs/action@main"]
+    assert hacs["with"]["category"] == "integration"
+
+    tests = _workflow("tests.yml")
+    commands = [s.get("run", "") for s in tests["jobs"]["tests"]["steps"]]
+    assert any("./scripts/setup.sh" in c for c in commands)
+    assert any("./scripts/test.sh" in c for c in commands)
+
+    release = _workflow("release.yml")
+    assert release[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the `on` key as True
+    assert release["jobs"]["pypi"]["permissions"] == {"id-token": "write"}
+    assert "pypa/gh-action-pypi-publish@release/v1" in _uses(release)
+    build = "\n".join(s.get("run", "") for s in release["jobs"]["build"]["steps"])
+    assert "tag != version" in build and "python -m build" in build
+    hacs_json = json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
+    assert hacs_json["zip_release"] is True and hacs_json["filename"] in build
