@@ -110,9 +110,7 @@ async def test_runner_and_bridge_share_a_broker_without_crosstalk(
         lambda: spy.get("garagecam-ha/camera_garage_demo/availability") == "online"
     )
     # (`homeassistant/status` is Home Assistant's own birth message, not the bridge's)
-    bridge_topics = {t for t in spy.snapshot() if t not in runner_before} - {
-        "homeassistant/status"
-    }
+    bridge_topics = {t for t in spy.snapshot() if t not in runner_before} - {"homeassistant/status"}
     assert _roots(bridge_topics) <= BRIDGE_ROOTS, bridge_topics
     # nothing of the runner's was overwritten or removed by the bridge
     for topic, value in runner_before.items():
