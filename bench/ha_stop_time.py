@@ -90,7 +90,7 @@ def _wait_for(
     raise RuntimeError(f"no {count}x {text!r} within {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
-def one_run(python: str, with_garagecam: bool, frames: int) -> tuple[float, str]:
+def one_run(python: str, with_garagecam: bool, frames: int, pip: bool = True) -> tuple[float, str]:
     with tempfile.TemporaryDirectory(prefix="ha-stop-") as tmp:
         directory = Path(tmp)
         make_config(directory, with_garagecam)
@@ -102,7 +102,7 @@ def one_run(python: str, with_garagecam: bool, frames: int) -> tuple[float, str]
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [python, "-m", "homeassistant", "-c", str(directory),
-                 "--skip-pip-packages", "garagecam-core"],
+                 *(["--skip-pip-packages", "garagecam-core"] if pip else ["--skip-pip"])],
                 stdout=out, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
             try:
@@ -129,11 +129,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--skip-pip",
+        action="store_true",
+        help="never let Home Assistant pip-install (shared venvs)",
+    )
     args = parser.parse_args()
     results: dict[bool, list[float]] = {False: [], True: []}
     for index in range(args.runs):
         for with_garagecam in (False, True):
-            seconds, notes = one_run(args.python, with_garagecam, args.frames)
+            seconds, notes = one_run(args.python, with_garagecam, args.frames, not args.skip_pip)
             results[with_garagecam].append(seconds)
             label = "with GarageCam   " if with_garagecam else "without GarageCam"
             print(f"run {index + 1} {label}: stop took {seconds:5.2f} s {notes}", flush=True)
