@@ -132,6 +132,9 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
             result = await self.engine.classify(image.content, self.roi)
         except GarageCamError as err:
             raise HomeAssistantError(
+                # English text for the log (translations may not be loaded there); the UI
+                # uses the translation key
+                f"Could not classify a snapshot of {self.camera_entity_id}: {err}",
                 translation_domain=DOMAIN,
                 translation_key="classify_failed",
                 translation_placeholders={"camera": self.camera_entity_id, "error": str(err)},

@@ -94,11 +94,15 @@ async def test_engine_failure_is_like_camera_failure(
     setup_entry: MockConfigEntry,
     scripted_engine: ScriptedEngine,
     freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await _tick(hass, freezer)
     scripted_engine.error = WorkerError("the inference worker died")
     await _tick(hass, freezer, 61)
     assert hass.states.get(DOOR).state == "unavailable"
+    # the log names the cause, whether or not the exception translations are loaded
+    cause = "Could not classify a snapshot of camera.garage: the inference worker died"
+    assert f"cannot classify ({cause})" in caplog.text
     scripted_engine.error = None
     await _tick(hass, freezer)
     assert hass.states.get(DOOR).state == "on"
