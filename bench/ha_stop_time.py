@@ -3,11 +3,13 @@
 Starts `python -m homeassistant` on a fresh configuration directory whose `.storage` is
 pre-seeded with a `local_file` camera (a JPEG written here) and, in the "with" runs, a
 local-mode GarageCam entry on that camera (demo model, 2 s scan interval, so the engine's
-threads and the worker process are in use). Once GarageCam has classified a few frames (or
-Home Assistant is up, without it), it sends SIGTERM and times the exit. Runs alternate
+threads and the worker process are in use). `--settle` seconds after start-up, and once
+GarageCam has classified `--frames` frames in the "with" runs, it sends SIGTERM and times the
+exit (an exit code other than 0 is printed: that was not a clean stop). Runs alternate
 without/with, `--runs` times each, one process at a time.
 
-    python bench/ha_stop_time.py [--runs 3] [--frames 3] [--python PYTHON]
+    python bench/ha_stop_time.py [--runs 3] [--frames 3] [--settle 8] [--python PYTHON]
+        [--skip-pip]
 
 Run it with the Python of a Home Assistant install (its own venv: Home Assistant pip-installs
 the requirements of the core integrations it loads into it on the first start) that can run
@@ -90,7 +92,9 @@ def _wait_for(
     raise RuntimeError(f"no {count}x {text!r} within {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
-def one_run(python: str, with_garagecam: bool, frames: int, pip: bool = True) -> tuple[float, str]:
+def one_run(
+    python: str, with_garagecam: bool, frames: int, pip: bool = True, settle: float = 8.0
+) -> tuple[float, str]:
     with tempfile.TemporaryDirectory(prefix="ha-stop-") as tmp:
         directory = Path(tmp)
         make_config(directory, with_garagecam)
@@ -107,6 +111,9 @@ def one_run(python: str, with_garagecam: bool, frames: int, pip: bool = True) ->
             )  # fmt: skip
             try:
                 _wait_for(log, proc, "Home Assistant initialized", 1, 300)
+                # Both variants run at least `settle` s after start-up (stop handlers in place,
+                # start-up tasks done); the GarageCam one also until it classified `frames`.
+                time.sleep(settle)
                 if with_garagecam:
                     _wait_for(log, proc, FETCHED, frames, 120)
                 started = time.perf_counter()
@@ -119,6 +126,8 @@ def one_run(python: str, with_garagecam: bool, frames: int, pip: bool = True) ->
                     proc.wait()
         text = log.read_text(errors="replace")
         notes = [line.strip() for line in text.splitlines() if "non-daemonic" in line]
+        if proc.returncode != 0:  # killed by the signal: it was not a clean stop
+            notes.append(f"exit code {proc.returncode}")
         if with_garagecam and "Setting up garagecam" not in text:
             raise RuntimeError(f"GarageCam was not set up:\n{text[-3000:]}")
         return seconds, "; ".join(notes)
@@ -129,6 +138,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--settle", type=float, default=8.0)
     parser.add_argument(
         "--skip-pip",
         action="store_true",
@@ -138,7 +148,9 @@ def main() -> None:
     results: dict[bool, list[float]] = {False: [], True: []}
     for index in range(args.runs):
         for with_garagecam in (False, True):
-            seconds, notes = one_run(args.python, with_garagecam, args.frames, not args.skip_pip)
+            seconds, notes = one_run(
+                args.python, with_garagecam, args.frames, not args.skip_pip, args.settle
+            )
             results[with_garagecam].append(seconds)
             label = "with GarageCam   " if with_garagecam else "without GarageCam"
             print(f"run {index + 1} {label}: stop took {seconds:5.2f} s {notes}", flush=True)
