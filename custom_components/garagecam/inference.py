@@ -149,9 +149,18 @@ class EnginePool:
         return [shared.engine for shared in self._engines.values()]
 
     async def _async_stop(self, _: Event) -> None:
-        """Stop every worker now: entries are not unloaded when Home Assistant stops."""
+        """Stop every worker: entries are not unloaded when Home Assistant stops. Without
+        waiting for the children to exit (a second or two with libtorch loaded): they end
+        on their own once their stdin closes, and Home Assistant stops meanwhile."""
         engines, self._engines = self._engines, {}
-        await asyncio.gather(*(shared.engine.close() for shared in engines.values()))
+        await asyncio.gather(*(_close_now(shared.engine) for shared in engines.values()))
+
+
+async def _close_now(engine: AsyncEngine) -> None:
+    if isinstance(engine, ExecutorEngine):
+        await engine.close(wait=False)
+    else:
+        await engine.close()
 
 
 class SharedEngine:

@@ -190,8 +190,12 @@ class ExecutorEngine:
         )
         return result
 
-    async def close(self) -> None:
-        """Close the engine (safe to call twice); returns within `close_timeout` seconds."""
+    async def close(self, wait: bool = True) -> None:
+        """Close the engine (safe to call twice); returns within `close_timeout` seconds.
+
+        `wait=False` returns at once and lets the engine close in the background: for a
+        process that is exiting anyway (a worker child also ends when its stdin closes).
+        """
         if self._closed:
             return
         self._closed = True
@@ -200,6 +204,8 @@ class ExecutorEngine:
         closing = _DaemonThreads(1, "garagecam-engine-close")
         done = closing.submit(self._engine.close)
         closing.shutdown()
+        if not wait:
+            return
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), self._close_timeout)
         except TimeoutError:

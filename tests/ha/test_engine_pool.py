@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import patch
@@ -15,8 +16,11 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core import demo_model_path
+from garagecam_core.engine import Classification, ExecutorEngine, Timings
+from garagecam_core.metadata import ModelMetadata
+from garagecam_core.roi import Roi
 
-from .conftest import ScriptedEngine, set_up_entry
+from .conftest import METADATA, ScriptedEngine, set_up_entry
 
 pytestmark = pytest.mark.usefixtures("fake_camera", "camera_device")
 
@@ -105,3 +109,37 @@ async def test_entries_set_up_at_once_still_start_one_worker(
     await hass.async_block_till_done()
     assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 3
     assert len(started) == 1
+
+
+class SlowToCloseEngine:
+    """A sync engine whose close() blocks until released (a worker child taking its time)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.closed = threading.Event()
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        return METADATA
+
+    def classify(self, image: bytes, roi: Roi | None = None) -> Classification:
+        return Classification({"door_open": 0.9, "car_present": 0.1}, Timings(0, 0, 0, 0), (8, 8))
+
+    def close(self) -> None:
+        self.release.wait(10)
+        self.closed.set()
+
+
+async def test_stop_does_not_wait_for_the_workers_to_exit(hass: HomeAssistant) -> None:
+    slow = SlowToCloseEngine()
+    with patch(
+        "custom_components.garagecam.inference._start_worker",
+        return_value=ExecutorEngine(slow),
+    ):
+        entry = await set_up_entry(hass)
+    engine = entry.runtime_data.engine.target
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()  # returns although close() is still blocked
+    assert engine.closed and not slow.closed.is_set()
+    slow.release.set()
+    assert await hass.async_add_executor_job(slow.closed.wait, 5)

@@ -78,3 +78,18 @@ async def test_close_returns_while_a_request_hangs(caplog: pytest.LogCaptureFixt
     engine.release.set()  # the request ends: its answer still arrives, then the engine closes
     assert (await request).probabilities == {"door_open": 0.5}
     assert await asyncio.get_running_loop().run_in_executor(None, engine.closed_event.wait, 5)
+
+
+async def test_close_without_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    """For a process about to exit: returns at once, the engine closes in the background."""
+    engine = BlockingEngine()
+    executor = ExecutorEngine(engine)
+    request = asyncio.ensure_future(executor.classify(b"jpeg"))
+    await asyncio.get_running_loop().run_in_executor(None, engine.entered.wait, 5)
+    await executor.close(wait=False)
+    assert not engine.closed and "still busy" not in caplog.text
+    with pytest.raises(EngineClosedError):
+        await executor.classify(b"jpeg")
+    engine.release.set()
+    await request
+    assert await asyncio.get_running_loop().run_in_executor(None, engine.closed_event.wait, 5)
