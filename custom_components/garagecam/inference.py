@@ -1,9 +1,10 @@
 """Create the inference engine of an entry: a worker process (local) or the runner (remote).
 
-Inference never runs in Home Assistant's process: ExecuTorch holds the GIL for a whole
-`execute()` call, which would freeze the event loop, and libtorch adds ~300 MB. `local`
-mode therefore runs the core's `WorkerEngine` (a child process) behind an `ExecutorEngine`
-(the thread only waits on a pipe); `remote` mode talks to a GarageCam runner over HTTP.
+Inference never runs in Home Assistant's process: a native crash or a hung inference in a
+model must not take Home Assistant down, and the worker can be killed on a timeout. `local`
+mode therefore runs the core's `WorkerEngine` (a child process, ~48 MB with the torch-free
+garagecam-runtime binding) behind an `ExecutorEngine` (the thread only waits on a pipe);
+`remote` mode talks to a GarageCam runner over HTTP.
 
 Local engines are shared: one worker process per model file, whatever the number of entries
 (cameras) and config flows using it, counted by `SharedEngine` handles and closed with the last
@@ -43,17 +44,19 @@ from .const import (
 )
 
 _RUNTIME_CHECK_KEY = f"{DOMAIN}_runtime_available"
-# Same imports the worker child needs; run in a child so libtorch never loads in here.
-_RUNTIME_PROBE = "import executorch.runtime, torch"
+# The worker child's own choice of runtime (the garagecam-runtime binding, else executorch's
+# official one); run in a child so a runtime never loads in here.
+_RUNTIME_PROBE = "from garagecam_core.pte_runtimes import get_runtime; get_runtime()"
+_RUNTIME_PACKAGES = ("garagecam_runtime", "executorch")
 
 
 async def async_runtime_available(hass: HomeAssistant) -> bool:
-    """Whether the ExecuTorch runtime imports here (glibc installs); cached per run."""
+    """Whether an ExecuTorch runtime imports here (glibc installs); cached per run."""
     cached: bool | None = hass.data.get(_RUNTIME_CHECK_KEY)
     if cached is not None:
         return cached
     available = False
-    if importlib.util.find_spec("executorch") is not None:
+    if any(importlib.util.find_spec(name) is not None for name in _RUNTIME_PACKAGES):
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",

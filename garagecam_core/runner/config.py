@@ -350,7 +350,8 @@ def _path_text(path: list[Any]) -> str:
 
 def _error_text(err: vol.Invalid) -> str:
     message, path = err.error_message, list(err.path)
-    if message == "extra keys not allowed":
+    # Inside Home Assistant 2026.9+ `voluptuous` is Probatio, which words this one differently
+    if message == "extra keys not allowed" or isinstance(err, getattr(vol, "ExtraKeysInvalid", ())):
         message = "unknown key"
     elif message.startswith("required key not provided"):
         message = "required key is missing"
