@@ -93,6 +93,8 @@ build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (insid
     else
         log "Reusing the $name environment $tree$dir"
     fi
+    # /opt/venvs/NAME names the current one (an older set-up left a directory there)
+    [ -L "$tree/opt/venvs/$name" ] || rm -rf "$tree/opt/venvs/$name"
     ln -sfn "$(basename "$dir")" "$tree/opt/venvs/$name"
 }
 
