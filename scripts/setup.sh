@@ -101,12 +101,12 @@ build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (insid
 unpack_executorch() {  # the executorch wheel's libraries and headers, for building the binding
     local dir="$cache/build/executorch-$EXECUTORCH_VERSION"
     if [ ! -f "$dir/.complete" ]; then
-        log "Unpacking the executorch $EXECUTORCH_VERSION wheel (libraries and headers only)"
+        log "Unpacking the executorch $EXECUTORCH_VERSION wheel (libraries and headers only)" >&2
         rm -rf "$dir" "$dir.tmp"
         mkdir -p "$dir.tmp"
         .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
-            -d "$dir.tmp" "executorch==$EXECUTORCH_VERSION"
-        .venv/bin/python -m zipfile -e "$dir.tmp"/executorch-*.whl "$dir.tmp/unpacked"
+            -d "$dir.tmp" "executorch==$EXECUTORCH_VERSION" >&2
+        .venv/bin/python -m zipfile -e "$dir.tmp"/executorch-*.whl "$dir.tmp/unpacked" >&2
         mv "$dir.tmp/unpacked/executorch" "$dir"
         rm -rf "$dir.tmp"
         touch "$dir/.complete"
