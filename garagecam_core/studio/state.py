@@ -14,10 +14,10 @@ from typing import Any
 
 from .. import demo_model_path
 from ..capture import write_atomic
-from ..deploy import install_model, previous_path, rollback
-from ..errors import ConfigError, GarageCamError
-from ..metadata import LabelSpec
-from .predictor import Predictor
+from ..deploy import Validator, install_model, previous_path, rollback
+from ..errors import ConfigError, CorruptModelError, GarageCamError
+from ..metadata import LabelSpec, ModelMetadata
+from .predictor import Predictor, file_digest
 from .store import Frame, LabelStore
 from .teacher import Teacher, TeacherConfig, TeacherError
 from .training import (
@@ -106,11 +106,12 @@ class Studio:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _open_model(self, path: Path) -> None:
+    async def _open_model(self, path: Path, ready: Predictor | None = None) -> None:
         old = self.predictor
-        self.predictor = await Predictor.open(path, self.store.studio_dir)
+        self.predictor = ready or await Predictor.open(path, self.store.studio_dir)
+        self.predictor.model_path = path
         self.model_path = path
-        if old is not None:
+        if old is not None and old is not self.predictor:
             await old.close()
         self.specs = self._label_specs()
         self.refresh()
@@ -357,28 +358,55 @@ class Studio:
             "model": str(self.model_path),
         }
 
+    async def _loaded(self, path: Path) -> tuple[Predictor, Validator]:
+        """Load `path` in an inference worker (the real check that it runs) and a validator
+        that accepts exactly those bytes, so `deploy` never loads the model twice."""
+        predictor = await Predictor.open(path, self.store.studio_dir)
+
+        def same_bytes(candidate: Path) -> ModelMetadata:
+            if file_digest(candidate) != predictor.digest:
+                raise CorruptModelError(f"{candidate} changed while it was being deployed")
+            return predictor.metadata
+
+        return predictor, same_bytes
+
     async def deploy(self, job_id: str) -> dict[str, Any]:
         job = self.jobs.get(job_id)
         if job is None or job.status != "done":
             raise ConfigError(f"no finished training run {job_id!r}")
-        if self.deploy_to is None:
+        target = self.deploy_to
+        if target is None:
             raise ConfigError(
                 "no model file to replace: start the studio with --deploy-to FILE.pte "
                 "(or download the model for Home Assistant)"
             )
-        done = await asyncio.to_thread(install_model, job.model_path, self.deploy_to)
+        predictor, validate = await self._loaded(job.model_path)
+        try:
+            done = await asyncio.to_thread(install_model, job.model_path, target, validate)
+        except BaseException:
+            await predictor.close()
+            raise
         for other in self.jobs.values():
             other.deployed = other is job
-        await self._open_model(self.deploy_to)
+        await self._open_model(target, predictor)
         return {"target": str(done.target), "previous": str(done.previous or "")}
 
     async def rollback(self) -> dict[str, Any]:
-        if self.deploy_to is None:
+        target = self.deploy_to
+        if target is None:
             raise ConfigError("nothing to roll back: the studio has no --deploy-to model")
-        done = await asyncio.to_thread(rollback, self.deploy_to)
+        previous = previous_path(target)
+        if not previous.is_file():
+            raise ConfigError(f"there is no previous model to roll back to ({previous.name})")
+        predictor, validate = await self._loaded(previous)
+        try:
+            done = await asyncio.to_thread(rollback, target, validate)
+        except BaseException:
+            await predictor.close()
+            raise
         for job in self.jobs.values():
             job.deployed = False
-        await self._open_model(self.deploy_to)
+        await self._open_model(target, predictor)
         return {"target": str(done.target), "model": done.metadata.name}
 
 

@@ -64,7 +64,7 @@ def test_endpoint_from_base_url() -> None:
 async def test_one_question_per_label_with_image_and_key(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
 
-    def answer(question: str) -> str:
+    def answer(question: str, _: bytes) -> str:
         return "yes 0.9" if "door" in question else "I cannot tell"
 
     async with serve(FakeVlm(answer, api_key=KEY)) as vlm:
@@ -86,7 +86,7 @@ async def test_one_question_per_label_with_image_and_key(caplog: pytest.LogCaptu
 
 
 async def test_http_errors_and_bad_keys_raise_without_the_key(tmp_path: Path) -> None:
-    async with serve(FakeVlm(lambda _: "yes", api_key=KEY, status=503)) as vlm:
+    async with serve(FakeVlm(lambda *_: "yes", api_key=KEY, status=503)) as vlm:
         teacher = Teacher(TeacherConfig(vlm.url, "m", KEY))
         with pytest.raises(TeacherError, match="HTTP 503") as err:
             await teacher.ask(scene_jpeg(), ["door_open"])
@@ -99,7 +99,7 @@ async def test_http_errors_and_bad_keys_raise_without_the_key(tmp_path: Path) ->
 
 
 async def test_unreachable_endpoint_is_a_teacher_error() -> None:
-    async with serve(FakeVlm(lambda _: "yes")) as vlm:
+    async with serve(FakeVlm(lambda *_: "yes")) as vlm:
         url = vlm.url
     teacher = Teacher(TeacherConfig(url, "m", timeout=5))
     with pytest.raises(TeacherError, match=r"127\.0\.0\.1"):

@@ -1,7 +1,7 @@
 """A local server speaking the OpenAI `/v1/chat/completions` protocol, as llama.cpp's
 server, Ollama and vLLM do, for the teacher tests (no vision model can run here).
 
-It records every request and answers from `answer(question_text)`; it checks what a real
+It records every request and answers from `answer(question_text, image_jpeg)`; it checks what a real
 server would need: the model name, one text part and one base64 JPEG `image_url` part.
 """
 
@@ -22,7 +22,7 @@ from garagecam_core.runner.http import start_site
 
 @dataclass
 class FakeVlm:
-    answer: Callable[[str], str]
+    answer: Callable[[str, bytes], str]
     api_key: str | None = None
     status: int = 200
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -41,10 +41,11 @@ class FakeVlm:
         url = next(p["image_url"]["url"] for p in message["content"] if p["type"] == "image_url")
         prefix = "data:image/jpeg;base64,"
         assert url.startswith(prefix)
-        with Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :]))) as image:
+        jpeg = base64.b64decode(url[len(prefix) :])
+        with Image.open(io.BytesIO(jpeg)) as image:
             assert image.format == "JPEG"
             self.images.append(image.size)
-        reply = self.answer(text)
+        reply = self.answer(text, jpeg)
         return web.json_response({
             "id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
