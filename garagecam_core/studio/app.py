@@ -61,7 +61,10 @@ def _host_name(host: str) -> str:
     return host.partition(":")[0]
 
 
-def _guard(loopback_only: bool) -> Any:
+def guard(loopback_only: bool) -> Any:
+    """Middleware: Host check (when `loopback_only`), JSON-only POSTs, errors as 400 JSON,
+    security headers. The runner adds it too when it serves the studio."""
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = _host_name(request.host or "")
@@ -253,7 +256,6 @@ async def rollback(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """The studio's routes; also what the runner adds to its own app to serve the studio."""
     app[THUMBS] = _Thumbs()
-    app.router.add_get("/", _redirect)
     app.router.add_get("/studio/", index)
     app.router.add_static("/studio/static/", STATIC)
     api = "/v1/studio/api"
@@ -279,11 +281,12 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
 
 def create_app(studio: Studio, token: str | None) -> web.Application:
     """Standalone studio app; without a token it answers only to loopback Host names."""
-    app = web.Application(middlewares=[_guard(not token), _auth_middleware])
+    app = web.Application(middlewares=[guard(not token), _auth_middleware])
     # The runner's auth middleware reads the token from its ApiContext.
     app[CONTEXT] = ApiContext(
         engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token
     )
     app[STUDIO] = studio
+    app.router.add_get("/", _redirect)
     add_routes(app)
     return app

@@ -19,7 +19,7 @@ from ..errors import ConfigError, CorruptModelError, GarageCamError
 from ..metadata import LabelSpec, ModelMetadata
 from .predictor import Predictor, file_digest
 from .store import Frame, LabelStore
-from .teacher import Teacher, TeacherConfig, TeacherError
+from .teacher import Teacher, TeacherConfig, TeacherError, UnreadableFrameError
 from .training import (
     INSTALL_HINT,
     TrainingJob,
@@ -86,7 +86,13 @@ class Studio:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.scan)
-        self.store.studio_dir.mkdir(exist_ok=True)
+        try:
+            self.store.studio_dir.mkdir(exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot write {self.store.studio_dir} ({err.strerror or err}): the studio "
+                "keeps its cache and training runs there; copy the dataset somewhere writable"
+            ) from err
         self._teacher_cache = self._load_teacher_cache()
         await self._open_model(self.model_path)
 
@@ -285,12 +291,16 @@ class Studio:
         progress = self.teacher_progress
         try:
             for index, frame in enumerate(frames, start=1):
+                progress.done = index
                 image = await asyncio.to_thread((self.store.root / frame.path).read_bytes)
-                answers = await self.teacher.ask(image, self.names)
+                try:
+                    answers = await self.teacher.ask(image, self.names)
+                except UnreadableFrameError as err:
+                    _LOGGER.info("teacher: skipped %s (%s)", frame.path, err)
+                    continue
                 self._teacher_cache[self._teacher_key(frame)] = {
                     s.label: s.to_dict() for s in answers
                 }
-                progress.done = index
         except (TeacherError, OSError, GarageCamError) as err:
             progress.error = str(err)
             _LOGGER.warning("teacher stopped: %s", err)

@@ -28,6 +28,7 @@ from typing import Any
 from ..capture import MANIFEST, write_atomic
 from ..errors import ConfigError, DatasetError
 from ..train.dataset import IMAGE_SUFFIXES
+from ..train.dataset import _parse_flag as _flag  # the dataset's reading of 0/1 values
 
 LABELS_FILE = "labels.jsonl"
 STUDIO_DIR = ".studio"
@@ -64,14 +65,6 @@ def _parse(line: str) -> dict[str, Any] | None:
         and isinstance(record.get("labels"), dict)
     ):
         return record
-    return None
-
-
-def _flag(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int) and value in (0, 1):
-        return value
     return None
 
 

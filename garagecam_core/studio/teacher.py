@@ -131,6 +131,10 @@ class TeacherError(Exception):
     """The endpoint could not be asked (network, HTTP status, malformed response)."""
 
 
+class UnreadableFrameError(Exception):
+    """This frame cannot be decoded; the next frames can still be asked about."""
+
+
 class Teacher:
     """Asks the configured endpoint; one `aiohttp.ClientSession` for its lifetime."""
 
@@ -155,7 +159,10 @@ class Teacher:
 
     async def ask(self, image: bytes, labels: list[str]) -> list[Suggestion]:
         """One question per label about `image`; raises TeacherError if the endpoint fails."""
-        url = await asyncio.to_thread(data_url, image)
+        try:
+            url = await asyncio.to_thread(data_url, image)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise UnreadableFrameError(str(err)) from err
         return [await self._ask_one(url, label) for label in labels]
 
     async def _ask_one(self, image_url: str, label: str) -> Suggestion:

@@ -40,7 +40,8 @@ CHROMIUM_ARGS = [
 TOKEN = "studio-test-token"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "images"
-FRAMES = 28
+DOCS = os.environ.get("GARAGECAM_SCREENSHOTS") == "1"  # screenshots for docs/studio.md
+FRAMES = 60 if DOCS else 28
 KEYBOARD_FRAMES = 16
 MISTAKE = 2  # the keyboard test labels this frame wrongly on purpose
 mistakes: list[str] = []
@@ -161,7 +162,7 @@ def page(studio: dict[str, Any]) -> Iterator[Any]:
 
 
 def shoot(page: Any, name: str) -> None:
-    if os.environ.get("GARAGECAM_SCREENSHOTS") == "1":
+    if DOCS:
         page.screenshot(path=str(SCREENSHOTS / f"studio-{name}.png"))
 
 
@@ -321,14 +322,13 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
     model: Path = studio["model"]
     original = model.read_bytes()
     page.select_option("#filter", "all")
-    # tiny for the test; a little more for the documentation's screenshots
-    docs = os.environ.get("GARAGECAM_SCREENSHOTS") == "1"
-    page.fill("#epochs", "20" if docs else "2")
-    page.fill("#input-size", "96" if docs else "32")
+    # tiny for the test; a real run for the documentation's screenshots
+    page.fill("#epochs", "30" if DOCS else "2")
+    page.fill("#input-size", "96" if DOCS else "32")
     page.click("#train")
-    page.wait_for_selector("#result:not([hidden])", timeout=240_000)
+    page.wait_for_selector("#result:not([hidden])", timeout=600_000 if DOCS else 240_000)
     status = page.locator("#train-status").inner_text()
-    assert "done" in status and ("/20," if docs else "epoch 2/2") in status
+    assert "done" in status and ("/30," if DOCS else "epoch 2/2") in status
     table = page.locator("#compare").inner_text()
     assert "door_open" in table and "held-out frames" in table and "%" in table
     page.wait_for_selector("#curve-png:not([hidden])")

@@ -174,3 +174,45 @@ async def test_token_guards_the_api_not_the_empty_page(
     finally:
         await runner.cleanup()
         await studio.close()
+
+
+async def test_teacher_run_skips_unreadable_frames_and_reports_server_errors(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    from garagecam_core.studio.teacher import TeacherConfig
+
+    from .vlm_server import FakeVlm, serve
+
+    make_folder(tmp_path, 2)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    async with serve(FakeVlm(lambda q, _: "yes 0.6" if "door" in q else "no")) as vlm:
+        studio = Studio(tmp_path, tiny_model_path, teacher=TeacherConfig(vlm.url, "m", "k-123"))
+        await studio.start()
+        try:
+            studio.start_teacher(["f00.jpg", "broken.jpg", "f01.jpg", "not-a-frame.jpg"])
+            for task in list(studio._tasks):
+                await task
+            assert studio.teacher_progress.error is None
+            assert len(vlm.requests) == 4  # two frames, two labels; the broken one skipped
+            frame = studio.store.frame("f00.jpg")
+            assert frame is not None
+            assert studio.teacher_of(frame) == {
+                "door_open": {"label": "door_open", "value": 1, "confidence": 0.6,
+                              "raw": "yes 0.6"},
+                "car_present": {"label": "car_present", "value": 0, "confidence": None,
+                                "raw": "no"},
+            }  # fmt: skip
+            assert studio.suggestion(frame) == {"door_open": 1, "car_present": 0}
+            # answers survive a restart (cached per teacher model and file version)
+            cached = json.loads((tmp_path / ".studio" / "teacher.json").read_text())
+            assert len(cached) == 2
+
+            vlm.status = 500
+            studio._teacher_cache.clear()
+            studio.start_teacher(["f00.jpg"])
+            for task in list(studio._tasks):
+                await task
+            assert "HTTP 500" in (studio.teacher_progress.error or "")
+            assert "k-123" not in (studio.teacher_progress.error or "")
+        finally:
+            await studio.close()
