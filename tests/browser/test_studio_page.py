@@ -350,6 +350,8 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
     assert model.with_name("garage.previous.pte").read_bytes() == original
     page.wait_for_selector("#rollback:not([hidden])")
     assert page.locator("#deploy").inner_text() == "In use"
+    playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-student")
+    wait_probabilities(page)  # the grid now shows the new model's probabilities
     shoot(page, "deploy")
 
     page.click("#rollback")
