@@ -67,6 +67,8 @@ def guard(loopback_only: bool) -> Any:
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(("/studio/", "/v1/studio/")):
+            return await handler(request)  # the runner's own routes, when it hosts the studio
         host = _host_name(request.host or "")
         if loopback_only and host not in LOOPBACK_NAMES:
             return _error(421, f"unexpected Host {host!r}; open the studio by 127.0.0.1")

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,12 @@ class Studio:
         deploy_to: Path | None = None,
         teacher: TeacherConfig | None = None,
         settings: TrainSettings | None = None,
+        on_model_change: Callable[[Path], Awaitable[None]] | None = None,
     ) -> None:
         self.store = LabelStore(dataset)
+        #: called with the model path after "use this model" or a rollback replaced the file
+        #: (the runner reloads the camera's engine there)
+        self.on_model_change = on_model_change
         self.model_path = Path(model)
         self.deploy_to = deploy_to
         self.teacher = Teacher(teacher) if teacher else None
@@ -399,6 +403,8 @@ class Studio:
         for other in self.jobs.values():
             other.deployed = other is job
         await self._open_model(target, predictor)
+        if self.on_model_change is not None:
+            await self.on_model_change(target)
         return {"target": str(done.target), "previous": str(done.previous or "")}
 
     async def rollback(self) -> dict[str, Any]:
@@ -417,6 +423,8 @@ class Studio:
         for job in self.jobs.values():
             job.deployed = False
         await self._open_model(target, predictor)
+        if self.on_model_change is not None:
+            await self.on_model_change(target)
         return {"target": str(done.target), "model": done.metadata.name}
 
 

@@ -216,3 +216,67 @@ async def test_teacher_run_skips_unreadable_frames_and_reports_server_errors(
             assert "k-123" not in (studio.teacher_progress.error or "")
         finally:
             await studio.close()
+
+
+async def test_deploy_and_rollback_tell_the_host_and_swap_the_file(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    import shutil
+
+    from garagecam_core import demo_model_path
+    from garagecam_core.deploy import previous_path
+    from garagecam_core.studio.training import TrainingJob, TrainSettings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    make_folder(data, 2)
+    camera_model = tmp_path / "garage.pte"
+    shutil.copyfile(demo_model_path(), camera_model)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(tiny_model_path, run / "model.pte")  # stands in for a finished training
+    changes: list[Path] = []
+
+    async def reload(path: Path) -> None:
+        changes.append(path)
+
+    studio = Studio(data, camera_model, deploy_to=camera_model, on_model_change=reload)
+    await studio.start()
+    try:
+        studio.jobs["r1"] = TrainingJob("r1", run, TrainSettings(), 2, status="done")
+        await studio.deploy("r1")
+        tiny = tiny_model_path.read_bytes()  # noqa: ASYNC240 - a test reading a small file
+        assert camera_model.read_bytes() == tiny
+        assert previous_path(camera_model).read_bytes() == demo_model_path().read_bytes()
+        assert studio.predictor is not None and studio.predictor.metadata.name == "tiny"
+        assert studio.jobs["r1"].deployed
+        await studio.rollback()
+        assert camera_model.read_bytes() == demo_model_path().read_bytes()
+        assert studio.predictor.metadata.name == "garagecam-demo"
+        assert changes == [camera_model, camera_model]
+    finally:
+        await studio.close()
+
+
+async def test_guard_leaves_the_hosts_own_routes_alone() -> None:
+    from aiohttp import web
+
+    from garagecam_core.studio.app import guard
+
+    async def classify(request: web.Request) -> web.Response:
+        return web.json_response({"bytes": len(await request.read())})
+
+    app = web.Application(middlewares=[guard(True)])
+    app.router.add_post("/v1/classify", classify)
+    app.router.add_post("/v1/studio/api/labels", classify)
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}"
+            headers = {"Content-Type": "image/jpeg"}
+            async with http.post(f"{url}/v1/classify", data=b"jpeg", headers=headers) as r:
+                assert r.status == 200 and (await r.json()) == {"bytes": 4}
+            async with http.post(f"{url}/v1/studio/api/labels", data=b"x", headers=headers) as r:
+                assert r.status == 415
+    finally:
+        await runner.cleanup()
