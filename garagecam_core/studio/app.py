@@ -182,12 +182,14 @@ async def set_labels(request: web.Request) -> web.Response:
     updates = data.get("labels")
     if not isinstance(updates, dict) or not all(isinstance(v, dict) for v in updates.values()):
         raise ConfigError('"labels" must map frame paths to {label: 0 or 1}')
-    count = request.app[STUDIO].set_labels(updates)
+    # a write with fsync: off the event loop (the store has its own lock)
+    count = await asyncio.to_thread(request.app[STUDIO].set_labels, updates)
     return web.json_response({"saved": count})
 
 
 async def accept(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STUDIO].accept(_paths(await _json(request))))
+    paths = _paths(await _json(request))
+    return web.json_response(await asyncio.to_thread(request.app[STUDIO].accept, paths))
 
 
 async def refresh(request: web.Request) -> web.Response:

@@ -280,3 +280,25 @@ async def test_guard_leaves_the_hosts_own_routes_alone() -> None:
                 assert r.status == 415
     finally:
         await runner.cleanup()
+
+
+async def test_a_flood_of_concurrent_label_writes_loses_none(
+    open_studio: tuple[Studio, str, dict[str, dict[str, int]]],
+) -> None:
+    import asyncio
+
+    studio, url, truth = open_studio
+    async with aiohttp.ClientSession() as http:
+
+        async def save(path: str, labels: dict[str, int]) -> int:
+            body = {"labels": {path: labels}}
+            async with http.post(f"{url}/v1/studio/api/labels", json=body) as response:
+                return response.status
+
+        statuses = await asyncio.gather(
+            *(save(path, labels) for path, labels in truth.items() for _ in range(5))
+        )
+    assert set(statuses) == {200}
+    lines = (studio.store.root / "labels.jsonl").read_text().splitlines()
+    assert {json.loads(line)["path"]: json.loads(line)["labels"] for line in lines} == truth
+    assert len(lines) == len(truth)  # one line per frame, however many times it was saved
