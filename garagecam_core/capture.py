@@ -85,7 +85,7 @@ def frame_hash(image: bytes) -> int | None:
         with Image.open(io.BytesIO(image)) as img:
             img.draft("L", (64, 64))
             grey = img.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
-            pixels = list(grey.getdata())
+            pixels = grey.tobytes()  # one byte per pixel (mode L), row by row
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
     bits = 0
