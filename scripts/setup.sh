@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian machine (root, or sudo for apt), all pinned by requirements/:
+#   Debian's mosquitto and chromium
 #   .venv          Python 3.13: model tooling (torch, executorch, ONNX Runtime), lint, types,
 #                  docs (MkDocs), the core and Scrypted plugin tests
 #   .venv-py311    Python 3.11: the core as on Raspberry Pi OS bookworm
@@ -31,13 +32,16 @@ apt_install() {  # apt_install PACKAGE... (only what is missing)
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
-install_mosquitto() {
-    if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
-        log "Mosquitto: present"
+install_debian_packages() {  # Mosquitto (the tests start their own broker), Chromium (browser tests)
+    local missing=()
+    command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    if [ ${#missing[@]} -eq 0 ]; then
+        log "Debian packages: mosquitto and chromium present"
         return
     fi
-    log "Installing Mosquitto (Debian package; the tests start their own broker)"
-    apt_install mosquitto
+    log "Installing Debian packages: ${missing[*]}"
+    apt_install "${missing[@]}"
 }
 
 find_python() {  # find_python 3.13 -> path of a python3.13 interpreter
@@ -98,20 +102,13 @@ build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (insid
     ln -sfn "$(basename "$dir")" "$tree/opt/venvs/$name"
 }
 
-unpack_executorch() {  # the executorch wheel's libraries and headers, for building the binding
-    local dir="$cache/build/executorch-$EXECUTORCH_VERSION"
-    if [ ! -f "$dir/.complete" ]; then
-        log "Unpacking the executorch $EXECUTORCH_VERSION wheel (libraries and headers only)" >&2
-        rm -rf "$dir" "$dir.tmp"
-        mkdir -p "$dir.tmp"
-        .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
-            -d "$dir.tmp" "executorch==$EXECUTORCH_VERSION" >&2
-        .venv/bin/python -m zipfile -e "$dir.tmp"/executorch-*.whl "$dir.tmp/unpacked" >&2
-        mv "$dir.tmp/unpacked/executorch" "$dir"
-        rm -rf "$dir.tmp"
-        touch "$dir/.complete"
+unpack_executorch() {  # the executorch wheel's C++ runtime (libraries, headers, licence)
+    local dir="$cache/build/executorch-$EXECUTORCH_VERSION-$(uname -m)"
+    if [ ! -f "$dir/executorch/lib/libexecutorch.so" ]; then
+        log "Fetching the executorch $EXECUTORCH_VERSION wheel's C++ runtime" >&2
+        .venv/bin/python runtime/tools/fetch_executorch.py "$EXECUTORCH_VERSION" "$dir" >&2
     fi
-    printf '%s\n' "$dir"
+    printf '%s\n' "$dir/executorch"
 }
 
 runtime_wheel() {  # runtime_wheel RUN PYTHON: build (once per source hash) and print the wheel
@@ -146,7 +143,7 @@ install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-
     npm ci --prefix scrypted --no-audit --no-fund --loglevel=error
 }
 
-install_mosquitto
+install_debian_packages
 build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
 build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
 ensure_sid_root

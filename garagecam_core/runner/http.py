@@ -135,7 +135,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 @web.middleware
-async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     context = request.app[CONTEXT]
     token = context.token
     if token is not None and _needs_token(context, request.path):
@@ -355,7 +355,7 @@ def create_app(context: ApiContext) -> web.Application:
         server_logger.addFilter(_BAD_REQUESTS)
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(
-        middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
+        middlewares=[auth_middleware], client_max_size=context.max_body_bytes + 1024
     )
     app[CONTEXT] = context
     app[BUDGET] = BodyBudget(context.max_inflight_bytes, context.max_queued_requests)

@@ -31,8 +31,16 @@ from garagecam_core.capture import frame_hash, hamming
 from garagecam_core.scenes import generate_scene
 from tests.core.studio.vlm_server import FakeVlm, serve
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+# Missing parts fail the suite (setup.sh installs both): a skipped browser test would hide them.
+try:
+    from playwright import sync_api as playwright
+except ImportError as err:  # pragma: no cover - a set-up problem, said plainly
+    raise ImportError(
+        "the browser tests need playwright (requirements/py313.txt; ./scripts/setup.sh)"
+    ) from err
 CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():  # pragma: no cover
+    raise FileNotFoundError("the browser tests need Debian's chromium: apt-get install chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -46,10 +54,7 @@ KEYBOARD_FRAMES = 16
 MISTAKE = 2  # the keyboard test labels this frame wrongly on purpose
 mistakes: list[str] = []
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt install)"),
-]  # fmt: skip
+pytestmark = [pytest.mark.slow]
 
 
 def truth_of(index: int) -> dict[str, int]:
