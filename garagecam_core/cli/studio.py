@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import signal
 from pathlib import Path
@@ -48,23 +47,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     from .. import demo_model_path
     from ..errors import ConfigError
+    from ..runner.http import is_loopback
     from ..studio.state import default_deploy_target
     from ..studio.teacher import TeacherConfig
 
     token = args.token or os.environ.get(_TOKEN_ENV) or None
-    if not _is_loopback(args.host) and not token:
+    if not is_loopback(args.host) and not token:
         raise ConfigError(
             f"--host {args.host} makes the studio reachable from the network: set --token "
             f"(or {_TOKEN_ENV})"

@@ -382,7 +382,8 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     return runner, int(sockets[0].getsockname()[1]) if sockets else port
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or Host name stays on this machine."""
     if host == "localhost":
         return True
     try:
@@ -411,7 +412,7 @@ class HttpServer:
         _LOGGER.info("HTTP API listening on http://%s:%d", self._host, self.port)
         if self._token is None:
             # No token is a deliberate choice (no `http.token` key): say so, loudly off-host.
-            log = _LOGGER.info if _is_loopback(self._host) else _LOGGER.warning
+            log = _LOGGER.info if is_loopback(self._host) else _LOGGER.warning
             log(
                 "HTTP API without authentication (no http.token): anyone who can reach "
                 "%s:%d can use /v1/",
