@@ -18,6 +18,7 @@ from garagecam_core import demo_model_path
 from garagecam_core.engine.base import AsyncEngine
 from garagecam_core.errors import (
     ConfigError,
+    EngineClosedError,
     ModelNotFoundError,
     RemoteEngineError,
     WorkerError,
@@ -598,7 +599,7 @@ async def test_a_replaced_model_file_is_loaded_anew(
     await camera.putSetting("model", "mine.pte")
     assert camera.gc_core.engine is not old
     assert plugin._gc_engines.open_models == 1  # the old one was closed
-    with pytest.raises(RuntimeError, match="after shutdown"):  # ExecutorEngine closed
+    with pytest.raises(EngineClosedError, match="closed"):  # the old engine is gone
         await old.classify(script())
 
 

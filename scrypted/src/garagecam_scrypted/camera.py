@@ -277,7 +277,7 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
             for label, state in old_core.debouncer.states.items():
                 debouncer.restore(label, state)
             debouncer.last_frame_time = old_core.debouncer.last_frame_time
-            core.last_frame, core.available = old_core.last_frame, old_core.available
+            core.last_frame = old_core.last_frame  # availability follows last_frame_time
         self._gc_core = core
         self.gc_publish(core.available)
         self._gc_stop = stop = asyncio.Event()
