@@ -350,8 +350,9 @@ def _path_text(path: list[Any]) -> str:
 
 def _error_text(err: vol.Invalid) -> str:
     message, path = err.error_message, list(err.path)
-    # Inside Home Assistant 2026.9+ `voluptuous` is Probatio, which words this one differently
-    if message == "extra keys not allowed" or isinstance(err, getattr(vol, "ExtraKeysInvalid", ())):
+    # Inside Home Assistant 2026.9+ `voluptuous` is Probatio's shim, which words this one
+    # differently ("not a valid option") and raises an ExtraKeysInvalid the shim does not export
+    if message == "extra keys not allowed" or type(err).__name__ == "ExtraKeysInvalid":
         message = "unknown key"
     elif message.startswith("required key not provided"):
         message = "required key is missing"
