@@ -21,13 +21,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import parse_config
-from tests.core.runner.support import MOSQUITTO, Broker, Spy, eventually, jpeg
+from tests.core.runner.support import Broker, Spy, eventually, jpeg
 
 from .conftest import ScriptedEngine, set_up_entry
 
 pytestmark = [
     pytest.mark.mqtt,
-    pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="needs the Mosquitto broker"),
     pytest.mark.usefixtures("socket_enabled", "fake_camera", "camera_device", "scripted_engine"),
     # the MQTT integration's housekeeping timer outlives the test (as in test_mqtt.py)
     pytest.mark.parametrize("expected_lingering_timers", [True]),
