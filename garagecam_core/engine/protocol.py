@@ -68,13 +68,16 @@ def write_frame(
 ) -> None:
     """Write one frame. With a deadline the fd must be non-blocking."""
     encoded = json.dumps(header).encode()
-    view = memoryview(_PREFIX.pack(len(encoded), len(body)) + encoded + body)
-    while view:
-        _wait(fd, select.POLLOUT, deadline)
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            continue
-        except (BrokenPipeError, ConnectionResetError) as err:
-            raise FrameEOF from err
-        view = view[written:]
+    # The body is written from its own memory: joining it to the header would hold a second
+    # copy of a (up to 20 MB) image for the whole write.
+    for part in (_PREFIX.pack(len(encoded), len(body)) + encoded, body):
+        view = memoryview(part)
+        while view:
+            _wait(fd, select.POLLOUT, deadline)
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError) as err:
+                raise FrameEOF from err
+            view = view[written:]

@@ -39,7 +39,7 @@ from ..preprocess import DEFAULT_LIMITS, ImageLimits
 from ..pte_runtimes import official_runtime_expected
 from ..roi import Roi
 from .base import Classification, ClosingEngine, Timings
-from .frames import FrameReader, SharedFrames
+from .frames import MAX_SHARED_BYTES, FrameReader, SharedFrames
 from .protocol import FrameEOF, FrameTimeout, read_frame, write_frame
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ class _Child:
             "--threads", str(threads), "--max-bytes", str(limits.max_bytes),
             "--max-pixels", str(limits.max_pixels),
         ]  # fmt: skip
-        # Larger images still reach the child (through the pipe), which refuses them properly.
-        self.frames = SharedFrames.create(limits.max_bytes)
+        # Larger images reach the child through the pipe (which also refuses too-large ones).
+        self.frames = SharedFrames.create(min(limits.max_bytes, MAX_SHARED_BYTES))
         pass_fds: tuple[int, ...] = ()
         if self.frames is not None and self.frames.fd is not None:
             argv += ["--frames-fd", str(self.frames.fd)]
