@@ -50,7 +50,8 @@ def export_all(workdir: Path) -> dict[str, Any]:
     nchw = np.ascontiguousarray(tensor)
     np.save(workdir / "input.npy", nchw)
     example = torch.from_numpy(nchw)
-    cases: dict[str, Any] = {}
+    done = workdir / "cases.json"
+    cases: dict[str, Any] = json.loads(done.read_text()) if done.is_file() else {}
 
     def lower(name: str, module: Any, layout: str) -> Path:
         example_in = (
@@ -68,7 +69,8 @@ def export_all(workdir: Path) -> dict[str, Any]:
             self.layers = layers
 
         def forward(self, x: Any) -> Any:
-            return self.layers(x).mean((2, 3))
+            # keepdim + flatten: a plain mean over (2, 3) is not delegated to XNNPACK
+            return self.layers(x).mean((2, 3), keepdim=True).flatten(1)
 
     class Trivial(torch.nn.Module):
         def __init__(self) -> None:
@@ -76,18 +78,20 @@ def export_all(workdir: Path) -> dict[str, Any]:
             self.head = torch.nn.Linear(3, 2)
 
         def forward(self, x: Any) -> Any:
-            return torch.sigmoid(self.head(x.mean((2, 3))))
+            return torch.sigmoid(self.head(x.mean((2, 3), keepdim=True).flatten(1)))
 
     torch.manual_seed(0)
     parts: dict[str, Any] = {"full": eager, "trivial": Trivial().eval()}
     for cut in CUTS:
         parts[f"features_{cut:02d}"] = Prefix(source.module.features[:cut]).eval()
     for name, module in parts.items():
+        if name in cases:
+            continue  # exported by an earlier run (--keep)
         started = time.perf_counter()
         with torch.no_grad():
             reference = module(example).numpy().reshape(-1)
         directory = workdir / name
-        directory.mkdir()
+        directory.mkdir(exist_ok=True)
         case: dict[str, Any] = {"reference": reference.tolist(),
                                 "pte_nhwc": str(lower(name, module, "NHWC"))}  # fmt: skip
         case["tflite"] = str(litert.convert(module, tensor, directory))
@@ -95,7 +99,7 @@ def export_all(workdir: Path) -> dict[str, Any]:
             case["pte_nchw"] = str(lower(name, module, "NCHW"))
             case["ncnn"] = [str(p) for p in ncnn.convert(module, tensor, directory / "ncnn")]
             calibration = workdir / "calibration"
-            calibration.mkdir()
+            calibration.mkdir(exist_ok=True)
             for scene in iter_scenes(BENCH_SEED + 1, 32, sizes=((1280, 720),)):
                 (calibration / f"{scene.index:03d}.jpg").write_bytes(scene.jpeg)
             int8 = export_model(
@@ -104,6 +108,7 @@ def export_all(workdir: Path) -> dict[str, Any]:
             )  # fmt: skip
             case["pte_int8"] = str(int8.path)
         cases[name] = case
+        done.write_text(json.dumps(cases, indent=1))
         print(f"exported {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return cases
 
@@ -195,12 +200,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--measure-only", action="store_true", help="reuse the exported files")
+    parser.add_argument("--keep", action="store_true", help="export only what is missing")
     parser.add_argument("--phase", choices=("export", "measure"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     if args.phase == "export":
         args.workdir.mkdir(parents=True, exist_ok=True)
-        (args.workdir / "cases.json").write_text(json.dumps(export_all(args.workdir), indent=1))
+        export_all(args.workdir)
         return 0
     if args.phase == "measure":
         result = measure(args.workdir, args.runs, args.warmup, threads)
@@ -217,7 +223,7 @@ def main() -> int:
             "--runs", str(args.runs), "--warmup", str(args.warmup),
             "--threads", args.threads]  # fmt: skip
     if not args.measure_only:
-        if args.workdir.exists():
+        if args.workdir.exists() and not args.keep:
             import shutil
 
             shutil.rmtree(args.workdir)

@@ -54,3 +54,8 @@ def sample_ms(
         samples.append((time.perf_counter() - start) * 1000.0)
         tick()
     return samples
+
+
+def time_ms(fn: Callable[[], object], runs: int, warmup: int, tick: Callable[[], None]) -> Summary:
+    """`sample_ms`, summarised."""
+    return summarize(sample_ms(fn, runs, warmup, tick))
