@@ -4,9 +4,10 @@
 
 Run it in the peers venv (docs/benchmarks-peers.md). Phase 1 (this process, with torch)
 exports from the demo's trained module: the full network as ExecuTorch programs (fp32 NHWC,
-fp32 NCHW, int8 NHWC), LiteRT and ncnn; a trivial network (spatial mean, linear, sigmoid:
-the per-call floor of each runtime with the same 300 KB input); and prefixes of the feature
-extractor (stem, then each stage; spatial mean at the end) in ExecuTorch and LiteRT. Phase 2
+fp32 NCHW, int8 NHWC), LiteRT and ncnn; a call-floor network (a 1x1 conv reading one
+pixel, then sigmoid: each runtime's cost per call with the same 300 KB input); and prefixes
+of the feature extractor (stem, then each stage; spatial mean at the end) in ExecuTorch and
+LiteRT. Phase 2
 (a fresh process without torch) runs everything through the torch-free binding
 (`garagecam_runtime`), LiteRT and ncnn, in turns, at 1 and 2 threads, and writes JSON and
 Markdown: per-case medians and the paired time ratio of ExecuTorch to LiteRT.
@@ -15,6 +16,7 @@ Markdown: per-case medians and the paired time ratio of ExecuTorch to LiteRT.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -72,16 +74,19 @@ def export_all(workdir: Path) -> dict[str, Any]:
             # keepdim + flatten: a plain mean over (2, 3) is not delegated to XNNPACK
             return self.layers(x).mean((2, 3), keepdim=True).flatten(1)
 
-    class Trivial(torch.nn.Module):
+    class CallFloor(torch.nn.Module):
+        """Same input and output as the demo, almost no compute: a 1x1 conv that reads one
+        pixel (stride = input size), sigmoid. What is left is each runtime's cost per call."""
+
         def __init__(self) -> None:
             super().__init__()
-            self.head = torch.nn.Linear(3, 2)
+            self.conv = torch.nn.Conv2d(3, 2, 1, stride=tuple(example.shape[2:]))
 
         def forward(self, x: Any) -> Any:
-            return torch.sigmoid(self.head(x.mean((2, 3), keepdim=True).flatten(1)))
+            return torch.sigmoid(self.conv(x).flatten(1))
 
     torch.manual_seed(0)
-    parts: dict[str, Any] = {"full": eager, "trivial": Trivial().eval()}
+    parts: dict[str, Any] = {"full": eager, "call_floor": CallFloor().eval()}
     for cut in CUTS:
         parts[f"features_{cut:02d}"] = Prefix(source.module.features[:cut]).eval()
     for name, module in parts.items():
@@ -113,40 +118,66 @@ def export_all(workdir: Path) -> dict[str, Any]:
     return cases
 
 
+def _runners(
+    cases: dict[str, Any], count: int, x: Any, engine_path: bool
+) -> dict[tuple[str, str], Any]:
+    """(case, runtime) -> a no-argument call, every program loaded at `count` threads."""
+    import garagecam_runtime
+
+    from garagecam_core.bench.peers.programs import LiteRTProgram, NcnnProgram, nhwc
+
+    x_nhwc_view = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    runners: dict[tuple[str, str], Any] = {}
+    for name, case in cases.items():
+        program = garagecam_runtime.Program.load(case["pte_nhwc"])
+        program.load_method("forward")
+        runners[name, "executorch-binding"] = lambda p=program: p.run(x_nhwc_view)
+        if name in ("full", "call_floor"):
+            # the binding's C++ entry point alone: what its Python wrapper costs
+            native = program._native
+            runners[name, "executorch-binding-native"] = lambda n=native: n.run(
+                "forward", x_nhwc_view
+            )
+        if name == "full" and engine_path:
+            from garagecam_core import demo_model_path
+            from garagecam_core.bundle import load_program
+
+            loaded = load_program(demo_model_path(), count)  # same export, with its metadata
+            runners[name, "garagecam-engine"] = lambda p=loaded: p.run(x_nhwc_view)
+        lite = LiteRTProgram(Path(case["tflite"]), count)
+        array = nhwc(x)
+        runners[name, "litert"] = lambda p=lite, a=array: p.run(a)
+        if "pte_nchw" in case:
+            nchw_program = garagecam_runtime.Program.load(case["pte_nchw"])
+            runners[name, "executorch-binding-nchw-program"] = lambda p=nchw_program: p.run(x)
+            runners[name, "executorch-binding-nhwc-program-nchw-memory"] = lambda p=program: p.run(
+                x
+            )
+        if "pte_int8" in case:
+            int8 = garagecam_runtime.Program.load(case["pte_int8"])
+            runners[name, "executorch-binding-int8"] = lambda p=int8: p.run(x_nhwc_view)
+        if "ncnn" in case:
+            net, chw = NcnnProgram(*map(Path, case["ncnn"]), count), x[0].copy()
+            runners[name, "ncnn"] = lambda p=net, c=chw: p.run(c)
+    return runners
+
+
 def measure(workdir: Path, runs: int, warmup: int, threads: list[int]) -> dict[str, Any]:
     """Torch-free: the binding, LiteRT and ncnn, in turns per thread count."""
     import garagecam_runtime
 
-    from garagecam_core.bench.peers.programs import LiteRTProgram, NcnnProgram, nhwc
     from garagecam_core.bench.runtimes import ROUNDS, paired_ratio, split_runs
     from garagecam_core.bench.stats import sample_ms, summarize
 
     cases = json.loads((workdir / "cases.json").read_text())
+    # GarageCam's engine call path (bundle.load_program) where it runs on the binding (the
+    # issue-12 code); elsewhere the engines would import torch into this process: left out
+    engine_path = importlib.util.find_spec("garagecam_core.pte_runtimes") is not None
     x = np.load(workdir / "input.npy")
-    x_nhwc_view = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     rows: list[dict[str, Any]] = []
     for count in threads:
         garagecam_runtime.set_thread_count(count)
-        runners: dict[tuple[str, str], Any] = {}
-        for name, case in cases.items():
-            program = garagecam_runtime.Program.load(case["pte_nhwc"])
-            program.load_method("forward")
-            runners[name, "executorch-binding"] = lambda p=program: p.run(x_nhwc_view)
-            lite = LiteRTProgram(Path(case["tflite"]), count)
-            array = nhwc(x)
-            runners[name, "litert"] = lambda p=lite, a=array: p.run(a)
-            if "pte_nchw" in case:
-                nchw_program = garagecam_runtime.Program.load(case["pte_nchw"])
-                runners[name, "executorch-binding-nchw-program"] = lambda p=nchw_program: p.run(x)
-                runners[name, "executorch-binding-nhwc-program-nchw-memory"] = lambda p=program: (
-                    p.run(x)
-                )
-            if "pte_int8" in case:
-                int8 = garagecam_runtime.Program.load(case["pte_int8"])
-                runners[name, "executorch-binding-int8"] = lambda p=int8: p.run(x_nhwc_view)
-            if "ncnn" in case:
-                net, chw = NcnnProgram(*map(Path, case["ncnn"]), count), x[0].copy()
-                runners[name, "ncnn"] = lambda p=net, c=chw: p.run(c)
+        runners = _runners(cases, count, x, engine_path)
         diffs = {}
         for (name, runtime), run in runners.items():
             out = np.asarray(run(), dtype=np.float32).reshape(-1)
