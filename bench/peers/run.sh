@@ -18,8 +18,9 @@ printf '%q ' "${cmd[@]}" | sed 's/ $/\n/' > "$out/command.txt"
 { echo "before bench: $(date -u +%H:%M:%S) $(uptime)"; } > "$out/load.txt"
 "${cmd[@]}" > /dev/null
 echo "after bench: $(date -u +%H:%M:%S) $(uptime)" >> "$out/load.txt"
-# exports once (torch), then measures torch-free in a fresh process per repeat
-"$py" bench/peers/gap.py --out "$out/gap-1" --runs 1000 --warmup 20 > /dev/null
+# exports once (torch; --keep reuses an earlier export of the same demo), then measures
+# torch-free in a fresh process per repeat
+"$py" bench/peers/gap.py --out "$out/gap-1" --runs 1000 --warmup 20 --keep > /dev/null
 echo "after gap-1: $(date -u +%H:%M:%S) $(uptime)" >> "$out/load.txt"
 for n in $(seq 2 "$repeats"); do
   "$py" bench/peers/gap.py --out "$out/gap-$n" --runs 1000 --warmup 20 --measure-only > /dev/null
