@@ -76,6 +76,7 @@ def peer_figures(
     footprint = measure_footprints(
         footprint_programs(models, engine_model, onnx), tensor, reference,
         threads=min(threads), repeats=processes, workdir=workdir, tick=tick,
+        frame=(snapshot.data, metadata.to_json()),
     )  # fmt: skip
     end_to_end: list[dict[str, Any]] = []
     skipped = "LiteRT is not measured here (see the runtimes table)"

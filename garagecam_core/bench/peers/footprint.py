@@ -33,9 +33,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _probe_once(kind: str, threads: int, npy: Path, models: list[Path]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "garagecam_core.bench.peers.probe", kind, str(threads),
+#: suffix of the rows whose process also preprocesses a frame (probe --frame)
+PIPELINE = "+preprocess"
+
+
+def _probe_once(
+    kind: str, threads: int, npy: Path, models: list[Path], frame: list[Path]
+) -> dict[str, Any]:
+    base = kind.removesuffix(PIPELINE)
+    command = [sys.executable, "-m", "garagecam_core.bench.peers.probe", base, str(threads),
                str(npy), *map(str, models)]  # fmt: skip
+    if kind.endswith(PIPELINE):
+        command += ["--frame", *map(str, frame)]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=_TIMEOUT_S, env=_env(), check=False
@@ -59,18 +68,27 @@ def measure_footprints(
     repeats: int,
     workdir: Path,
     tick: Callable[[], None],
+    frame: tuple[bytes, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per runtime kind (see `probe.KINDS`) with its model files; medians over
-    `repeats` fresh processes, each kind's turn rotating with the others'."""
+    `repeats` fresh processes, each kind's turn rotating with the others'. With `frame`
+    (image bytes, metadata JSON) every kind is also measured as a pipeline process
+    (`KIND+preprocess`: GarageCam's preprocessing makes the input from the image)."""
     npy = workdir / "probe-input.npy"
     np.save(npy, np.ascontiguousarray(tensor, dtype=np.float32))
+    frame_files: list[Path] = []
+    if frame is not None:
+        frame_files = [workdir / "probe-frame.jpg", workdir / "probe-metadata.json"]
+        frame_files[0].write_bytes(frame[0])
+        frame_files[1].write_text(frame[1], encoding="utf-8")
+        programs = {**programs, **{k + PIPELINE: v for k, v in programs.items()}}
     samples: dict[str, list[dict[str, Any]]] = {kind: [] for kind in programs}
     errors: dict[str, str] = {}
     for _ in range(repeats):
         for kind, models in programs.items():
             if kind in errors:
                 continue
-            sample = _probe_once(kind, threads, npy, models)
+            sample = _probe_once(kind, threads, npy, models, frame_files)
             tick()
             if "error" in sample:
                 errors[kind] = sample["error"]

@@ -13,6 +13,7 @@ from ..goals import ET_FP32
 from ..runtimes import paired_ratio
 from . import LITERT, NCNN
 from .end_to_end import IN_PROCESS, LITERT_PIPELINE, WORKER
+from .footprint import PIPELINE
 
 #: peers whose fresh-process memory is the bar for the worker's
 MEMORY_PEERS = (LITERT, NCNN)
@@ -80,6 +81,15 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
         "worker_rss_vs_best_peer", "GarageCam worker RSS with the model loaded / best peer's "
         "RSS (fresh process, model loaded)", "<= 1.0",
         worker / best if worker and best else None, limit=1.0,
+    )  # fmt: skip
+    # the same with the preprocessing a pipeline needs around any runtime (Pillow, buffers)
+    pipelines = [
+        r["rss_mb"] for r in footprint if r["runtime"] in {p + PIPELINE for p in MEMORY_PEERS}
+    ]
+    yield _goal(
+        "worker_rss_vs_best_peer_pipeline", "GarageCam worker RSS / best peer's RSS in a "
+        "process that also preprocesses the frame (same preprocessing)", "reported",
+        worker / min(pipelines) if worker and pipelines else None, limit=None,
     )  # fmt: skip
     engine = _find(footprint, runtime="garagecam-engine")
     yield _goal(

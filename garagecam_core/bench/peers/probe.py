@@ -1,12 +1,16 @@
 """One runtime in a fresh process: import time, load time, first run, memory.
 
     python -m garagecam_core.bench.peers.probe KIND THREADS INPUT.npy MODEL [MODEL2]
+        [--frame IMAGE METADATA.json]
 
 INPUT.npy holds the (1, 3, H, W) float32 input in NCHW memory; each runtime gets it in its
-own natural layout before the clock starts. Prints one JSON line: milliseconds for the
-runtime's import, the model's load and the first run; VmRSS and VmHWM (MiB) after the first
-run; the output probabilities. numpy is imported before the clock: every runtime needs it.
-Run by `footprint.py`; only numpy, the runtime's package and the modules below are imported.
+own natural layout before the clock starts. With `--frame`, the process also does what a
+pipeline does around the runtime: it imports GarageCam's preprocessing (Pillow) and makes
+the input from the image with the model's metadata, so its memory compares with a worker's.
+Prints one JSON line: milliseconds for the runtime's import, the model's load and the first
+run; VmRSS and VmHWM (MiB) after the first run; the output probabilities. numpy is imported
+before the clock: every runtime needs it. Run by `footprint.py`; only numpy, the runtime's
+package and the modules named here are imported.
 """
 
 from __future__ import annotations
@@ -125,9 +129,22 @@ KINDS: dict[str, Callable[[list[str], int, Array], tuple[Callable[[], Runner], f
 }
 
 
-def probe(kind: str, threads: int, input_path: str, models: list[str]) -> dict[str, Any]:
+def _from_frame(image: str, metadata_json: str) -> Array:
+    from garagecam_core.metadata import ModelMetadata
+    from garagecam_core.preprocess import prepare
+
+    metadata = ModelMetadata.from_json(Path(metadata_json).read_text(encoding="utf-8"))
+    tensor = prepare(Path(image).read_bytes(), metadata).tensor
+    return np.ascontiguousarray(tensor, dtype=np.float32)
+
+
+def probe(
+    kind: str, threads: int, input_path: str, models: list[str], frame: list[str] | None = None
+) -> dict[str, Any]:
     x: Array = np.load(input_path)
     loader, import_s = KINDS[kind](models, threads, x)
+    if frame:
+        x[...] = _from_frame(*frame)  # the loaders read `x` when they load, below
     start = time.perf_counter()
     run = loader()
     loaded = time.perf_counter()
@@ -145,12 +162,18 @@ def probe(kind: str, threads: int, input_path: str, models: list[str]) -> dict[s
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 4 or argv[0] not in KINDS:
+    frame = None
+    if "--frame" in argv:
+        at = argv.index("--frame")
+        argv, frame = argv[:at], argv[at + 1 :]
+    if len(argv) < 4 or argv[0] not in KINDS or (frame is not None and len(frame) != 2):
         print(
-            f"usage: probe {{{','.join(KINDS)}}} THREADS INPUT.npy MODEL [MODEL2]", file=sys.stderr
+            f"usage: probe {{{','.join(KINDS)}}} THREADS INPUT.npy MODEL [MODEL2] "
+            "[--frame IMAGE METADATA.json]",
+            file=sys.stderr,
         )
         return 2
-    print(json.dumps(probe(argv[0], int(argv[1]), argv[2], argv[3:])))
+    print(json.dumps(probe(argv[0], int(argv[1]), argv[2], argv[3:], frame)))
     return 0
 
 

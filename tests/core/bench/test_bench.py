@@ -29,6 +29,7 @@ GOAL_IDS = {
     # the peers' goals (tests/core/bench/test_peers.py), at the one thread count of --quick
     "engine_vs_litert_1", "engine_vs_ncnn_1", "end_to_end_vs_litert_1",
     "worker_end_to_end_vs_litert_1", "worker_rss_vs_best_peer", "engine_process_rss_vs_best_peer",
+    "worker_rss_vs_best_peer_pipeline",
 }  # fmt: skip
 PEER_GOALS = {g for g in GOAL_IDS if "litert" in g or "ncnn" in g or "peer" in g}
 STAGES = {

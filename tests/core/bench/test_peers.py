@@ -24,7 +24,7 @@ from garagecam_core.bench.module import SourceModule, resolve_module
 from garagecam_core.bench.naive import eager_probabilities
 from garagecam_core.bench.peers import LITERT, NCNN, litert, ncnn
 from garagecam_core.bench.peers.common import ConversionError, captured_output
-from garagecam_core.bench.peers.footprint import measure_footprints
+from garagecam_core.bench.peers.footprint import PIPELINE, measure_footprints
 from garagecam_core.bench.peers.goals import peer_goals
 from garagecam_core.bench.peers.report import draw_peers, peers_markdown
 from garagecam_core.bench.runtimes import (
@@ -58,9 +58,13 @@ def eager(source: SourceModule) -> Any:
 
 
 @pytest.fixture(scope="module")
-def tensor() -> npt.NDArray[np.float32]:
+def jpeg() -> bytes:
+    return encode(scene(320, 240, door_open=True), "JPEG", quality=90)
+
+
+@pytest.fixture(scope="module")
+def tensor(jpeg: bytes) -> npt.NDArray[np.float32]:
     """A real preprocessed frame, in the memory layout preprocessing gives the model."""
-    jpeg = encode(scene(320, 240, door_open=True), "JPEG", quality=90)
     return prepare(jpeg, tiny_metadata()).tensor
 
 
@@ -112,7 +116,7 @@ def test_peer_converts_and_agrees_with_eager_or_says_why_not(
 def test_fresh_process_probes(
     converted: dict[str, tuple[Candidate, Any]],
     eager: Any,
-    tensor: npt.NDArray[np.float32],
+    jpeg: bytes,
     tiny_model_path: Path,
     tmp_path: Path,
 ) -> None:
@@ -122,21 +126,26 @@ def test_fresh_process_probes(
     if HAS_NCNN:
         programs["ncnn"] = list(converted[NCNN][1])
     programs["onnxruntime"] = [tmp_path / "missing.onnx"]  # a failing probe is reported
+    tensor = prepare(jpeg, tiny_metadata()).tensor
     reference = eager_probabilities(eager, np.ascontiguousarray(tensor))
     ticks: list[int] = []
     rows = measure_footprints(
         programs, tensor, reference, threads=1, repeats=1, workdir=tmp_path,
-        tick=lambda: ticks.append(1),
+        tick=lambda: ticks.append(1), frame=(jpeg, tiny_metadata().to_json()),
     )  # fmt: skip
     by_name = {row["runtime"]: row for row in rows}
-    assert list(by_name) == list(programs) and len(ticks) == len(programs)
-    failed = by_name.pop("onnxruntime")
-    assert failed["status"] == "failed" and "exit code" in failed["reason"]
+    # every runtime bare, then again in a process that also preprocesses the frame
+    assert list(by_name) == [*programs, *(name + PIPELINE for name in programs)]
+    assert len(ticks) == 2 * len(programs)
+    for name in ("onnxruntime", "onnxruntime" + PIPELINE):
+        failed = by_name.pop(name)
+        assert failed["status"] == "failed" and "exit code" in failed["reason"]
     for row in by_name.values():
         assert row["status"] == "ok", row
         assert row["rss_mb"] > 0 and row["peak_rss_mb"] >= row["rss_mb"]
         assert row["import_ms"] >= 0 and row["load_ms"] > 0
-        assert row["max_abs_diff"] <= FP32_TOLERANCE
+        # the frame-made input is the fixture's tensor: same answer as eager on it
+        assert row["max_abs_diff"] <= FP32_TOLERANCE, row
 
 
 def _fake(name: str, value: float, log: list[str]) -> Candidate:
@@ -218,6 +227,7 @@ def _result() -> dict[str, Any]:
                 probe("garagecam-engine", 800.0),
                 probe("litert", 50.0),
                 probe("ncnn", 40.0),
+                probe("ncnn+preprocess", 48.0),
                 {"runtime": "onnxruntime", "status": "failed", "reason": "boom"},
             ],
             "end_to_end": [
@@ -242,6 +252,8 @@ def test_peer_goals_from_figures() -> None:
     assert goals["end_to_end_vs_litert_2"]["measured"] is None
     assert goals["worker_rss_vs_best_peer"]["measured"] == 1.5  # 60 MB / ncnn's 40 MB
     assert goals["engine_process_rss_vs_best_peer"]["measured"] == 20.0
+    assert goals["worker_rss_vs_best_peer_pipeline"]["measured"] == 1.25  # 60 / 48 MB
+    assert goals["worker_rss_vs_best_peer_pipeline"]["met"] is None
     assert peer_goals({})[0]["measured"] is None  # no figures: nothing claimed
 
 
