@@ -113,8 +113,9 @@ def _binding(models: list[str], threads: int, x: Array) -> tuple[Callable[[], Ru
         garagecam_runtime.set_thread_count(threads)
         program = garagecam_runtime.Program.load(models[0])
         program.load_method("forward")
-        order = program.input_specs()[0].dim_order  # type: ignore[union-attr]
-        array = _channels_last(x) if tuple(order) == (0, 2, 3, 1) else x
+        spec = program.input_specs()[0]
+        order = tuple(spec.dim_order) if spec is not None else ()
+        array = _channels_last(x) if order == (0, 2, 3, 1) else x
         return lambda: np.asarray(program.run(array), dtype=np.float32).reshape(-1)
 
     return load, imported - start
