@@ -32,17 +32,33 @@ ROOT = Path(__file__).resolve().parents[2]
 CUTS = (2, 6, 10, 14, 18)
 
 
+def _int8(module: Any, metadata: Any, workdir: Path) -> Path:
+    """The project's int8 export of the module, calibrated on generated scenes."""
+    from garagecam_core.bench.snapshots import BENCH_SEED
+    from garagecam_core.export import export_model
+    from garagecam_core.scenes import iter_scenes
+
+    calibration = workdir / "calibration"
+    calibration.mkdir(exist_ok=True)
+    for scene in iter_scenes(BENCH_SEED + 1, 32, sizes=((1280, 720),)):
+        (calibration / f"{scene.index:03d}.jpg").write_bytes(scene.jpeg)
+    report = export_model(
+        module, metadata, workdir / "int8.pte", int8=True, progress=False,
+        calibration=sorted(calibration.glob("*.jpg")),
+    )  # fmt: skip
+    return report.path
+
+
 def export_all(workdir: Path) -> dict[str, Any]:
     import torch
 
     from garagecam_core import demo_model_path
     from garagecam_core.bench.module import resolve_module
     from garagecam_core.bench.peers import litert, ncnn
-    from garagecam_core.bench.snapshots import BENCH_SEED, generated_snapshots
+    from garagecam_core.bench.snapshots import generated_snapshots
     from garagecam_core.bundle import read_metadata
     from garagecam_core.export import export_model, lower_to_pte
     from garagecam_core.preprocess import prepare
-    from garagecam_core.scenes import iter_scenes
 
     metadata = read_metadata(demo_model_path())
     source = resolve_module(metadata, None, True, demo_model_path().parent)
@@ -100,18 +116,14 @@ def export_all(workdir: Path) -> dict[str, Any]:
         case: dict[str, Any] = {"reference": reference.tolist(),
                                 "pte_nhwc": str(lower(name, module, "NHWC"))}  # fmt: skip
         case["tflite"] = str(litert.convert(module, tensor, directory))
+        if name == "call_floor":  # with the demo's metadata: the engines' loader accepts it
+            engine = workdir / "call_floor.engine.pte"
+            export_model(module, metadata, engine, outputs="probabilities", progress=False)
+            case["pte_engine"] = str(engine)
         if name == "full":
             case["pte_nchw"] = str(lower(name, module, "NCHW"))
             case["ncnn"] = [str(p) for p in ncnn.convert(module, tensor, directory / "ncnn")]
-            calibration = workdir / "calibration"
-            calibration.mkdir(exist_ok=True)
-            for scene in iter_scenes(BENCH_SEED + 1, 32, sizes=((1280, 720),)):
-                (calibration / f"{scene.index:03d}.jpg").write_bytes(scene.jpeg)
-            int8 = export_model(
-                source.module, metadata, workdir / "int8.pte", int8=True, progress=False,
-                calibration=sorted(calibration.glob("*.jpg")),
-            )  # fmt: skip
-            case["pte_int8"] = str(int8.path)
+            case["pte_int8"] = str(_int8(source.module, metadata, workdir))
         cases[name] = case
         done.write_text(json.dumps(cases, indent=1))
         print(f"exported {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -138,11 +150,12 @@ def _runners(
             runners[name, "executorch-binding-native"] = lambda n=native: n.run(
                 "forward", x_nhwc_view
             )
-        if name == "full" and engine_path:
+        if name in ("full", "call_floor") and engine_path:
             from garagecam_core import demo_model_path
             from garagecam_core.bundle import load_program
 
-            loaded = load_program(demo_model_path(), count)  # same export, with its metadata
+            # programs with GarageCam metadata: the demo is the same export as "full"
+            loaded = load_program(case.get("pte_engine", demo_model_path()), count)
             runners[name, "garagecam-engine"] = lambda p=loaded: p.run(x_nhwc_view)
         lite = LiteRTProgram(Path(case["tflite"]), count)
         array = nhwc(x)

@@ -40,12 +40,26 @@ def main(paths: list[str]) -> int:
                              else f"{row['time_vs_litert']:.2f}x")  # fmt: skip
             if any(c != "–" for c in cells):
                 print(f"| {runtime} | {count} | " + " | ".join(cells) + " |")
+    print("\nCost per call (call-floor network), median ms per run:\n")
+    print("| Runtime | Threads | " + " | ".join(f"run {i + 1}" for i in range(len(results))) + " |")
+    print("|---|---|" + "---|" * len(results))
+    for runtime in (
+        "litert",
+        "executorch-binding",
+        "executorch-binding-native",
+        "garagecam-engine",
+    ):
+        for count in threads:
+            rows = [_row(result, "call_floor", runtime, count) for result in results]
+            if any(rows):
+                cells = [f"{r['inference']['median']:.4f}" if r else "–" for r in rows]
+                print(f"| {runtime} | {count} | " + " | ".join(cells) + " |")
     print("\nMedian ms per call (run 1); stages are differences of successive prefixes:\n")
     print("| Part | Threads | ExecuTorch (binding) | LiteRT | ExecuTorch / LiteRT |")
     print("|---|---|---|---|---|")
     first = results[0]
     prefixes = sorted(c for c in {r["case"] for r in first["rows"]} if c.startswith("features_"))
-    cases = ["call_floor", *prefixes]
+    cases = prefixes
     for count in threads:
         previous = {"et": 0.0, "lite": 0.0}
         for case in cases:
