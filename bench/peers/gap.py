@@ -49,7 +49,41 @@ def _int8(module: Any, metadata: Any, workdir: Path) -> Path:
     return report.path
 
 
-def export_all(workdir: Path) -> dict[str, Any]:
+def _with_metadata(module: Any, metadata: Any, out: Path) -> Path:
+    """`export_model` of a probabilities module with the demo's metadata."""
+    from garagecam_core.export import export_model
+
+    return export_model(module, metadata, out, outputs="probabilities", progress=False).path
+
+
+def _stem_variants(torch: Any, eager: Any) -> dict[str, Any]:
+    """The demo network with other stems (random weights for the new layers: speed only).
+
+    The demo's stem is a stride-2 depthwise 3x3 on the 3 RGB channels, then a 1x1 to 16:
+    with 3 channels every output pixel goes through XNNPACK's channel-tail path.
+    """
+    import copy
+
+    from torch import nn
+
+    from garagecam_core.train.student import _conv_bn
+
+    variants = {
+        # 1x1 to 16 channels at full resolution, then the stride-2 depthwise on 16 channels
+        "stem_pointwise_first": [_conv_bn(3, 16, kernel=1), _conv_bn(16, 16, 2, groups=16)],
+        # one dense stride-2 3x3 convolution 3 -> 16
+        "stem_dense_3x3": [_conv_bn(3, 16, 2)],
+    }
+    torch.manual_seed(0)
+    out = {}
+    for name, stem in variants.items():
+        module = copy.deepcopy(eager)  # the student wrapped with its sigmoid (export's)
+        module.inner.features = nn.Sequential(*stem, *list(module.inner.features)[2:])
+        out[name] = module.eval()
+    return out
+
+
+def export_all(workdir: Path, stems: bool = False) -> dict[str, Any]:
     import torch
 
     from garagecam_core import demo_model_path
@@ -57,7 +91,7 @@ def export_all(workdir: Path) -> dict[str, Any]:
     from garagecam_core.bench.peers import litert, ncnn
     from garagecam_core.bench.snapshots import generated_snapshots
     from garagecam_core.bundle import read_metadata
-    from garagecam_core.export import export_model, lower_to_pte
+    from garagecam_core.export import lower_to_pte
     from garagecam_core.preprocess import prepare
 
     metadata = read_metadata(demo_model_path())
@@ -105,6 +139,8 @@ def export_all(workdir: Path) -> dict[str, Any]:
     parts: dict[str, Any] = {"full": eager, "call_floor": CallFloor().eval()}
     for cut in CUTS:
         parts[f"features_{cut:02d}"] = Prefix(source.module.features[:cut]).eval()
+    if stems:
+        parts.update(_stem_variants(torch, eager))
     for name, module in parts.items():
         if name in cases:
             continue  # exported by an earlier run (--keep)
@@ -117,9 +153,7 @@ def export_all(workdir: Path) -> dict[str, Any]:
                                 "pte_nhwc": str(lower(name, module, "NHWC"))}  # fmt: skip
         case["tflite"] = str(litert.convert(module, tensor, directory))
         if name == "call_floor":  # with the demo's metadata: the engines' loader accepts it
-            engine = workdir / "call_floor.engine.pte"
-            export_model(module, metadata, engine, outputs="probabilities", progress=False)
-            case["pte_engine"] = str(engine)
+            case["pte_engine"] = str(_with_metadata(module, metadata, workdir / "engine.pte"))
         if name == "full":
             case["pte_nchw"] = str(lower(name, module, "NCHW"))
             case["ncnn"] = [str(p) for p in ncnn.convert(module, tensor, directory / "ncnn")]
@@ -245,12 +279,15 @@ def main() -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--measure-only", action="store_true", help="reuse the exported files")
     parser.add_argument("--keep", action="store_true", help="export only what is missing")
+    parser.add_argument(
+        "--stems", action="store_true", help="also the demo network with other stems (speed)"
+    )
     parser.add_argument("--phase", choices=("export", "measure"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     if args.phase == "export":
         args.workdir.mkdir(parents=True, exist_ok=True)
-        export_all(args.workdir)
+        export_all(args.workdir, stems=args.stems)
         return 0
     if args.phase == "measure":
         result = measure(args.workdir, args.runs, args.warmup, threads)
@@ -265,7 +302,7 @@ def main() -> int:
     }
     base = [sys.executable, __file__, "--out", str(args.out), "--workdir", str(args.workdir),
             "--runs", str(args.runs), "--warmup", str(args.warmup),
-            "--threads", args.threads]  # fmt: skip
+            "--threads", args.threads, *(["--stems"] if args.stems else [])]  # fmt: skip
     if not args.measure_only:
         if args.workdir.exists() and not args.keep:
             import shutil
