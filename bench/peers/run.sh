@@ -11,7 +11,7 @@ out=bench/results/peers
 repeats=${GAP_REPEATS:-3}
 mkdir -p "$out"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-cmd=("$py" -m garagecam_core bench --threads 1,2 --runs 500 --warmup 20 --rss-iterations 2000
+cmd=("$py" -m garagecam_core bench --threads 1,2 --runs 500 --warmup 10 --rss-iterations 2000
      --accuracy-scenes 100 --footprint-processes 3 --no-progress
      --json "$out/bench.json" --markdown "$out/bench.md" --plot "$out/bench.png" "$@")
 printf '%q ' "${cmd[@]}" | sed 's/ $/\n/' > "$out/command.txt"
@@ -20,10 +20,10 @@ printf '%q ' "${cmd[@]}" | sed 's/ $/\n/' > "$out/command.txt"
 echo "after bench: $(date -u +%H:%M:%S) $(uptime)" >> "$out/load.txt"
 # exports once (torch; --keep reuses an earlier export of the same demo), then measures
 # torch-free in a fresh process per repeat
-"$py" bench/peers/gap.py --out "$out/gap-1" --runs 1000 --warmup 20 --keep > /dev/null
+"$py" bench/peers/gap.py --out "$out/gap-1" --runs 1000 --warmup 10 --keep > /dev/null
 echo "after gap-1: $(date -u +%H:%M:%S) $(uptime)" >> "$out/load.txt"
 for n in $(seq 2 "$repeats"); do
-  "$py" bench/peers/gap.py --out "$out/gap-$n" --runs 1000 --warmup 20 --measure-only > /dev/null
+  "$py" bench/peers/gap.py --out "$out/gap-$n" --runs 1000 --warmup 10 --measure-only > /dev/null
   echo "after gap-$n: $(date -u +%H:%M:%S) $(uptime)" >> "$out/load.txt"
 done
 cat "$out/load.txt"

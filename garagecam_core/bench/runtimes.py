@@ -31,7 +31,7 @@ TOLERANCES = {EAGER: 0.0, ET_FP32: 1e-4, ORT: 1e-4, ET_INT8: 0.05}
 
 Runner = Callable[[], npt.NDArray[np.float32]]
 #: turns each runtime takes at each thread count (see `measure_runtimes`)
-ROUNDS = 5
+ROUNDS = 10
 
 
 @dataclass(frozen=True)
