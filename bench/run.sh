@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Produce the committed benchmark results in bench/results/: bench.json (every figure and the
-# machine), bench.md (the README table), bench.png (the chart) and command.txt (this run).
+# machine), bench.md (the tables in docs/benchmarks.md), bench.png (the chart) and command.txt (this run).
 # Run it on a quiet machine: other load shows up in every timing. Takes ~5-10 minutes.
 # Extra arguments go to `garagecam bench` (e.g. ./bench/run.sh --quick).
 set -euo pipefail

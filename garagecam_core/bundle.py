@@ -7,8 +7,10 @@ output (1, N) probabilities, the activation is part of the graph) and the consta
 Checks run cheapest first, each with its own error type: not a file (`ModelNotFoundError`),
 not an ExecuTorch program (`NotAPteError`), truncated/corrupt (`CorruptModelError`), metadata
 missing/malformed (`MetadataError`), inputs/outputs disagreeing with the metadata
-(`ModelShapeError`). torch and executorch are imported only here, lazily
-(`RuntimeMissingError` when they are not installed).
+(`ModelShapeError`). `run` returns the raw outputs; every engine's answer is checked for
+NaN, infinity and values outside 0..1 where it is built (`engine.base.Classification`).
+The runtime (`pte_runtimes.py`: the garagecam-runtime binding, else executorch's official
+runtime) is imported here, lazily (`RuntimeMissingError` when neither is installed).
 """
 
 from __future__ import annotations
@@ -16,55 +18,27 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .errors import (
-    CorruptModelError,
     EngineError,
     MetadataError,
     ModelNotFoundError,
     ModelShapeError,
     NotAPteError,
-    RuntimeMissingError,
 )
 from .metadata import METADATA_METHOD, ModelMetadata
+from .pte_runtimes import LoadedPte, PteRuntime, get_runtime
 
 _LOGGER = logging.getLogger(__name__)
 
 FORWARD_METHOD = "forward"
 # Flatbuffer file identifier at bytes 4..8, e.g. b"ET12" (schema version digits).
 _PTE_IDENTIFIER = re.compile(rb"ET[0-9]{2}")
-_FLOAT32 = 6  # ExecuTorch ScalarType::Float
-
-# Resetting the thread pool while another thread runs a model is unsafe (hence the
-# runtime's `_unsafe_` prefix): serialise resets with loads in this process.
-_THREADPOOL_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class _Runtime:
-    runtime: Any  # executorch.runtime.Runtime
-    portable_lib: Any  # executorch.extension.pybindings.portable_lib
-    torch: Any
-
-
-def _import_runtime() -> _Runtime:
-    try:
-        import torch
-        from executorch.extension.pybindings import portable_lib
-        from executorch.runtime import Runtime
-    except ImportError as err:
-        raise RuntimeMissingError(
-            "the ExecuTorch runtime is not installed here (torch and executorch are needed to "
-            "run a model locally): install 'garagecam-core[runtime]' on a glibc system, or use "
-            f"a remote GarageCam runner ({err})"
-        ) from err
-    return _Runtime(runtime=Runtime.get(), portable_lib=portable_lib, torch=torch)
+_FLOAT32 = "float32"
 
 
 def check_pte_file(path: Path) -> None:
@@ -85,41 +59,27 @@ def check_pte_file(path: Path) -> None:
         )
 
 
-def set_thread_count(threads: int) -> None:
+def set_thread_count(threads: int, runtime: str | None = None) -> None:
     """Size ExecuTorch's process-wide thread pool (XNNPACK binds it when a program loads)."""
     if threads < 1:
         raise EngineError(f"thread count must be at least 1, got {threads}")
-    lib = _import_runtime().portable_lib
-    with _THREADPOOL_LOCK:
-        if lib._threadpool_get_thread_count() != threads:
-            lib._unsafe_reset_threadpool(threads)
-            _LOGGER.debug("ExecuTorch thread pool set to %d thread(s)", threads)
+    pte_runtime = get_runtime(runtime)
+    if pte_runtime.thread_count() != threads:
+        pte_runtime.set_thread_count(threads)
+        _LOGGER.debug("ExecuTorch thread pool set to %d thread(s)", threads)
 
 
-def thread_count() -> int:
-    return int(_import_runtime().portable_lib._threadpool_get_thread_count())
+def thread_count(runtime: str | None = None) -> int:
+    return get_runtime(runtime).thread_count()
 
 
-def _load(path: Path, runtime: _Runtime) -> Any:
-    try:
-        return runtime.runtime.load_program(path)
-    except (RuntimeError, ValueError) as err:
-        raise CorruptModelError(
-            f"{path} is truncated or corrupt: the ExecuTorch runtime cannot load it ({err}); "
-            "copy or export the model again"
-        ) from err
-
-
-def _metadata_of(path: Path, program: Any) -> ModelMetadata:
+def _metadata_of(path: Path, program: LoadedPte) -> ModelMetadata:
     if METADATA_METHOD not in program.method_names:
         raise MetadataError(
             f"{path} has no GarageCam metadata (no '{METADATA_METHOD}' method): export it "
             "with 'garagecam export' so labels and preprocessing travel with the model"
         )
-    try:
-        values = program.load_method(METADATA_METHOD).execute([])
-    except RuntimeError as err:
-        raise CorruptModelError(f"{path}: cannot read the metadata method ({err})") from err
+    values = program.constants(METADATA_METHOD)
     if len(values) != 1 or not isinstance(values[0], str):
         raise MetadataError(
             f"{path}: the '{METADATA_METHOD}' method must return one JSON string, got "
@@ -131,25 +91,24 @@ def _metadata_of(path: Path, program: Any) -> ModelMetadata:
         raise MetadataError(f"{path}: invalid GarageCam metadata: {err}") from err
 
 
-def read_metadata(path: str | Path) -> ModelMetadata:
+def read_metadata(path: str | Path, runtime: str | None = None) -> ModelMetadata:
     """Read the metadata of a bundle without checking its forward method."""
     path = Path(path)
     check_pte_file(path)
-    return _metadata_of(path, _load(path, _import_runtime()))
+    return _metadata_of(path, get_runtime(runtime).load(path))
 
 
-def _check_signature(path: Path, program: Any, metadata: ModelMetadata) -> None:
+def _check_signature(path: Path, program: LoadedPte, metadata: ModelMetadata) -> None:
     if FORWARD_METHOD not in program.method_names:
         raise ModelShapeError(f"{path} has no '{FORWARD_METHOD}' method to run")
-    meta = program.metadata(FORWARD_METHOD)
+    inputs = program.input_specs(FORWARD_METHOD)
     expected_in = (1, 3, metadata.input_height, metadata.input_width)
-    if meta.num_inputs() != 1:
+    if len(inputs) != 1 or inputs[0] is None:
         raise ModelShapeError(
-            f"{path}: the model takes {meta.num_inputs()} inputs, expected one image tensor "
+            f"{path}: the model takes {len(inputs)} inputs, expected one image tensor "
             f"of shape {expected_in}"
         )
-    info = meta.input_tensor_meta(0)
-    shape = tuple(info.sizes())
+    shape = inputs[0].sizes
     if len(shape) != 4:
         raise ModelShapeError(
             f"{path}: the model input has rank {len(shape)} (shape {shape}), expected rank 4 "
@@ -160,33 +119,35 @@ def _check_signature(path: Path, program: Any, metadata: ModelMetadata) -> None:
             f"{path}: the model input shape {shape} does not match the metadata's "
             f"{metadata.input_height}x{metadata.input_width} RGB input {expected_in}"
         )
-    if info.dtype() != _FLOAT32:
+    if inputs[0].dtype != _FLOAT32:
         raise ModelShapeError(f"{path}: the model input must be float32")
     labels = len(metadata.labels)
-    if meta.num_outputs() != 1:
+    outputs = program.output_specs(FORWARD_METHOD)
+    if len(outputs) != 1 or outputs[0] is None:
         raise ModelShapeError(
-            f"{path}: the model has {meta.num_outputs()} outputs, expected one tensor of "
+            f"{path}: the model has {len(outputs)} outputs, expected one tensor of "
             f"shape (1, {labels}) for the labels {list(metadata.label_names)}"
         )
-    out = meta.output_tensor_meta(0)
-    out_shape = tuple(out.sizes())
+    out_shape = outputs[0].sizes
     if out_shape != (1, labels):
         raise ModelShapeError(
             f"{path}: the model outputs shape {out_shape} but the metadata lists {labels} "
             f"labels {list(metadata.label_names)}: expected (1, {labels})"
         )
-    if out.dtype() != _FLOAT32:
+    if outputs[0].dtype != _FLOAT32:
         raise ModelShapeError(f"{path}: the model output must be float32")
 
 
 class LoadedProgram:
     """A validated bundle, ready to run. `run` is serialised: one inference at a time."""
 
-    def __init__(self, path: Path, metadata: ModelMetadata, method: Any, torch: Any) -> None:
+    def __init__(
+        self, path: Path, metadata: ModelMetadata, program: LoadedPte, runtime: str
+    ) -> None:
         self.path = path
         self.metadata = metadata
-        self._method = method
-        self._torch = torch
+        self.runtime = runtime  # "binding" or "official"
+        self._program = program
         self._lock = threading.Lock()
         self.input_shape = (1, 3, metadata.input_height, metadata.input_width)
         self.output_shape = (1, len(metadata.labels))
@@ -197,21 +158,10 @@ class LoadedProgram:
             raise EngineError(
                 f"input tensor shape {tensor.shape} does not match the model's {self.input_shape}"
             )
-        # Zero-copy hand-over; numpy views and tolist() rather than torch ops on the way in
-        # and out: the wrapper's cost counts at 0.5 ms per inference (measured: 69 -> 55 us).
-        if self.metadata.input_layout == "NHWC":
-            # The runtime reads the input's raw memory in the layout the program was exported
-            # with (it ignores strides): hand it NHWC memory, viewed as (1, 3, H, W).
-            nhwc = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1), dtype=np.float32)
-            data = self._torch.from_numpy(nhwc.transpose(0, 3, 1, 2))
-        else:
-            data = self._torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32))
         with self._lock:
-            try:
-                outputs = self._method.execute([data])
-            except RuntimeError as err:
-                raise EngineError(f"{self.path.name}: inference failed: {err}") from err
-        return np.array(outputs[0].tolist(), dtype=np.float32).reshape(-1)
+            return self._program.run(
+                np.asarray(tensor, dtype=np.float32), self.metadata.input_layout
+            )
 
     def probabilities(self, tensor: npt.NDArray[np.float32]) -> dict[str, float]:
         """`run`, with each probability named by its label."""
@@ -219,24 +169,22 @@ class LoadedProgram:
         return {name: float(v) for name, v in zip(self.metadata.label_names, values, strict=True)}
 
 
-def load_program(path: str | Path, threads: int | None = None) -> LoadedProgram:
+def load_program(
+    path: str | Path, threads: int | None = None, runtime: str | None = None
+) -> LoadedProgram:
     """Validate and load a bundle. `threads` resizes the runtime's thread pool first
-    (process-wide; None leaves it as it is)."""
+    (process-wide; None leaves it as it is). `runtime` picks "binding" or "official"
+    (default: the binding when installed)."""
     path = Path(path)
     check_pte_file(path)
-    runtime = _import_runtime()
+    pte_runtime: PteRuntime = get_runtime(runtime)
     if threads is not None:
-        set_thread_count(threads)
-    with _THREADPOOL_LOCK:  # XNNPACK binds the pool while loading
-        program = _load(path, runtime)
-        metadata = _metadata_of(path, program)
-        _check_signature(path, program, metadata)
-        try:
-            method = program.load_method(FORWARD_METHOD)
-        except RuntimeError as err:
-            raise CorruptModelError(
-                f"{path} is corrupt: its '{FORWARD_METHOD}' method cannot be loaded ({err}); "
-                "copy or export the model again"
-            ) from err
-    _LOGGER.debug("loaded %s (%s v%s)", path, metadata.name, metadata.version)
-    return LoadedProgram(path, metadata, method, runtime.torch)
+        set_thread_count(threads, pte_runtime.name)
+    program = pte_runtime.load(path)
+    metadata = _metadata_of(path, program)
+    _check_signature(path, program, metadata)
+    program.load_method(FORWARD_METHOD)
+    _LOGGER.debug(
+        "loaded %s (%s v%s) with %s", path, metadata.name, metadata.version, pte_runtime.name
+    )
+    return LoadedProgram(path, metadata, program, pte_runtime.name)

@@ -13,11 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .errors import ConfigError, MetadataError
 from .metadata import LabelSpec, ModelMetadata, check_thresholds
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_CONFIRM_FRAMES = 2
+
+
+def default_max_age(interval: float) -> float:
+    """Seconds without a good frame before states become unavailable, when not configured:
+    three missed polls, but never less than a minute."""
+    return max(60.0, 3 * interval)
 
 
 class State(StrEnum):
@@ -42,6 +49,53 @@ class LabelPolicy:
         cls, spec: LabelSpec, confirm_frames: int = DEFAULT_CONFIRM_FRAMES
     ) -> LabelPolicy:
         return cls(spec.on_threshold, spec.off_threshold, confirm_frames)
+
+
+@dataclass(frozen=True)
+class LabelOverride:
+    """A user's per-label changes to the model's thresholds; None keeps the default."""
+
+    on_threshold: float | None = None
+    off_threshold: float | None = None
+    confirm_frames: int | None = None
+
+
+class PolicyError(ConfigError):
+    """A per-label override the model cannot take; `label` is None for an unknown label."""
+
+    def __init__(self, label: str | None, detail: str) -> None:
+        super().__init__(detail if label is None else f"{label}: {detail}")
+        self.label = label
+        self.detail = detail
+
+
+def merge_policies(
+    metadata: ModelMetadata,
+    overrides: Mapping[str, LabelOverride] | None = None,
+    confirm_frames: int = DEFAULT_CONFIRM_FRAMES,
+) -> dict[str, LabelPolicy]:
+    """Every label's policy: the model's thresholds and the camera's confirm frames, with the
+    user's per-label overrides on top (the one place front ends merge them). Raises
+    PolicyError for an unknown label or an override that breaks a threshold rule."""
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(metadata.label_names))
+    if unknown:
+        raise PolicyError(
+            None,
+            f"the model {metadata.name!r} has no label {unknown[0]!r} "
+            f"(its labels: {', '.join(metadata.label_names)})",
+        )
+    policies = {}
+    for spec in metadata.labels:
+        override = overrides.get(spec.name, LabelOverride())
+        on = spec.on_threshold if override.on_threshold is None else override.on_threshold
+        off = spec.off_threshold if override.off_threshold is None else override.off_threshold
+        confirm = override.confirm_frames or confirm_frames
+        try:
+            policies[spec.name] = LabelPolicy(on, off, confirm)
+        except (MetadataError, ValueError) as err:
+            raise PolicyError(spec.name, str(err)) from err
+    return policies
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Layout (defaults: discovery prefix `homeassistant`, base topic `garagecam`):
 
 Per-component discovery topics (not the device-based form) because homebridge-tasmota and
 Scrypted only read those. What each consumer reads, from their source (see
-the README, "Apple Home (HomeKit)", for the references):
+the manual's docs/homekit.md, "Basis for each column", for the references):
 
 - Scrypted's MQTT autodiscovery reads full key names only (`state_topic`, `device_class`,
   `payload_on`, `value_template`, `device.name`) and always parses the state payload as JSON
@@ -126,13 +126,20 @@ class CameraInfo:
 
 def device(info: CameraInfo, topics: Topics) -> dict[str, Any]:
     ids = [topics.node_id(info.camera_id)]
+    model = f"{info.model.name} v{info.model.version}"
+    # homebridge-tasmota reads the device only abbreviated (`dev.ids`, `dev.mf`, `dev.mdl`,
+    # `dev.sw`: it never renames nested keys); Home Assistant expands each abbreviation over
+    # its full key, which carries the same value.
     return {
         "identifiers": ids,
-        "ids": ids,  # homebridge-tasmota requires `dev.ids[0]`; HA reads it as `identifiers`
+        "ids": ids,
         "name": info.name,
         "manufacturer": MANUFACTURER,
-        "model": f"{info.model.name} v{info.model.version}",
+        "mf": MANUFACTURER,
+        "model": model,
+        "mdl": model,
         "sw_version": __version__,
+        "sw": __version__,
     }
 
 
@@ -224,6 +231,29 @@ def probability_sensor_config(info: CameraInfo, topics: Topics, label: LabelSpec
     }
 
 
+STATUS_OBJECT_ID = "status"
+
+
+def status_sensor_config(info: CameraInfo, topics: Topics) -> dict[str, Any]:
+    """The camera's availability (`online`/`offline`) as a diagnostic sensor.
+
+    homebridge-tasmota takes the HomeKit accessory information (name = `dev.name`,
+    manufacturer, model, firmware) only from a sensor without device class whose unique id
+    is `<dev.ids[0]>_status` (Tasmota's own status sensor), hence this exact id and no
+    device class. Its availability is the bridge alone, so Home Assistant shows `offline`
+    rather than "unavailable" when the camera's frames are stale.
+    """
+    config = {
+        "name": "Status",
+        **_common(info, topics, STATUS_OBJECT_ID),
+        "state_topic": topics.camera_availability(info.camera_id),
+        "entity_category": "diagnostic",
+        "icon": "mdi:cctv",
+    }
+    config["availability"] = config["availability"][:1]  # the bridge (runner) only
+    return {**config, **_tasmota_aliases(config)}  # older releases read `uniq_id` only
+
+
 def inference_sensor_config(info: CameraInfo, topics: Topics) -> dict[str, Any]:
     return {
         "name": "Inference time",
@@ -253,6 +283,15 @@ def discovery_messages(info: CameraInfo, topics: Topics) -> list[Message]:
                 True,
             )
         )
+    # After the binary sensors: homebridge-tasmota drops a status config that reaches it
+    # before the accessory exists (it is created by the first config with a service).
+    messages.append(
+        Message(
+            topics.config("sensor", info.camera_id, STATUS_OBJECT_ID),
+            _dump(status_sensor_config(info, topics)),
+            True,
+        )
+    )
     for label in info.model.labels:
         messages.append(
             Message(

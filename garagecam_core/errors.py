@@ -46,7 +46,7 @@ class ModelShapeError(ModelError):
 
 
 class RuntimeMissingError(GarageCamError):
-    """The ExecuTorch runtime (torch + executorch) is not importable here."""
+    """No ExecuTorch runtime (garagecam-runtime, or torch + executorch) is importable here."""
 
 
 class ExportError(GarageCamError):
@@ -89,6 +89,10 @@ class EngineError(GarageCamError):
 
 class EngineClosedError(EngineError):
     """The engine was used after close()."""
+
+
+class InvalidOutputError(EngineError):
+    """The model answered NaN, infinity or a value outside 0..1: not a usable frame."""
 
 
 class WorkerError(EngineError):

@@ -3,7 +3,8 @@
 mqttthing has no discovery: each accessory names its topics and payloads. Doors (and other
 openings) become `contactSensor`s (`ON` = contact not detected = open), cars and other
 presence labels `occupancySensor`s, motion labels `motionSensor`s. `getOnline` follows the
-camera's availability topic, so HomeKit shows "No Response" while frames are stale.
+camera's availability topic, so HomeKit shows "No Response" while frames are stale and once
+the runner stops or crashes (that topic is the last will of the camera's own connection).
 """
 
 from __future__ import annotations

@@ -64,12 +64,46 @@ class LabelSpec:
 def check_thresholds(label: str, on_threshold: float, off_threshold: float) -> None:
     """Raise MetadataError unless 0 <= off <= on <= 1 (hysteresis needs off <= on)."""
     for what, value in (("on_threshold", on_threshold), ("off_threshold", off_threshold)):
-        if not isinstance(value, int | float) or math.isnan(value) or not 0.0 <= value <= 1.0:
+        if not _is_number(value) or math.isnan(value) or not 0.0 <= value <= 1.0:
             raise MetadataError(f"label {label!r}: {what} must be between 0 and 1, got {value!r}")
     if off_threshold > on_threshold:
         raise MetadataError(
             f"label {label!r}: off_threshold ({off_threshold}) must not be above "
             f"on_threshold ({on_threshold})"
+        )
+
+
+#: largest |(x - mean) / std| allowed for a pixel value x in 0..1: real normalisations stay
+#: far below (ImageNet: 2.6; mean 0, std 1/255: 255); beyond it a std like 1e-30 would turn
+#: every frame into inf/NaN
+MAX_NORMALISED = 1e4
+#: largest std or |mean| allowed (pixels are 0..1: a std of 1e13 makes every frame alike)
+MAX_STD = 100.0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_normalisation(mean: Any, std: Any) -> None:
+    """Raise MetadataError unless mean/std are three finite numbers giving finite inputs."""
+    for what, triple in (("mean", mean), ("std", std)):
+        if len(triple) != 3 or not all(_is_number(v) for v in triple):
+            raise MetadataError(f"{what} must be three numbers, got {triple!r}")
+        if not all(math.isfinite(v) for v in triple):
+            raise MetadataError(f"{what} values must be finite numbers, got {list(triple)!r}")
+    if any(v <= 0 for v in std):
+        raise MetadataError(f"std values must be positive, got {list(std)!r}")
+    if any(v > MAX_STD for v in std) or any(abs(v) > MAX_STD for v in mean):
+        raise MetadataError(
+            f"mean {list(mean)!r} and std {list(std)!r} are for pixel values from 0 to 1: "
+            f"values above {MAX_STD:g} would flatten every frame to the same input"
+        )
+    worst = max(max(abs(m), abs(1 - m)) / s for m, s in zip(mean, std, strict=True))
+    if not worst <= MAX_NORMALISED:
+        raise MetadataError(
+            f"mean {list(mean)!r} and std {list(std)!r} would scale pixels to {worst:.3g}, "
+            f"more than {MAX_NORMALISED:g}: a std this small (or a mean this large) is a mistake"
         )
 
 
@@ -93,7 +127,7 @@ class ModelMetadata:
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:  # noqa: PLR0912 - one check per field reads best
+    def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise MetadataError("model name must be a non-empty string")
         for what, size in (("input_height", self.input_height), ("input_width", self.input_width)):
@@ -116,11 +150,7 @@ class ModelMetadata:
             raise MetadataError(f"input_layout must be NCHW or NHWC, got {self.input_layout!r}")
         if self.activation == "softmax" and len(self.labels) < 2:
             raise MetadataError("a softmax model needs at least two labels (classes)")
-        for what, triple in (("mean", self.mean), ("std", self.std)):
-            if len(triple) != 3 or not all(isinstance(v, int | float) for v in triple):
-                raise MetadataError(f"{what} must be three numbers, got {triple!r}")
-        if any(v <= 0 for v in self.std):
-            raise MetadataError(f"std values must be positive, got {self.std!r}")
+        check_normalisation(self.mean, self.std)
         if self.format_version != FORMAT_VERSION:
             raise MetadataError(
                 f"metadata format version {self.format_version} is not supported by this "
@@ -145,7 +175,10 @@ class ModelMetadata:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        try:
+            return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+        except ValueError as err:  # only `extra` can still hold NaN: JSON has no NaN
+            raise MetadataError(f"metadata cannot be stored as JSON: {err}") from err
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelMetadata:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,17 +40,30 @@ FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP")  # JPEG includes MPO (multi-pict
 _MAGIC = {
     b"\xff\xd8\xff": "JPEG",
     b"\x89PNG\r\n\x1a\n": "PNG",
-    b"RIFF": "WebP",
     b"BM": "BMP",
 }
+
+#: fed to the JPEG decoder in place of the final EOI marker (see `_decoder_input`): enough
+#: non-marker bytes for libjpeg's bit-buffer prefetch (at most 8 bytes) to never run dry
+#: at the real end of the data, too few to stand in for a missing MCU row
+_JPEG_FILLER: Final = b"\x00" * 16
+#: the end of entropy-coded data: 0xFF not followed by 00 (byte stuffing), RSTn or 0xFF (fill)
+_MARKER_IN_DATA: Final = re.compile(b"\xff[^\x00\xd0-\xd7\xff]")
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Refuse images above these sizes before spending memory on them."""
+    """Refuse images above these sizes before spending memory on them.
+
+    `max_pixels` is checked on the header (width x height as encoded); `max_decoded_bytes`
+    on the memory decoding and the conversion to RGB will take (after JPEG DCT scaling; see
+    `_decode_cost`): 160 MB holds a 40 MP RGB frame, about 10 MP with alpha or 16-bit grey,
+    so a small file that decodes to a huge RGBA image is refused before it costs the memory.
+    """
 
     max_bytes: int = 20_000_000
     max_pixels: int = 40_000_000
+    max_decoded_bytes: int = 160_000_000
 
 
 DEFAULT_LIMITS: Final = ImageLimits()
@@ -97,6 +111,9 @@ def _describe(image: bytes) -> str:
         return "text/HTML (a login or error page instead of a snapshot?)"
     if head.startswith((b"{", b"[")):
         return "JSON text, not an image"
+    if image.startswith(b"RIFF") and len(image) >= 12:
+        kind = image[8:12].decode("latin-1").strip()
+        return f"a RIFF {kind!r} file (a WAV, AVI... container), not a WebP image"
     return f"starts with bytes {image[:8].hex(' ')}"
 
 
@@ -104,6 +121,8 @@ def _magic_format(image: bytes) -> str | None:
     for magic, name in _MAGIC.items():
         if image.startswith(magic):
             return name
+    if image.startswith(b"RIFF") and image[8:12] == b"WEBP":
+        return "WebP"
     return None
 
 
@@ -117,6 +136,87 @@ def _unreadable(image: bytes) -> TruncatedImageError | InvalidImageError:
     return InvalidImageError(f"the data is not a JPEG, PNG, WebP or BMP image: {_describe(image)}")
 
 
+@dataclass(frozen=True)
+class _JpegLayout:
+    """Where a JPEG's first picture ends and how its scans are laid out (from its markers)."""
+
+    #: offset of the EOI marker that ends the first picture; None if the walk found none
+    end: int | None
+    scans: int
+    #: every coefficient of every component reaches full precision in some scan
+    complete: bool
+
+
+def _jpeg_layout(image: bytes) -> _JpegLayout:
+    """Walk the marker segments and entropy-coded data of a JPEG (no decoding, a regex scan)."""
+    size = len(image)
+    pos, scans = 2, 0
+    components: list[int] = []
+    covered: dict[int, set[int]] = {}
+    while pos + 1 < size:
+        if image[pos] != 0xFF:
+            break  # not a marker where one must be: leave the verdict to the decoder
+        marker = image[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0xD9:  # EOI
+            complete = bool(components) and all(len(covered[c]) == 64 for c in components)
+            return _JpegLayout(pos, scans, complete)
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # parameterless markers
+            pos += 2
+            continue
+        if pos + 4 > size:
+            break
+        length = int.from_bytes(image[pos + 2 : pos + 4], "big")
+        segment = image[pos + 4 : pos + 2 + length]
+        pos += 2 + length
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(segment) >= 6:
+            components = [segment[6 + 3 * i] for i in range(segment[5]) if 8 + 3 * i < len(segment)]
+            covered = {c: set() for c in components}
+        elif marker == 0xDA and segment:  # SOS: scan header, then entropy-coded data
+            scans += 1
+            count = segment[0]
+            if len(segment) >= 4 + 2 * count:
+                start, stop, approx = segment[1 + 2 * count : 4 + 2 * count]
+                if approx & 0x0F == 0:  # Al = 0: these coefficients are now at full precision
+                    for index in range(count):
+                        covered.setdefault(segment[1 + 2 * index], set()).update(
+                            range(start, stop + 1)
+                        )
+            found = _MARKER_IN_DATA.search(image, pos)
+            if found is None:
+                return _JpegLayout(None, scans, False)
+            pos = found.start()
+    return _JpegLayout(None, scans, False)
+
+
+def _decoder_input(image: bytes) -> bytes:
+    """The bytes to decode: for a single-scan JPEG, the data with its EOI marker replaced.
+
+    libjpeg treats any marker inside the entropy-coded data as "end of data" and fills the
+    missing blocks with grey, with only a warning Pillow ignores: a JPEG cut short with an EOI
+    appended, or whose header promises more rows than its data holds, would decode "fine".
+    Without the EOI, a decoder that needs more data than the picture has must ask for it,
+    and `_StrictReader` refuses. An intact picture needs none (Pillow stops once every row is
+    out). A JPEG of several scans (progressive) is decoded whole before its first row, so it
+    keeps its EOI and must instead bring every coefficient to full precision (`complete`).
+    """
+    if not image.startswith(b"\xff\xd8\xff"):
+        return image
+    layout = _jpeg_layout(image)
+    if layout.end is None:
+        return image  # no EOI at all: the decoder runs dry and the reader refuses
+    if layout.scans > 1:
+        if not layout.complete:
+            raise TruncatedImageError(
+                f"the JPEG image is truncated: its scans stop before the picture is complete "
+                f"({len(image):,} bytes, {layout.scans} scans)"
+            )
+        return image
+    return image[: layout.end] + _JPEG_FILLER
+
+
 def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _StrictReader]:
     """Validate sizes and read the header only (no pixel data decoded yet)."""
     if not image:
@@ -126,7 +226,7 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
             f"the image is {_human_bytes(len(image))} ({len(image):,} bytes), more than the "
             f"limit of {limits.max_bytes:,} bytes"
         )
-    reader = _StrictReader(image)
+    reader = _StrictReader(_decoder_input(image))
     try:
         # Our own pixel limit below is the one that counts; Pillow's warning would be noise.
         # (catch_warnings is process-wide: a race can only affect this one warning category.)
@@ -151,6 +251,42 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
         raise InvalidImageError(f"the image has no pixels ({width}x{height})")
     assert isinstance(opened, ImageFile.ImageFile)  # Image.open always returns one
     return opened, reader
+
+
+_ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+
+
+def _decode_cost(image: Image.Image) -> int:
+    """Bytes per pixel to decode `image` and convert it to RGB (`_to_rgb`), at the peak.
+
+    Pillow stores RGB, RGBA, CMYK and 32-bit modes in 4 bytes per pixel, 16-bit grey in 2,
+    the others in 1; the conversion adds the RGB result (4), for alpha an RGBA copy, the
+    background and the composite (12), for 16/32-bit grey a float32 and a uint8 plane (9).
+    """
+    mode = image.mode
+    decoded = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if mode == "RGB":
+        return decoded
+    if _has_alpha(image):
+        return decoded + 12
+    if mode.startswith("I") or mode == "F":
+        return decoded + 9
+    return decoded + 4
+
+
+def _check_decoded_size(opened: Image.Image, limits: ImageLimits) -> None:
+    """Refuse before `load()` when decoding and converting would exceed the memory limit."""
+    width, height = opened.size  # after DCT scaling for a drafted JPEG
+    needed = width * height * _decode_cost(opened)
+    if needed > limits.max_decoded_bytes:
+        raise DecompressionBombError(
+            f"the {width}x{height} {opened.mode} image would take {_human_bytes(needed)} "
+            f"to decode, more than the limit of {_human_bytes(limits.max_decoded_bytes)}"
+        )
 
 
 def draft_request(
@@ -184,12 +320,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         grey = np.asarray(image, dtype=np.float32)
         image = Image.fromarray((np.clip(grey, 0, 65535) / 257.0 + 0.5).astype(np.uint8), "L")
         mode = "L"
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in image.info
-    )
-    if has_alpha:
+    if _has_alpha(image):
         # Transparent pixels carry arbitrary colours: a fixed background keeps them neutral.
-        rgba = image.convert("RGBA")
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
@@ -208,6 +341,7 @@ def _decode(
         request = draft_request(source_size, target_size, roi, resize_mode)
         if request is not None:
             opened.draft("RGB", request)
+    _check_decoded_size(opened, limits)
     reader.strict = True
     try:
         opened.load()

@@ -8,21 +8,74 @@ filter that masks every registered secret string wherever it appears in a log re
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 REDACTED = "**REDACTED**"
 
 #: config keys whose values are secrets, wherever they appear
 SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "passphrase"})
 
-# Query parameters some cameras take credentials in (e.g. `?user=admin&pwd=...`).
-_SECRET_QUERY_KEYS = frozenset({"password", "pwd", "pass", "passwd", "token", "auth", "key"})
+#: a query parameter is secret when its name (lower-cased, without `-`/`_`) contains one of
+#: these: `password`, `pwd`, `access_token`, `apikey`, `api_key`, `X-Amz-Signature`, `sid`...
+_SECRET_QUERY_PARTS = (
+    "pass", "pwd", "token", "secret", "key", "auth", "sig", "session", "sid", "cred",
+)  # fmt: skip
+#: path segments that announce a secret in the next segment (`/token/<value>`)
+_SECRET_PATH_NAMES = frozenset({"token", "key", "apikey", "secret", "password", "auth"})
+#: a path segment that looks generated rather than named: 16+ URL-safe characters mixing
+#: letters and digits, or 16+ hex digits (Scrypted webhook tokens, UUIDs, API keys)
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+=-]{16,}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{16,}$")
+
+
+def _is_secret_query_key(key: str) -> bool:
+    name = unquote(key).lower().replace("-", "").replace("_", "")
+    return any(part in name for part in _SECRET_QUERY_PARTS)
+
+
+def _is_token_segment(segment: str) -> bool:
+    value = unquote(segment)
+    if _HEX.match(value):
+        return True
+    return bool(
+        _TOKEN_CHARS.match(value)
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )
+
+
+def _path_secrets(path: str) -> list[str]:
+    segments = path.split("/")
+    found = []
+    for index, segment in enumerate(segments):
+        after_name = index > 0 and segments[index - 1].lower() in _SECRET_PATH_NAMES
+        if segment and (after_name or _is_token_segment(segment)):
+            found.append(segment)
+    return found
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL (password, secret query values, token-like path segments),
+    raw as they appear in the URL and decoded: for `SecretFilter.add`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = [parts.password] if parts.password else []
+    for item in parts.query.split("&"):
+        key, sep, value = item.partition("=")
+        if sep and value and _is_secret_query_key(key):
+            found.append(value)
+    found += _path_secrets(parts.path)
+    return sorted({variant for value in found for variant in (value, unquote(value))})
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password (userinfo or credential query parameters) masked."""
+    """The URL with its secrets masked: any password (userinfo), credential-like query values
+    and token-like path segments (see `url_secrets` for the rule)."""
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -38,13 +91,15 @@ def redact_url(url: str) -> str:
             host = f"{host}:{port}"
         user = parts.username or ""
         netloc = f"{user}:{REDACTED}@{host}" if parts.password is not None else f"{user}@{host}"
+    secrets = set(_path_secrets(parts.path))
+    path = "/".join(REDACTED if s in secrets else s for s in parts.path.split("/"))
     query = "&".join(_redact_query_item(item) for item in parts.query.split("&") if item)
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit(SplitResult(parts.scheme, netloc, path, query, ""))
 
 
 def _redact_query_item(item: str) -> str:
     key, sep, _value = item.partition("=")
-    if sep and key.lower() in _SECRET_QUERY_KEYS:
+    if sep and _is_secret_query_key(key):
         return f"{key}={REDACTED}"
     return item
 

@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian machine: Mosquitto for the MQTT tests, a Python 3.13 venv
-# (.venv: Home Assistant 2025.4.4 test harness, torch + executorch, tooling) and a Python 3.11
-# venv (.venv-py311: the core as on Raspberry Pi OS bookworm). Versions are pinned by
-# requirements/constraints-*.txt.
+# One-time set-up on a fresh Debian machine (root, or sudo for apt), all pinned by requirements/:
+#   Debian's mosquitto and chromium
+#   .venv          Python 3.13: model tooling (torch, executorch, ONNX Runtime), lint, types,
+#                  docs (MkDocs), the core and Scrypted plugin tests
+#   .venv-py311    Python 3.11: the core as on Raspberry Pi OS bookworm
+#   Debian sid tree (scripts/lib/sid.sh) with the Home Assistant test harnesses, no torch:
+#     /opt/venvs/ha-newest  Python 3.14, the newest Home Assistant
+#     /opt/venvs/ha-min     the oldest Home Assistant hacs.json declares
+#   garagecam-runtime (runtime/): the torch-free ExecuTorch binding, built from source for
+#                  each of these Pythons and installed into each environment.
 #
-# The venvs are built under $GARAGECAM_CACHE (default ~/.cache/garagecam) in a directory named
-# after the hash of their requirement and constraints files, and linked into the checkout, so
-# a second clone on the same machine reuses them; with no cache everything is built from PyPI.
+# Everything is built under $GARAGECAM_CACHE (default ~/.cache/garagecam) in directories named
+# after the hash of their inputs and reused by later runs and other clones; with no cache
+# everything is built from the package registries (about 25 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cache=${GARAGECAM_CACHE:-$HOME/.cache/garagecam}
-mkdir -p "$cache/venvs"
+mkdir -p "$cache/venvs" "$cache/build/wheels"
 
 log() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=lib/sid.sh
+source scripts/lib/sid.sh
 
-install_mosquitto() {
-    if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
-        log "Mosquitto: $(/usr/sbin/mosquitto -h 2>/dev/null | head -n 1 || echo present)"
-        return
-    fi
-    log "Installing Mosquitto (Debian package; the tests start their own broker)"
+EXECUTORCH_VERSION=1.5.1
+
+apt_install() {  # apt_install PACKAGE... (only what is missing)
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+install_debian_packages() {  # Mosquitto (the tests start their own broker), Chromium (browser tests)
+    local missing=()
+    command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    if [ ${#missing[@]} -eq 0 ]; then
+        log "Debian packages: mosquitto and chromium present"
+        return
+    fi
+    log "Installing Debian packages: ${missing[*]}"
+    apt_install "${missing[@]}"
 }
 
 find_python() {  # find_python 3.13 -> path of a python3.13 interpreter
@@ -41,11 +58,14 @@ find_python() {  # find_python 3.13 -> path of a python3.13 interpreter
     exit 1
 }
 
+inputs_key() {  # a short hash of files' contents
+    cat "$@" | sha256sum | cut -c1-16
+}
+
 build_venv() {  # build_venv LINK PYVER REQUIREMENTS CONSTRAINTS
-    local link=$1 pyver=$2 reqs=$3 cons=$4 python key dir
+    local link=$1 pyver=$2 reqs=$3 cons=$4 python dir
     python=$(find_python "$pyver")
-    key=$(cat "$reqs" "$cons" | sha256sum | cut -c1-16)
-    dir="$cache/venvs/py$pyver-$key"
+    dir="$cache/venvs/py$pyver-$(inputs_key "$reqs" "$cons")"
     if [ ! -f "$dir/.complete" ]; then
         log "Building the Python $pyver environment in $dir (a few minutes the first time)"
         rm -rf "$dir"
@@ -61,7 +81,80 @@ build_venv() {  # build_venv LINK PYVER REQUIREMENTS CONSTRAINTS
     "$link/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$root"
 }
 
-install_mosquitto
+build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (inside the sid tree)
+    local name=$1 python=$2 reqs=$3 cons=$4 tree dir
+    tree=$(sid_root)
+    dir="/opt/venvs/$name-$(inputs_key "$reqs" "$cons")"
+    if [ ! -f "$tree$dir/.complete" ]; then
+        log "Building the $name environment ($python, Debian sid tree) in $tree$dir"
+        rm -rf "$tree$dir"
+        sid_run "$tree" "$root" /bin/bash -c "
+            set -e
+            $python -m venv $dir
+            $dir/bin/python -m pip install -q --upgrade pip
+            $dir/bin/python -m pip install --progress-bar off -r $reqs -c $cons
+            touch $dir/.complete"
+    else
+        log "Reusing the $name environment $tree$dir"
+    fi
+    # /opt/venvs/NAME names the current one (an older set-up left a directory there)
+    [ -L "$tree/opt/venvs/$name" ] || rm -rf "$tree/opt/venvs/$name"
+    ln -sfn "$(basename "$dir")" "$tree/opt/venvs/$name"
+}
+
+unpack_executorch() {  # the executorch wheel's C++ runtime (libraries, headers, licence)
+    local dir="$cache/build/executorch-$EXECUTORCH_VERSION-$(uname -m)"
+    if [ ! -f "$dir/executorch/lib/libexecutorch.so" ]; then
+        log "Fetching the executorch $EXECUTORCH_VERSION wheel's C++ runtime" >&2
+        .venv/bin/python runtime/tools/fetch_executorch.py "$EXECUTORCH_VERSION" "$dir" >&2
+    fi
+    printf '%s\n' "$dir/executorch"
+}
+
+runtime_wheel() {  # runtime_wheel RUN PYTHON: build (once per source hash) and print the wheel
+    local run=$1 python=$2 tag key out
+    tag=$($run "$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+    key=$(git ls-files -z runtime | xargs -0 cat | sha256sum | cut -c1-16)
+    out="$cache/build/wheels/runtime-$key-$tag"
+    if ! ls "$out"/garagecam_runtime-*.whl >/dev/null 2>&1; then
+        log "Building garagecam-runtime for $tag" >&2
+        rm -rf "$out"
+        EXECUTORCH_DIR=$executorch_dir $run runtime/build_wheel.sh "$python" "$out" >&2
+    fi
+    ls "$out"/garagecam_runtime-*.whl
+}
+
+on_host() { "$@"; }
+in_sid() { sid_run "$(sid_root)" "$root" env EXECUTORCH_DIR="${EXECUTORCH_DIR:-}" "$@"; }
+
+install_runtime() {  # install_runtime RUN PYTHON: install it, and keep a copy in build/wheels
+    local wheel
+    wheel=$(runtime_wheel "$1" "$2")
+    $1 "$2" -m pip install -q --no-deps --force-reinstall "$wheel"
+    cp "$wheel" build/wheels/  # the Scrypted plugin's install test takes it from there
+}
+
+install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-webpack
+    command -v npm >/dev/null 2>&1 || {
+        log "Installing Node.js and npm (Debian packages) for the Scrypted plugin's SDK"
+        apt_install nodejs npm
+    }
+    log "Installing the Scrypted SDK (npm ci in scrypted/)"
+    npm ci --prefix scrypted --no-audit --no-fund --loglevel=error
+}
+
+install_debian_packages
 build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
 build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
+ensure_sid_root
+build_sid_venv ha-newest python3.14 requirements/ha-newest.txt requirements/constraints-ha-newest.txt
+build_sid_venv ha-min python3.13 requirements/ha-min.txt requirements/constraints-ha-min.txt
+
+executorch_dir=$(unpack_executorch)
+rm -rf build/wheels && mkdir -p build/wheels
+install_runtime on_host .venv/bin/python
+install_runtime on_host .venv-py311/bin/python
+install_runtime in_sid /opt/venvs/ha-newest/bin/python
+install_runtime in_sid /opt/venvs/ha-min/bin/python
+install_scrypted_sdk
 log "Set-up done. Run the tests with: ./scripts/test.sh"

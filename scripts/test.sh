@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, types, the core on Python 3.13 and 3.11, and the
-# Home Assistant integration in the real test harness. Extra arguments go to every pytest run
-# (e.g. ./scripts/test.sh -x -k worker).
+# The whole test suite, as CI runs it: lint, types, docs, the core on Python 3.13 and 3.11, the
+# Scrypted plugin, and the Home Assistant integration in the real test harness on the newest
+# Home Assistant and on the oldest one hacs.json declares. Extra arguments go to every pytest
+# run (e.g. ./scripts/test.sh -x -k worker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] || {
+root=$(pwd)
+cache=${GARAGECAM_CACHE:-$HOME/.cache/garagecam}
+log() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=lib/sid.sh
+source scripts/lib/sid.sh
+tree=$(sid_root)
+[ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] || {
     echo "error: run ./scripts/setup.sh first" >&2
     exit 1
 }
 step() { printf '\n==> %s\n' "$*"; }
+# ha_harness NAME CMD...: run CMD with the named Home Assistant venv's Python, in the sid tree.
+ha_harness() {
+    local name=$1
+    shift
+    sid_run "$tree" "$root" env PYTHONPATH="$root" GARAGECAM_TEST_MODELS="$root/build/test-models" \
+        "/opt/venvs/$name/bin/python" "$@"
+}
+ha_version() {
+    ha_harness "$1" -c 'from homeassistant.const import __version__; print(__version__)'
+}
 
 step "ruff (lint and format)"
 .venv/bin/ruff check .
@@ -17,22 +34,44 @@ step "ruff (lint and format)"
 step "mypy --strict garagecam_core"
 .venv/bin/mypy
 
-# The integration runs on Home Assistant's Python only (3.13), against its typed package.
-step "mypy --strict custom_components/garagecam (Python 3.13, Home Assistant 2025.4.4)"
-.venv/bin/mypy --python-version 3.13 custom_components/garagecam
+step "mypy --strict the Scrypted plugin (against the SDK's own type stubs)"
+MYPYPATH=scrypted/src:scrypted/node_modules/@scrypted/sdk/types/scrypted_python \
+    .venv/bin/mypy --strict --python-version 3.11 --follow-imports=silent \
+    scrypted/src/garagecam_scrypted scrypted/src/main.py scrypted/build_plugin.py
+
+newest=$(ha_version ha-newest)
+oldest=$(ha_version ha-min)
+# The integration runs on Home Assistant's Python only, against its typed package.
+step "mypy --strict custom_components/garagecam (Home Assistant $newest)"
+ha_harness ha-newest -m mypy --python-version 3.14 custom_components/garagecam
 
 # The Home Assistant pytest plugin patches sockets, event loops and thread checks for every
 # test it sees, so the core suite runs without it and the integration suite with it.
-step "core tests, Python 3.13"
-.venv/bin/python -m pytest -p no:homeassistant tests/core "$@"
+# The Scrypted plugin's install test pip-installs its requirements from the runtime wheels
+# setup.sh built (garagecam-runtime is not on PyPI yet).
+export GARAGECAM_WHEELS=$root/build/wheels
+step "core, docs, Scrypted plugin and browser tests, Python 3.13"
+.venv/bin/python -m pytest -p no:homeassistant tests/core tests/docs tests/scrypted tests/browser "$@"
+
+# What a Raspberry Pi user installs: the core + [runtime] (the binding), in a fresh venv with
+# no torch and no executorch; runs the demo model there and reports what [runtime] adds.
+step "no torch: garagecam-core[runtime] in a fresh venv runs the demo model"
+runtime/check_no_torch.sh .venv/bin/python build/wheels "$root/build/no-torch-venv"
+
+# The Home Assistant environments have no torch: the test models are exported here first.
+step "export the test models (Python 3.13, torch)"
+.venv/bin/python -m tests.make_test_models build/test-models
 
 # A full run also holds the integration to Home Assistant's quality-scale coverage bar (95 %);
 # a run narrowed with -k/-x would not reach it, so it is only checked without extra args.
 coverage=()
 [ $# -eq 0 ] && coverage=(--cov=custom_components/garagecam --cov-report=term-missing
                           --cov-fail-under=95)
-step "Home Assistant integration tests, Python 3.13 (Home Assistant 2025.4.4)"
-.venv/bin/python -m pytest tests/ha "${coverage[@]}" "$@"
+step "Home Assistant integration tests, Home Assistant $newest (newest), Python 3.14"
+ha_harness ha-newest -m pytest tests/ha "${coverage[@]}" "$@"
 
-step "core tests, Python 3.11"
-.venv-py311/bin/python -m pytest tests/core "$@"
+step "Home Assistant integration tests, Home Assistant $oldest (oldest supported)"
+ha_harness ha-min -m pytest tests/ha "$@"
+
+step "core and Scrypted plugin tests, Python 3.11"
+.venv-py311/bin/python -m pytest tests/core tests/scrypted "$@"

@@ -8,6 +8,7 @@ exported once per session.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,15 +60,45 @@ def calibration_images(directory: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """fp32 `.pte` of `tests.tiny_model.build()` with `tiny_metadata()`."""
+#: a directory with tiny.pte / tiny_int8.pte made by `python -m tests.make_test_models DIR`:
+#: environments without torch (the Python 3.14 Home Assistant harness) use these
+MODELS_ENV = "GARAGECAM_TEST_MODELS"
+
+
+def prebuilt_model(name: str) -> Path | None:
+    """`$GARAGECAM_TEST_MODELS/<name>` when the variable is set (the file must exist)."""
+    directory = os.environ.get(MODELS_ENV)
+    if not directory:
+        return None
+    path = Path(directory) / name
+    if not path.is_file():
+        pytest.fail(
+            f"{MODELS_ENV}={directory} has no {name}: run "
+            f"`python -m tests.make_test_models {directory}` (needs torch) first",
+            pytrace=False,
+        )
+    return path
+
+
+def export_tiny(out: Path, calibration: list[Path] | None = None) -> Path:
+    """Export the tiny model (fp32, or int8 calibrated on `calibration`) to `out`; needs torch."""
     from garagecam_core.export import export_model
     from tests.tiny_model import build
 
-    out = tmp_path_factory.mktemp("models") / "tiny.pte"
-    export_model(build(), tiny_metadata(), out, progress=False)
+    if calibration is None:
+        export_model(build(), tiny_metadata(), out, progress=False)
+    else:
+        metadata = tiny_metadata("tiny_int8")
+        export_model(build(), metadata, out, int8=True, calibration=calibration, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fp32 `.pte` of `tests.tiny_model.build()` with `tiny_metadata()`."""
+    if (prebuilt := prebuilt_model("tiny.pte")) is not None:
+        return prebuilt
+    return export_tiny(tmp_path_factory.mktemp("models") / "tiny.pte")
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +110,8 @@ def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_int8_model_path(tmp_path_factory: pytest.TempPathFactory, calibration_dir: Path) -> Path:
-    """int8 (XNNPACK PTQ) `.pte` of the same tiny model, calibrated on noise images."""
-    from garagecam_core.export import export_model
-    from tests.tiny_model import build
-
+    """int8 (XNNPACK PTQ) `.pte` of the same tiny model, calibrated on garage scenes."""
+    if (prebuilt := prebuilt_model("tiny_int8.pte")) is not None:
+        return prebuilt
     out = tmp_path_factory.mktemp("models") / "tiny_int8.pte"
-    images = sorted(calibration_dir.glob("*.jpg"))
-    export_model(
-        build(), tiny_metadata("tiny_int8"), out, int8=True, calibration=images, progress=False
-    )
-    return out
+    return export_tiny(out, sorted(calibration_dir.glob("*.jpg")))

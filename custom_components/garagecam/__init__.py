@@ -8,6 +8,7 @@ from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
+    HomeAssistantError,
 )
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import issue_registry as ir
@@ -22,7 +23,16 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 
-from .const import CONF_MODEL, CONF_MQTT_ENABLED, CONF_ROI, DOMAIN
+from .const import (
+    CONF_MODEL,
+    CONF_MQTT_ENABLED,
+    CONF_MQTT_PREFIX,
+    CONF_ROI,
+    DEFAULT_MQTT_PREFIX,
+    DOMAIN,
+    LOGGER,
+    OLD_DEFAULT_MQTT_PREFIX,
+)
 from .coordinator import (
     GarageCamConfigEntry,
     GarageCamCoordinator,
@@ -43,6 +53,26 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
+    """1.1 -> 1.2: the old default MQTT prefix `garagecam` collided with the runner's topics."""
+    if entry.version > 1:
+        return False  # written by a newer GarageCam: do not guess
+    if entry.minor_version < 2:
+        options = dict(entry.options)
+        if options.get(CONF_MQTT_PREFIX) == OLD_DEFAULT_MQTT_PREFIX:
+            options[CONF_MQTT_PREFIX] = DEFAULT_MQTT_PREFIX
+            LOGGER.warning(
+                "%s: MQTT discovery prefix moved from %s to %s (the old one is the GarageCam "
+                "runner's base topic); point Homebridge or Scrypted at %s",
+                entry.title,
+                OLD_DEFAULT_MQTT_PREFIX,
+                DEFAULT_MQTT_PREFIX,
+                DEFAULT_MQTT_PREFIX,
+            )
+        hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
+    return True
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
     try:
         roi = parse_roi(entry.options.get(CONF_ROI))
@@ -51,14 +81,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) ->
         # Often temporary (a share not mounted yet, a copy in progress): retry with backoff,
         # and tell the user in Repairs what to put where.
         _create_model_issue(hass, entry)
-        raise ConfigEntryNotReady(str(err)) from err
-    except RemoteAuthError as err:
-        raise ConfigEntryAuthFailed(str(err)) from err  # starts the reauth flow
+        raise _setup_error(ConfigEntryNotReady, "model_missing", entry, err) from err
+    except RemoteAuthError as err:  # starts the reauth flow
+        raise _setup_error(ConfigEntryAuthFailed, "auth_failed", entry, err) from err
     except (ModelError, RuntimeMissingError, ConfigError) as err:
         # Retrying cannot help: the user has to reconfigure.
-        raise ConfigEntryError(str(err)) from err
+        raise _setup_error(ConfigEntryError, "cannot_start", entry, err) from err
     except GarageCamError as err:
-        raise ConfigEntryNotReady(str(err)) from err
+        raise _setup_error(ConfigEntryNotReady, "not_ready", entry, err) from err
     ir.async_delete_issue(hass, DOMAIN, _model_issue_id(entry))
     try:
         debouncer = build_debouncer(engine, dict(entry.options), entry.title)
@@ -79,8 +109,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) ->
     except BaseException:
         await engine.close()
         raise
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    # No update listener: the options flow (OptionsFlowWithReload), reauth and reconfigure
+    # (async_update_reload_and_abort) reload the entry themselves.
     return True
+
+
+def _setup_error[E: HomeAssistantError](
+    kind: type[E], key: str, entry: GarageCamConfigEntry, err: Exception
+) -> E:
+    """A translated set-up exception; the core's own message is a placeholder."""
+    return kind(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"title": entry.title, "error": str(err)},
+    )
 
 
 def _model_issue_id(entry: GarageCamConfigEntry) -> str:
@@ -101,11 +143,6 @@ def _create_model_issue(hass: HomeAssistant, entry: GarageCamConfigEntry) -> Non
             "directory": str(models_dir(hass)),
         },
     )
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
-    """Options apply at once: a reload rebuilds the debouncer, interval, ROI and MQTT."""
-    hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:

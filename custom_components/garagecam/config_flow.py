@@ -19,7 +19,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlow,
+    OptionsFlowWithReload,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -76,6 +76,7 @@ from .const import (
     LOGGER,
     MODE_LOCAL,
     MODE_REMOTE,
+    RESERVED_MQTT_ROOTS,
 )
 from .coordinator import GarageCamConfigEntry, parse_roi
 from .inference import (
@@ -136,6 +137,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
     """Camera -> mode -> [remote] -> model -> confirm; also reconfigure."""
 
     VERSION = 1
+    MINOR_VERSION = 2  # 1.2: the old default MQTT prefix `garagecam` is migrated
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
@@ -414,8 +416,8 @@ def _fraction() -> NumberSelector:
     )
 
 
-class GarageCamOptionsFlow(OptionsFlow):
-    """General options, then one step per label (thresholds and confirm frames)."""
+class GarageCamOptionsFlow(OptionsFlowWithReload):
+    """General options, then one step per label; the entry reloads when they are saved."""
 
     def __init__(self) -> None:
         self._options: dict[str, Any] = {}
@@ -434,6 +436,8 @@ class GarageCamOptionsFlow(OptionsFlow):
                 errors[CONF_MQTT_PREFIX] = "invalid_prefix"
             elif prefix == HA_DISCOVERY_PREFIX:
                 errors[CONF_MQTT_PREFIX] = "duplicate_prefix"
+            elif prefix.split("/", 1)[0] in RESERVED_MQTT_ROOTS:
+                errors[CONF_MQTT_PREFIX] = "reserved_prefix"
             if not errors:
                 self._options = {
                     **self.config_entry.options,

@@ -34,7 +34,16 @@ DEFAULT_SCAN_INTERVAL: Final = 10
 DEFAULT_MAX_AGE: Final = 60
 DEFAULT_CONFIRM_FRAMES: Final = 2
 # Not "homeassistant": Home Assistant's own MQTT integration would show every sensor twice.
-DEFAULT_MQTT_PREFIX: Final = "garagecam"
+# Not "garagecam" (the default before config entry 1.2): that is the runner's base topic, so
+# `garagecam/status` (the runner's availability) read as "bridges restarted" and our configs
+# landed inside the runner's state tree. Not our own base topic either (`MQTT_BASE_TOPIC`).
+DEFAULT_MQTT_PREFIX: Final = "garagecam-homekit"
+OLD_DEFAULT_MQTT_PREFIX: Final = "garagecam"
+# Where the bridge publishes states; not the runner's `garagecam`, so `garagecam mqtt
+# cleanup` never matches our configs and the two never read each other's topics.
+MQTT_BASE_TOPIC: Final = "garagecam-ha"
+#: first topic levels an MQTT prefix must not use (the runner's default base topic, ours)
+RESERVED_MQTT_ROOTS: Final = frozenset({"garagecam", MQTT_BASE_TOPIC})
 
 # directories under the Home Assistant config directory
 MODELS_DIR: Final = "garagecam/models"

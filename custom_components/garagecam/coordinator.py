@@ -132,6 +132,9 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
             result = await self.engine.classify(image.content, self.roi)
         except GarageCamError as err:
             raise HomeAssistantError(
+                # English text for the log (translations may not be loaded there); the UI
+                # uses the translation key
+                f"Could not classify a snapshot of {self.camera_entity_id}: {err}",
                 translation_domain=DOMAIN,
                 translation_key="classify_failed",
                 translation_placeholders={"camera": self.camera_entity_id, "error": str(err)},
@@ -156,7 +159,14 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         except HomeAssistantError as err:
             if isinstance(err.__cause__, RemoteAuthError):
                 # the runner's token changed: waiting cannot help, reauth can
-                raise ConfigEntryAuthFailed(str(err.__cause__)) from err
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="auth_failed",
+                    translation_placeholders={
+                        "title": self.config_entry.title,
+                        "error": str(err.__cause__),
+                    },
+                ) from err
             return self._failed(str(err))
 
     def _failed(self, error: str) -> GarageCamData:

@@ -1,10 +1,13 @@
 """Publish the entry's states to MQTT (discovery + states) for HomeKit bridges.
 
 Goes through Home Assistant's own `mqtt` integration and the core's payload builder (same
-topics and payloads as the standalone runner). The discovery prefix defaults to `garagecam`,
-which Home Assistant's MQTT integration does not read, so Home Assistant never shows each
-sensor twice. Scrypted (its MQTT URL path is the prefix) and homebridge-mqttthing (configured
-from diagnostics) read it; homebridge-tasmota only ever reads `homeassistant/#` (see README).
+topics and payloads as the standalone runner). The discovery prefix defaults to
+`garagecam-homekit`, which Home Assistant's MQTT integration does not read, so Home Assistant
+never shows each sensor twice, and states go under `garagecam-ha`: neither touches the
+runner's default topics (`garagecam/...`, `homeassistant/...`), so both run on one broker.
+Scrypted (its MQTT URL path is the prefix) and homebridge-mqttthing (configured from
+diagnostics) read it; homebridge-tasmota only ever reads `homeassistant/#` (see the docs).
+`offline` is published when the entry unloads and when Home Assistant stops cleanly.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from homeassistant.components import mqtt
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
 from garagecam_core import discovery
 
-from .const import CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX, DOMAIN, LOGGER
+from .const import CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX, DOMAIN, LOGGER, MQTT_BASE_TOPIC
 from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
 
-# Not the runner's `garagecam`: `garagecam mqtt cleanup` must never match our configs.
-BASE_TOPIC = "garagecam-ha"
 QOS = 1
 _STORE_VERSION = 1
 
@@ -75,13 +76,14 @@ class MqttBridge:
         self.coordinator = coordinator
         self.topics = discovery.Topics(
             discovery_prefix=entry.options.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
-            base=BASE_TOPIC,
+            base=MQTT_BASE_TOPIC,
         )
         self.camera_id = camera_id(entry)
         self.info = discovery.CameraInfo(
             camera_id=self.camera_id, name=entry.title, model=coordinator.engine.metadata
         )
         self._unsubscribe: list[Callable[[], None]] = []
+        self._remove_shutdown_job: Callable[[], None] | None = None
 
     async def async_start(self) -> bool:
         """False when Home Assistant's MQTT integration is not set up (nothing published)."""
@@ -100,17 +102,34 @@ class MqttBridge:
             )
         )
         self._unsubscribe.append(self.coordinator.async_add_listener(self._coordinator_updated))
+        # A shutdown job runs before EVENT_HOMEASSISTANT_STOP, while MQTT is still connected
+        # (entries are not unloaded when Home Assistant stops).
+        self._remove_shutdown_job = self.hass.async_add_shutdown_job(HassJob(self._async_shutdown))
         await self.async_publish_all()
         return True
 
     async def async_stop(self) -> None:
+        """Entry unloaded: this camera is offline (other entries share the bridge status)."""
+        if self._remove_shutdown_job is not None:
+            self._remove_shutdown_job()
+            self._remove_shutdown_job = None
+        await self._async_offline(bridge=False)
+
+    async def _async_shutdown(self) -> None:
+        """Home Assistant stops: the camera and the bridge are offline."""
+        # (not removing the job here: Home Assistant is iterating over its shutdown jobs)
+        self._remove_shutdown_job = None
+        await self._async_offline(bridge=True)
+
+    async def _async_offline(self, bridge: bool) -> None:
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        if mqtt.is_connected(self.hass):
-            await _publish(
-                self.hass,
-                [discovery.camera_availability_message(self.topics, self.camera_id, False)],
-            )
+        if not mqtt.is_connected(self.hass):
+            return
+        messages = [discovery.camera_availability_message(self.topics, self.camera_id, False)]
+        if bridge:
+            messages.append(discovery.bridge_availability_message(self.topics, False))
+        await _publish(self.hass, messages)
 
     async def async_publish_all(self) -> None:
         configs = discovery.discovery_messages(self.info, self.topics)

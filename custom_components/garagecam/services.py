@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
@@ -59,20 +61,39 @@ async def _async_classify(call: ServiceCall) -> ServiceResponse:
 
 
 def snapshot_name(states: dict[str, str], when: str) -> str:
-    """`20260218T060142_door_open-on_car_present-off.jpg`."""
+    """`20260218T060142_door_open-on_car_present-off` (without the `.jpg`)."""
     parts = "_".join(f"{label}-{state}" for label, state in states.items())
-    return f"{when}_{parts}.jpg"
+    return f"{when}_{parts}"
 
 
-def _write_snapshot(directory: Path, name: str, image: bytes, labels: dict[str, int]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_bytes(image)
-    # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
-    if labels:
-        with (directory / "labels.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"path": name, "labels": labels}) + "\n")
-    return path
+# Two calls may write at once (executor threads): the exists-and-equal check must not see the
+# other call's half-written file.
+_WRITE_LOCK = threading.Lock()
+
+
+def _write_snapshot(directory: Path, stem: str, image: bytes, labels: dict[str, int]) -> Path:
+    """Save `image` once: the same frame saved again is left alone (no second labels line);
+    another frame with the same name (same second, same states) gets `_2`, `_3`..."""
+    with _WRITE_LOCK:
+        directory.mkdir(parents=True, exist_ok=True)
+        for index in itertools.count(1):
+            path = directory / (f"{stem}.jpg" if index == 1 else f"{stem}_{index}.jpg")
+            try:
+                with path.open("xb") as handle:
+                    handle.write(image)
+            except FileExistsError:
+                if path.read_bytes() == image:
+                    return path
+                continue
+            except OSError:
+                path.unlink(missing_ok=True)  # no truncated image left behind (disk full)
+                raise
+            break
+        # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
+        if labels:
+            with (directory / "labels.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"path": path.name, "labels": labels}) + "\n")
+        return path
 
 
 async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
@@ -89,13 +110,17 @@ async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
     states = {label: str(state) for label, state in data.states.items()}
     labels = {label: int(state == "on") for label, state in states.items() if state != "unknown"}
     when = dt_util.as_local(data.last_success or dt_util.now()).strftime("%Y%m%dT%H%M%S")
-    path = await hass.async_add_executor_job(
-        _write_snapshot,
-        Path(hass.config.path(DATASET_DIR)),
-        snapshot_name(states, when),
-        data.image,
-        labels,
-    )
+    directory = Path(hass.config.path(DATASET_DIR))
+    try:
+        path = await hass.async_add_executor_job(
+            _write_snapshot, directory, snapshot_name(states, when), data.image, labels
+        )
+    except OSError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="snapshot_not_saved",
+            translation_placeholders={"directory": str(directory), "error": str(err)},
+        ) from err
     result: dict[str, Any] = {"path": str(path), "states": states}
     return result
 

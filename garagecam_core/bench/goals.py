@@ -129,7 +129,39 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
         overhead, met=None if overhead is None else overhead < 1.0, unit="ms",
     )  # fmt: skip
     memory = result.get("memory") or {}
+    rss = memory.get("worker_rss_mb")
     yield _goal(
-        "worker_rss", "Worker process RSS with the model loaded", "reported (minimise)",
-        memory.get("worker_rss_mb"), met=None, unit="MB",
+        "worker_rss", "Worker process RSS with the model loaded", "<= 64 MB",
+        rss, met=None if rss is None else rss <= 64.0, unit="MB",
     )  # fmt: skip
+    yield from _binding_goals(result.get("binding") or {})
+
+
+def _binding_goals(binding: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    rows = binding.get("inference", [])
+    cold = _pick(binding.get("cold_start", []), runtime="binding", status="ok")
+    seconds = cold["process_to_first_result_s"] if cold else None
+    yield _goal(
+        "cold_start", "Cold start: new process to first classification (binding)", "<= 1 s",
+        seconds, met=None if seconds is None else seconds <= 1.0, unit="s",
+    )  # fmt: skip
+    for program in ("fp32", "int8"):
+        binding_row = _pick(rows, program=program, runtime="binding", status="ok")
+        official_row = _pick(rows, program=program, runtime="official", status="ok")
+        if binding_row is None:
+            continue
+        ratio = _ratio(
+            binding_row["inference"]["median"],
+            official_row["inference"]["median"] if official_row else None,
+        )
+        yield _goal(
+            f"binding_vs_official_{program}",
+            f"Binding inference time / official runtime time ({program}, 1 thread)", "<= 1.0",
+            ratio, met=None if ratio is None else ratio <= 1.0,
+        )  # fmt: skip
+        same = binding_row.get("bit_identical")
+        yield _goal(
+            f"binding_bit_identical_{program}",
+            f"Binding output vs official runtime ({program})", "bit-identical",
+            None if same is None else float(same), met=same, unit="(1 = identical)",
+        )  # fmt: skip

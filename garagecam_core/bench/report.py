@@ -1,4 +1,4 @@
-"""Bench results as JSON (everything), a Markdown table (the README's) and a PNG chart."""
+"""Bench results as JSON (everything), a Markdown table (docs/benchmarks.md) and a PNG chart."""
 
 from __future__ import annotations
 
@@ -81,6 +81,27 @@ def to_markdown(result: dict[str, Any]) -> str:
         ["Runtime", "Threads", "Inference", "vs eager", "Max abs diff (tolerance)", "Status"],
         (_runtime_row(r, result) for r in result.get("runtimes", [])),
     )
+    binding = result.get("binding") or {}
+    out += ["**garagecam-runtime binding vs official ExecuTorch runtime** (1 thread):", ""]
+    out += _table(
+        ["Program", "Runtime", "Inference", "Bit-identical", "Status"],
+        (
+            [r["program"], r["runtime"], _ms(r.get("inference")),
+             {True: "yes", False: "NO", None: "n/a"}[r.get("bit_identical")],
+             r["status"] if r["status"] == "ok" else f"skipped: {r['reason']}"]
+            for r in binding.get("inference", [])
+        ),
+    )  # fmt: skip
+    out += ["**Fresh process per runtime** (best of 2):", ""]
+    out += _table(
+        ["Runtime", "Process to first result", "Import + load", "RSS", "torch imported"],
+        (
+            [r["runtime"], f"{_num(r.get('process_to_first_result_s'))} s",
+             f"{_num(r.get('import_and_load_s'))} s", f"{_num(r.get('rss_mb'), 1)} MB",
+             str(r.get("torch_imported", r.get("reason")))]
+            for r in binding.get("cold_start", [])
+        ),
+    )  # fmt: skip
     out += peers_markdown(result)
     out += ["**Model, memory, capacity:**", ""]
     out += _table(["Figure", "Value"], _facts_rows(result))

@@ -1,6 +1,8 @@
 """Runtimes side by side: one PyTorch module, one input tensor, one thread count each.
 
-ExecuTorch XNNPACK fp32 and int8 run the `.pte` files exported from the module; ONNX
+ExecuTorch XNNPACK fp32 and int8 run the `.pte` files exported from the module (with the
+default runtime: the garagecam-runtime binding where installed; `binding.py` puts it next to
+the official runtime); ONNX
 Runtime runs `torch.onnx.export` of the same module; PyTorch eager runs the module itself.
 Every output is checked against eager (fp32 runtimes tightly, int8 loosely) and a runtime
 whose package is not installed is reported as skipped.

@@ -143,7 +143,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     metadata = read_metadata(model_path)
     snapshots = load_snapshots(config.images) if config.images else generated_snapshots()
     source = resolve_module(metadata, config.module, config.model is None, demo_model_path().parent)
-    progress = _Progress(_planned_calls(config, len(snapshots), 6), config.progress)
+    # 6 runtimes side by side, plus the binding and the official runtime on 2 programs
+    progress = _Progress(_planned_calls(config, len(snapshots), 6 + 4), config.progress)
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "command": config.command,
@@ -165,9 +166,13 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             result["naive"] = _naive(
                 config, metadata=metadata, source=source, snapshots=snapshots, progress=progress
             )
-            result["runtimes"], result["int8"] = _side_by_side(
+            result["runtimes"], result["int8"], programs = _side_by_side(
                 config, metadata=metadata, source=source, snapshots=snapshots, result=result,
                 workdir=workdir, progress=progress,
+            )  # fmt: skip
+            result["binding"] = _binding(
+                config, model=model_path, programs=programs, metadata=metadata,
+                snapshots=snapshots, result=result, workdir=workdir, progress=progress,
             )  # fmt: skip
     finally:
         progress.close()
@@ -271,7 +276,8 @@ def _side_by_side(
     result: dict[str, Any],
     workdir: Path,
     progress: _Progress,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Path]]:
+    """Runtimes side by side; also returns the programs measured ({"fp32": path, ...})."""
     from ..preprocess import prepare
     from . import runtimes as rt
     from .peers.bench import peer_candidates, peer_figures
@@ -292,7 +298,7 @@ def _side_by_side(
         rows = rt.measure_runtimes(
             candidates, config.threads, config.runs, config.warmup, progress.tick
         )
-        return rows, None
+        return rows, None, {"fp32": config.model or demo_model_path()}
     from ..export import export_model
 
     progress.phase("export fp32 .pte")
@@ -338,7 +344,36 @@ def _side_by_side(
     accuracy = _int8_accuracy(config, metadata, fp32.path, int8.path, progress)
     accuracy["size_ratio"] = round(fp32.size_bytes / int8.size_bytes, 3)
     accuracy["trained_weights"] = source.trained
-    return rows, accuracy
+    return rows, accuracy, {"fp32": fp32.path, "int8": int8.path}
+
+
+def _binding(
+    config: BenchConfig,
+    *,
+    model: Path,
+    programs: dict[str, Path],
+    metadata: ModelMetadata,
+    snapshots: list[Snapshot],
+    result: dict[str, Any],
+    workdir: Path,
+    progress: _Progress,
+) -> dict[str, Any]:
+    """The garagecam-runtime binding vs the official runtime: outputs, time, cold start."""
+    from ..preprocess import prepare
+    from .binding import cold_starts, compare_runtimes
+
+    size = goal_image(result)
+    snapshot = next(s for s in snapshots if list(s.size) == size)
+    tensor = prepare(snapshot.data, metadata).tensor
+    progress.phase("binding vs official runtime")
+    rows = compare_runtimes(programs, tensor, config.runs, config.warmup, progress.tick)
+    for _ in range(len(rows), 4):  # planned for two programs
+        for _ in range(config.runs + config.warmup):
+            progress.tick()
+    progress.phase("cold starts (fresh processes)")
+    image = workdir / "cold_start.jpg"
+    image.write_bytes(snapshot.data)
+    return {"inference": rows, "cold_start": cold_starts(model, image)}
 
 
 def _int8_accuracy(

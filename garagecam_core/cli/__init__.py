@@ -17,7 +17,7 @@ from ..errors import GarageCamError
 
 # Module names under garagecam_core.cli, in the order they appear in --help.
 _COMMANDS = (
-    "demo", "run", "infer", "export", "model", "train", "scenes", "bench", "mqtt",
+    "demo", "run", "infer", "export", "model", "train", "studio", "scenes", "bench", "mqtt",
     "homebridge",
 )  # fmt: skip
 

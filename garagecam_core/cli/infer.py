@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import GarageCamError
+from ..errors import ConfigError, GarageCamError
 from ..roi import Roi
 
 
@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model", type=Path, help="model bundle (.pte); default: the demo model shipped"
     )
-    parser.add_argument("--roi", type=Roi.parse, metavar="X,Y,W,H", help="crop box (fractions)")
+    parser.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop box (fractions)")
     parser.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
     parser.add_argument(
         "--worker",
@@ -32,6 +32,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.set_defaults(func=run)
+
+
+def _roi(text: str) -> Roi:
+    # argparse turns only ArgumentTypeError/ValueError into its one-line usage error.
+    try:
+        return Roi.parse(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:

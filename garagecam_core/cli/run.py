@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,19 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "-c", "--config", type=Path, required=True, help="YAML config file (see README)"
+        "-c",
+        "--config",
+        type=Path,
+        required=True,
+        help="YAML config file (see https://garagecam.github.io/garagecam/runner/)",
     )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="only validate the config file and exit",
+        help=(
+            "check everything that needs no network (config, model files, label overrides, "
+            "TLS files, HTTP port free, debug folder writable) and exit"
+        ),
     )
     parser.set_defaults(func=run)
 
@@ -37,6 +45,16 @@ def run(args: argparse.Namespace) -> int:
     install_secret_filter()
     config = load_config(args.config)
     if args.check:
+        from ..runner.check import check_config
+
+        report = check_config(config)
+        for line in report.passed:
+            print(f"ok: {line}")
+        for problem in report.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if report.problems:
+            print(f"{args.config}: {len(report.problems)} problem(s)", file=sys.stderr)
+            return 1
         cameras = ", ".join(camera.id for camera in config.cameras) or "none"
         print(f"{args.config}: OK (cameras: {cameras}; models: {', '.join(config.models)})")
         return 0

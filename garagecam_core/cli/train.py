@@ -27,10 +27,10 @@ def register(subparsers: Any) -> None:
         help="train a small student model on labelled snapshots and export it to .pte",
         description=(
             "Train the built-in student CNN from scratch on DIR (labels.csv, labels.jsonl or "
-            "one sub-folder per class; see the README), pick ON/OFF thresholds on the "
-            "validation split, export OUT (.pte with labels, thresholds and preprocessing "
-            "inside) and write OUT's .pt PyTorch weights, .json report and .png training "
-            "curve next to it."
+            "one sub-folder per class; see https://garagecam.github.io/garagecam/training/), "
+            "pick ON/OFF thresholds on the validation split, export OUT (.pte with labels, "
+            "thresholds and preprocessing inside) and write OUT's .pt PyTorch weights, .json "
+            "report and .png training curve next to it."
         ),
     )
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")

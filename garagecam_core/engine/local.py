@@ -1,8 +1,9 @@
 """In-process ExecuTorch engine.
 
-ExecuTorch holds the GIL for the whole inference, so callers that own an event loop should
-use `WorkerEngine` (a child process) instead; this engine is for the CLI, the worker child
-itself and benchmarks.
+With the garagecam-runtime binding (the default where it is installed) inference releases
+the GIL, so a thread of an event-loop process can run this engine without stalling the loop.
+executorch's official runtime (the fallback) holds the GIL for the whole inference: there,
+callers that own an event loop should use `WorkerEngine` (a child process) instead.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from .base import Classification, ClosingEngine, Timings
 class LocalEngine(ClosingEngine):
     """Loads and validates the bundle at construction (errors surface right away).
 
-    `threads` sizes ExecuTorch's process-wide thread pool before the program loads.
+    `threads` sizes ExecuTorch's process-wide thread pool before the program loads;
+    `runtime` picks "binding" or "official" (default: the binding when installed).
     """
 
     def __init__(
-        self, model_path: str | Path, threads: int = 1, limits: ImageLimits = DEFAULT_LIMITS
+        self,
+        model_path: str | Path,
+        threads: int = 1,
+        limits: ImageLimits = DEFAULT_LIMITS,
+        runtime: str | None = None,
     ) -> None:
-        self._program: LoadedProgram | None = load_program(model_path, threads=threads)
+        self._program: LoadedProgram | None = load_program(
+            model_path, threads=threads, runtime=runtime
+        )
         self._metadata = self._program.metadata
         self._limits = limits
         self.model_path = Path(model_path)
@@ -35,6 +43,11 @@ class LocalEngine(ClosingEngine):
     @property
     def metadata(self) -> ModelMetadata:
         return self._metadata
+
+    @property
+    def runtime(self) -> str | None:
+        """The runtime running the model ("binding" or "official"); None once closed."""
+        return self._program.runtime if self._program else None
 
     def classify(self, image: bytes, roi: Roi | None = None) -> Classification:
         program = self._program

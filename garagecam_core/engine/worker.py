@@ -1,9 +1,10 @@
 """Inference in a child process: `WorkerEngine` (parent side) and the child's main loop.
 
-Why: ExecuTorch holds the GIL for the whole inference, which would freeze an event loop
-(Home Assistant, the runner). The parent only waits on a pipe (`poll`, GIL released) while
-the child (`python -m garagecam_core.engine.worker`) runs a `LocalEngine`. A native crash in
-the runtime also stays in the child.
+Why: a native crash in the runtime (a corrupt model) stays in the child, and a hung
+inference can be killed on a timeout. With executorch's official runtime it also keeps the
+GIL-holding `execute()` out of an event loop's process (the garagecam-runtime binding
+releases the GIL). The parent only waits on a pipe (`poll`, GIL released) while the child
+(`python -m garagecam_core.engine.worker`) runs a `LocalEngine`.
 
 Protocol (see `protocol.py`): the child first sends `ready` (with the model metadata) or
 `error` (model load failure, then it exits); then per request `classify` (header: id, roi,
@@ -35,6 +36,7 @@ from ..bundle import check_pte_file
 from ..errors import EngineClosedError, GarageCamError, WorkerError, WorkerTimeoutError
 from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits
+from ..pte_runtimes import official_runtime_expected
 from ..roi import Roi
 from .base import Classification, ClosingEngine, Timings
 from .frames import FrameReader, SharedFrames
@@ -379,7 +381,8 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        _skip_exporter_import()
+        if official_runtime_expected():  # the binding needs no such trick
+            _skip_exporter_import()
         from .local import LocalEngine
 
         engine = LocalEngine(

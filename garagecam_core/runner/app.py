@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 import aiohttp
 
-from ..debounce import Debouncer, LabelPolicy
+from ..debounce import Debouncer, LabelPolicy, PolicyError, merge_policies
 from ..discovery import Topics
 from ..engine.base import AsyncEngine, ExecutorEngine
-from ..errors import ConfigError, GarageCamError, MetadataError
+from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
 from .camera import Camera, CameraListener
 from .config import (
@@ -27,6 +27,7 @@ from .config import (
 from .http import ApiContext, HttpServer
 from .metrics import RunnerMetrics
 from .mqtt import Kind, MqttPublisher
+from .priority import Priority, PriorityGate
 from .sinks import DebugSnapshotSink, MetricsSink, MqttSink
 from .sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
 
@@ -50,27 +51,11 @@ def label_policies(
     camera: CameraConfig, metadata: ModelMetadata, where: str
 ) -> dict[str, LabelPolicy]:
     """The model's thresholds with the camera's per-label overrides applied."""
-    unknown = sorted(set(camera.labels) - set(metadata.label_names))
-    if unknown:
-        raise ConfigError(
-            f"{where}.labels: the model {metadata.name!r} has no label {unknown[0]!r} "
-            f"(its labels: {', '.join(metadata.label_names)})"
-        )
-    policies = {}
-    for spec in metadata.labels:
-        override = camera.labels.get(spec.name)
-        on = spec.on_threshold
-        off = spec.off_threshold
-        confirm = camera.confirm_frames
-        if override is not None:
-            on = override.on_threshold if override.on_threshold is not None else on
-            off = override.off_threshold if override.off_threshold is not None else off
-            confirm = override.confirm_frames or confirm
-        try:
-            policies[spec.name] = LabelPolicy(on, off, confirm)
-        except (MetadataError, ValueError) as err:
-            raise ConfigError(f"{where}.labels.{spec.name}: {err}") from err
-    return policies
+    try:
+        return merge_policies(metadata, camera.labels, camera.confirm_frames)
+    except PolicyError as err:
+        key = f"{where}.labels" + (f".{err.label}" if err.label else "")
+        raise ConfigError(f"{key}: {err.detail}") from err
 
 
 class Runner:
@@ -88,8 +73,10 @@ class Runner:
         self._extra_listeners = list(extra_listeners)
         self.metrics = RunnerMetrics()
         self.engines: dict[str, AsyncEngine] = {}
+        self.gates: dict[str, PriorityGate] = {}  # cameras first, then API requests
         self.cameras: dict[str, Camera] = {}
         self.mqtt: MqttPublisher | None = None
+        self.camera_mqtt: dict[str, MqttPublisher] = {}  # availability, with its own will
         self.http: HttpServer | None = None
         self._mqtt_sink: MqttSink | None = None
         self._debug_sink: DebugSnapshotSink | None = None
@@ -108,12 +95,15 @@ class Runner:
             if self.config.http is not None:
                 http = self.config.http
                 context = ApiContext(
-                    engines=self.engines,
+                    engines={n: g.view(Priority.API) for n, g in self.gates.items()},
                     cameras=self.cameras,
                     metrics=self.metrics,
                     health=self.health_problems,
                     token=http.token,
                     max_body_bytes=http.max_body_bytes,
+                    max_inflight_bytes=http.max_inflight_bytes or http.max_body_bytes,
+                    max_queued_requests=http.max_queued_requests,
+                    open_metrics=http.open_metrics,
                 )
                 self.http = HttpServer(context, http.host, http.port)
                 await self.http.start()
@@ -128,6 +118,7 @@ class Runner:
             started = time.perf_counter()
             engine = await asyncio.to_thread(self._engine_factory, model)
             self.engines[name] = engine
+            self.gates[name] = PriorityGate(engine)
             meta = engine.metadata
             _LOGGER.info(
                 "Model %s ready in %.1f s: %s v%s, labels %s, input %dx%d",
@@ -181,7 +172,7 @@ class Runner:
             listeners.append(self._debug_sink)
         listeners += self._extra_listeners
         for index, camera in enumerate(self.config.cameras):
-            engine = self.engines[camera.model]
+            engine = self.gates[camera.model].view(Priority.CAMERA)
             debouncer = Debouncer(
                 label_policies(camera, engine.metadata, f"cameras[{index}]"),
                 max_age=camera.effective_max_age,
@@ -212,19 +203,32 @@ class Runner:
         config = self.config.mqtt
         assert config is not None
         topics = Topics(config.discovery_prefix, config.base_topic)
-        publisher = MqttPublisher(
-            config, topics, client_id=f"garagecam-{socket.gethostname()}-{config.base_topic}"
-        )
+        client_id = config.client_id or f"garagecam-{socket.gethostname()}-{config.base_topic}"
+        publisher = MqttPublisher(config, topics, client_id=client_id)
         publisher.add_connection_listener(
             lambda connected: self.metrics.mqtt_connected.set(value=1.0 if connected else 0.0)
         )
         self.metrics.mqtt_connected.set(value=0.0)
-        sink = MqttSink(publisher)
+        # One connection per camera whose last will is its availability topic: a crash
+        # turns each camera offline, not only the bridge (see mqtt.py).
+        self.camera_mqtt = {
+            camera_id: MqttPublisher(
+                config,
+                topics,
+                client_id=f"{client_id}-{camera_id}",
+                will_topic=topics.camera_availability(camera_id),
+                bridge=False,
+            )
+            for camera_id in self.cameras
+        }
+        sink = MqttSink(publisher, self.camera_mqtt)
         for camera in self.cameras.values():
             camera.listeners.append(sink)
             sink.announce(camera)
         self.mqtt, self._mqtt_sink = publisher, sink
         publisher.start()
+        for camera_publisher in self.camera_mqtt.values():
+            camera_publisher.start()
 
     # --- health -----------------------------------------------------------------------------
 
@@ -261,12 +265,15 @@ class Runner:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
                 count = self.mqtt.republish(Kind.STATE, Kind.AVAILABILITY)
+                count += sum(p.republish(Kind.AVAILABILITY) for p in self.camera_mqtt.values())
                 _LOGGER.debug("Periodic re-publish of %d state topics", count)
 
     async def stop(self) -> None:
-        """Publish `offline`, close the HTTP server, the engines (worker processes), the session."""
-        if self.mqtt is not None:
-            await self.mqtt.stop()
+        """Publish `offline` (every camera and the bridge), close the HTTP server, the engines
+        (worker processes), the session."""
+        publishers = [*self.camera_mqtt.values(), *([self.mqtt] if self.mqtt else [])]
+        if publishers:
+            await asyncio.gather(*(publisher.stop() for publisher in publishers))
         if self.http is not None:
             await self.http.stop()
         if self._debug_sink is not None:

@@ -1,8 +1,13 @@
 """One camera's poll loop: snapshot -> engine -> debouncer -> listeners.
 
-Failures never stop the loop (or other cameras): they are counted, logged once when the
-camera becomes unreachable and once when it is back, and retried with exponential backoff.
-After `max_age` seconds without a good frame the camera becomes unavailable.
+Polls start every `interval` seconds (fixed rate: a slow snapshot or a wait for the engine
+does not push the next poll back). Failures never stop the loop (or other cameras): they are
+counted, logged once when the camera becomes unreachable and once when it is back, and
+retried with exponential backoff.
+
+Availability is the age of the last good frame (taken when its snapshot was fetched) at the
+moment it is read, and a timer reports the change the moment that age passes `max_age`, even
+while a poll is blocked on a hung camera or a stopped worker.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class Frame:
 
     image: bytes
     classification: Classification
-    timestamp: float  # Unix time
+    timestamp: float  # Unix time the snapshot was fetched (its age decides availability)
     end_to_end_ms: float
 
 
@@ -74,10 +79,16 @@ class Camera:
         self.listeners = list(listeners)
         self._clock = clock
         self.last_frame: Frame | None = None
-        self.available = False
         self.failures = 0  # consecutive
         self.last_error: str | None = None
         self._lost_logged = False
+        self._reported_available = False  # what the listeners were last told
+        self._new_frame = asyncio.Event()  # wakes the freshness timer
+
+    @property
+    def available(self) -> bool:
+        """True while the last good frame is at most `max_age` seconds old, right now."""
+        return self.debouncer.available(self._clock())
 
     # --- one attempt ----------------------------------------------------------------------------
 
@@ -89,6 +100,7 @@ class Camera:
         except SourceError as err:
             self._failed(err, err.reason)
             return False
+        fetched_at = self._clock()
         try:
             classification = await self.engine.classify(image, self.roi)
         except ImageError as err:
@@ -97,10 +109,10 @@ class Camera:
         except EngineError as err:
             self._failed(err, "engine")
             return False
-        now = self._clock()
-        transitions = self.debouncer.update(classification.probabilities, now)
-        frame = Frame(image, classification, now, (time.perf_counter() - start) * 1000.0)
+        transitions = self.debouncer.update(classification.probabilities, fetched_at)
+        frame = Frame(image, classification, fetched_at, (time.perf_counter() - start) * 1000.0)
         self.last_frame = frame
+        self._new_frame.set()
         self._succeeded()
         for listener in self.listeners:
             listener.on_frame(self, frame, transitions)
@@ -125,25 +137,31 @@ class Camera:
         self._lost_logged = False
         self.failures = 0
         self.last_error = None
-        self._set_available(True)
+        # A frame that waited longer than max_age (stopped worker) is already stale.
+        self.check_freshness()
 
     def check_freshness(self) -> bool:
-        """Mark the camera unavailable once its last good frame is older than max_age."""
-        fresh = self.debouncer.available(self._clock())
-        if self.available and not fresh:
+        """Tell the listeners when availability (the age of the last frame) has changed."""
+        fresh = self.available
+        if fresh == self._reported_available:
+            return fresh
+        if not fresh:
             _LOGGER.warning(
                 "Camera %s: no good frame for %.0f s: states unavailable",
                 self.id,
                 self.debouncer.max_age or 0,
             )
-        self._set_available(fresh)
+        self._reported_available = fresh
+        for listener in self.listeners:
+            listener.on_availability(self, fresh)
         return fresh
 
-    def _set_available(self, available: bool) -> None:
-        if available != self.available:
-            self.available = available
-            for listener in self.listeners:
-                listener.on_availability(self, available)
+    def stale_in(self) -> float | None:
+        """Seconds until the last good frame passes max_age; None if it never will / no frame."""
+        last, max_age = self.debouncer.last_frame_time, self.debouncer.max_age
+        if last is None or max_age is None:
+            return None
+        return last + max_age - self._clock()
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -154,26 +172,35 @@ class Camera:
         return float(min(self.interval * 2 ** min(self.failures - 1, 30), self.max_backoff))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.poll_once()
-            except Exception:  # a bug must not silently kill this camera's loop
-                _LOGGER.exception("Camera %s: unexpected error", self.id)
-                self.failures += 1
-            self.check_freshness()
-            await self._sleep(stop, self.next_delay())
+        timer = asyncio.create_task(self._freshness_timer(), name=f"camera-{self.id}-freshness")
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    await self.poll_once()
+                except Exception:  # a bug must not silently kill this camera's loop
+                    _LOGGER.exception("Camera %s: unexpected error", self.id)
+                    self.failures += 1
+                self.check_freshness()
+                if self.failures:  # backoff counts from the failure
+                    delay = self.next_delay()
+                else:  # fixed rate: the next poll is due `interval` after this one started
+                    delay = started + self.interval - time.monotonic()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
 
-    async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
-        """Wait `delay` (or until stop), waking up when the frames go stale meanwhile."""
-        deadline = time.monotonic() + delay
-        while not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            step = remaining
-            if self.available and self.debouncer.max_age is not None and self.last_frame:
-                stale_in = self.last_frame.timestamp + self.debouncer.max_age - self._clock()
-                step = min(step, max(stale_in, 0.0) + 0.05)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=step)
+    async def _freshness_timer(self) -> None:
+        """Report staleness when the last frame's age passes max_age, whatever the poll does."""
+        while True:
             self.check_freshness()
+            stale_in = self.stale_in() if self._reported_available else None
+            self._new_frame.clear()
+            with contextlib.suppress(TimeoutError):
+                # A few ms past the limit so that the frame is stale when we look again.
+                timeout = None if stale_in is None else max(stale_in, 0.0) + 0.01
+                await asyncio.wait_for(self._new_frame.wait(), timeout=timeout)

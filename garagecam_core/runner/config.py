@@ -7,6 +7,8 @@ variable NAME, so secrets stay out of the file.
 
 from __future__ import annotations
 
+import codecs
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -18,10 +20,10 @@ import voluptuous as vol
 import yaml
 
 from .. import demo_model_path
-from ..debounce import DEFAULT_CONFIRM_FRAMES
+from ..debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from ..errors import ConfigError
-from ..redact import SECRETS
+from ..redact import SECRETS, url_secrets
 from ..roi import Roi
 
 DEMO_MODEL = "demo"
@@ -79,13 +81,6 @@ SourceConfig = HttpSourceConfig | OnvifSourceConfig | FileSourceConfig
 
 
 @dataclass(frozen=True)
-class LabelOverride:
-    on_threshold: float | None = None
-    off_threshold: float | None = None
-    confirm_frames: int | None = None
-
-
-@dataclass(frozen=True)
 class CameraConfig:
     id: str
     name: str
@@ -101,7 +96,7 @@ class CameraConfig:
     @property
     def effective_max_age(self) -> float:
         """Seconds without a good frame before the states become unavailable."""
-        return self.max_age if self.max_age is not None else max(60.0, 3 * self.interval)
+        return self.max_age if self.max_age is not None else default_max_age(self.interval)
 
 
 @dataclass(frozen=True)
@@ -134,6 +129,9 @@ class HttpConfig:
     port: int = 8080
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BYTES
+    max_inflight_bytes: int | None = None  # classify bodies in memory; None: max_body_bytes
+    max_queued_requests: int = 4  # waiting unread; beyond: 503 busy
+    open_metrics: bool = False  # /metrics without the token (and without states)
 
 
 @dataclass(frozen=True)
@@ -159,9 +157,48 @@ class RunnerConfig:
 
 # --- schema ---------------------------------------------------------------------------------
 
-_positive = vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False))
-_port = vol.All(int, vol.Range(min=1, max=65535))
-_fraction = vol.All(vol.Coerce(float), vol.Range(min=0.0, max=1.0))
+
+def _number(value: Any) -> float:
+    """A finite number (or its text, as `${NAME}` gives): not a bool, NaN or infinity."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise vol.Invalid(f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise vol.Invalid(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise vol.Invalid(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _integer(value: Any) -> int:
+    """An integer (or its digits, as `${NAME}` gives): `true` is not 1 here."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise vol.Invalid(f"expected an integer, got {value!r}")
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise vol.Invalid(f"expected an integer, got {value!r}")
+        return int(value)
+    return value
+
+
+def _token(value: Any) -> str:
+    """A non-empty API token: an empty one must never mean "no authentication"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise vol.Invalid(
+            "is empty (an unset or empty environment variable?): set a token, or remove the "
+            "key to serve the API without authentication"
+        )
+    if not isinstance(value, str):
+        raise vol.Invalid(f"expected a string, got {type(value).__name__}")
+    if value != value.strip():
+        raise vol.Invalid("has leading or trailing spaces")
+    return value
+
+
+_positive = vol.All(_number, vol.Range(min=0, min_included=False))
+_port = vol.All(_integer, vol.Range(min=1, max=65535))
+_fraction = vol.All(_number, vol.Range(min=0.0, max=1.0))
 _str = vol.All(str, vol.Length(min=1))
 
 
@@ -183,7 +220,7 @@ _HTTP_SOURCE = vol.Schema(
         vol.Optional("password"): vol.Any(None, str),
         vol.Optional("auth", default="basic"): vol.In(["basic", "digest"]),
         vol.Optional("timeout", default=10.0): _positive,
-        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(_integer, vol.Range(min=1)),
         vol.Optional("verify_ssl", default=True): bool,
     }
 )
@@ -196,7 +233,7 @@ _ONVIF_SOURCE = vol.Schema(
         vol.Optional("password"): vol.Any(None, str),
         vol.Optional("profile"): vol.Any(None, str),
         vol.Optional("timeout", default=10.0): _positive,
-        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+        vol.Optional("max_bytes", default=DEFAULT_MAX_BYTES): vol.All(_integer, vol.Range(min=1)),
         vol.Optional("auth", default="digest"): vol.In(["basic", "digest"]),
     }
 )
@@ -205,7 +242,7 @@ _LABEL_OVERRIDE = vol.Schema(
     {
         vol.Optional("on_threshold"): _fraction,
         vol.Optional("off_threshold"): _fraction,
-        vol.Optional("confirm_frames"): vol.All(int, vol.Range(min=1)),
+        vol.Optional("confirm_frames"): vol.All(_integer, vol.Range(min=1)),
     }
 )
 
@@ -222,7 +259,7 @@ _CAMERA = vol.Schema(
         vol.Optional("interval", default=DEFAULT_INTERVAL): _positive,
         vol.Optional("roi"): _roi,
         vol.Optional("confirm_frames", default=DEFAULT_CONFIRM_FRAMES): vol.All(
-            int, vol.Range(min=1)
+            _integer, vol.Range(min=1)
         ),
         vol.Optional("max_age"): _positive,
         vol.Optional("max_backoff", default=300.0): _positive,
@@ -234,7 +271,7 @@ _MODEL = vol.Schema(
     {
         vol.Required("path"): _str,
         vol.Optional("engine"): vol.In(["worker", "local"]),
-        vol.Optional("threads", default=1): vol.All(int, vol.Range(min=1, max=64)),
+        vol.Optional("threads", default=1): vol.All(_integer, vol.Range(min=1, max=64)),
         vol.Optional("timeout", default=30.0): _positive,
     }
 )
@@ -260,7 +297,7 @@ _MQTT = vol.Schema(
         vol.Optional("tls"): vol.Any(bool, _TLS),
         vol.Optional("discovery_prefix", default=DEFAULT_DISCOVERY_PREFIX): _TOPIC,
         vol.Optional("base_topic", default=DEFAULT_BASE_TOPIC): _TOPIC,
-        vol.Optional("keepalive", default=60): vol.All(int, vol.Range(min=5, max=3600)),
+        vol.Optional("keepalive", default=60): vol.All(_integer, vol.Range(min=5, max=3600)),
         vol.Optional("republish_interval", default=3600.0): _positive,
         vol.Optional("reconnect_min_delay", default=1.0): _positive,
         vol.Optional("reconnect_max_delay", default=60.0): _positive,
@@ -270,9 +307,16 @@ _MQTT = vol.Schema(
 _HTTP = vol.Schema(
     {
         vol.Optional("host", default="127.0.0.1"): _str,
-        vol.Optional("port", default=8080): vol.All(int, vol.Range(min=0, max=65535)),
-        vol.Optional("token"): vol.Any(None, str),
-        vol.Optional("max_body_bytes", default=DEFAULT_MAX_BYTES): vol.All(int, vol.Range(min=1)),
+        vol.Optional("port", default=8080): vol.All(_integer, vol.Range(min=0, max=65535)),
+        vol.Optional("token"): _token,
+        vol.Optional("max_body_bytes", default=DEFAULT_MAX_BYTES): vol.All(
+            _integer, vol.Range(min=1)
+        ),
+        vol.Optional("max_inflight_bytes"): vol.Any(None, vol.All(_integer, vol.Range(min=1))),
+        vol.Optional("max_queued_requests", default=4): vol.All(
+            _integer, vol.Range(min=0, max=1024)
+        ),
+        vol.Optional("open_metrics", default=False): bool,
     }
 )
 
@@ -287,7 +331,7 @@ SCHEMA = vol.Schema(
         vol.Optional("http", default=dict): vol.Any(None, _HTTP),
         vol.Optional("debug_snapshots"): {
             vol.Required("directory"): _str,
-            vol.Optional("max_files", default=100): vol.All(int, vol.Range(min=1)),
+            vol.Optional("max_files", default=100): vol.All(_integer, vol.Range(min=1)),
         },
     }
 )
@@ -306,7 +350,8 @@ def _path_text(path: list[Any]) -> str:
 
 def _error_text(err: vol.Invalid) -> str:
     message, path = err.error_message, list(err.path)
-    if message == "extra keys not allowed":
+    # Inside Home Assistant 2026.9+ `voluptuous` is Probatio, which words this one differently
+    if message == "extra keys not allowed" or isinstance(err, getattr(vol, "ExtraKeysInvalid", ())):
         message = "unknown key"
     elif message.startswith("required key not provided"):
         message = "required key is missing"
@@ -333,16 +378,71 @@ def _expand_env(value: Any, path: str) -> Any:
     return value
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping (PyYAML keeps the last
+    silently: `port: 1883` then `port: 8883` would quietly pick one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"the key {key!r} is given twice (lines {seen[key]} and {line})",
+                    problem_mark=key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+#: byte-order marks YAML allows, longest first (the UTF-32 LE mark starts like UTF-16 LE)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode_text(raw: bytes, path: Path) -> str:
+    """UTF-8 (a BOM is fine), or UTF-16/32 with a BOM as YAML allows; else one clear line."""
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ConfigError(
+            f"{path} is not {encoding.upper().removesuffix('-SIG')} text (byte "
+            f"0x{raw[err.start]:02X} at line {line}, column {column}): save it as UTF-8"
+        ) from None
+
+
+def _yaml_error(err: yaml.YAMLError, path: Path) -> ConfigError:
+    """Line, column and what is wrong: never the offending source line, which may hold a
+    password (PyYAML's own message quotes it)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = err.problem or err.context or "syntax error"
+        return ConfigError(f"{path} is not valid YAML{where}: {problem}")
+    return ConfigError(f"{path} is not valid YAML")
+
+
 def load_config(path: Path) -> RunnerConfig:
     """Read, validate and type a runner config file; raises ConfigError naming the key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
+    text = _decode_text(raw, path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        raise _yaml_error(err, path) from None
     return parse_config(data, base_dir=path.parent)
 
 
@@ -427,7 +527,8 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
 def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConfig:
     if "snapshot" in raw:
         http = HttpSourceConfig(**raw["snapshot"])
-        SECRETS.add(http.password)
+        for secret in (http.password, *url_secrets(http.url)):
+            SECRETS.add(secret)
         return http
     if "onvif" in raw:
         onvif = OnvifSourceConfig(**raw["onvif"])
@@ -438,6 +539,19 @@ def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConf
     raise ConfigError(f"{where}: a camera needs a source: one of snapshot, onvif, file")
 
 
+def _readable_file(path: Path, where: str) -> Path:
+    """TLS files are read when the client starts: a missing one is a config error now."""
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(f"{where}: {path} {problem}")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as err:
+        raise ConfigError(f"{where}: cannot read {path}: {err.strerror or err}") from None
+    return path
+
+
 def _build_mqtt(raw: dict[str, Any], base_dir: Path) -> MqttConfig:
     raw = dict(raw)
     tls = raw.pop("tls", None)
@@ -445,12 +559,12 @@ def _build_mqtt(raw: dict[str, Any], base_dir: Path) -> MqttConfig:
     if tls is True:
         tls_config = TlsConfig()
     elif isinstance(tls, dict):
-        tls_config = TlsConfig(
-            ca_certs=_resolve(base_dir, tls["ca_certs"]) if "ca_certs" in tls else None,
-            certfile=_resolve(base_dir, tls["certfile"]) if "certfile" in tls else None,
-            keyfile=_resolve(base_dir, tls["keyfile"]) if "keyfile" in tls else None,
-            insecure=tls["insecure"],
-        )
+        files = {
+            key: _readable_file(_resolve(base_dir, tls[key]), f"mqtt.tls.{key}")
+            for key in ("ca_certs", "certfile", "keyfile")
+            if key in tls
+        }
+        tls_config = TlsConfig(**files, insecure=tls["insecure"])
     config = MqttConfig(tls=tls_config, **raw)
     SECRETS.add(config.password)
     return config

@@ -8,23 +8,37 @@
 - `GET /v1/cameras/{id}/debug.jpg`  last analysed frame with ROI box and probabilities
 
 When a token is configured every `/v1/` route needs `Authorization: Bearer <token>`
-(compared in constant time); `/healthz` and `/metrics` stay open for probes and scrapers.
+(compared in constant time), and so does `/metrics`, which carries the same door states;
+`open_metrics` leaves `/metrics` open without the state and probability series. `/healthz`
+stays open for probes.
+
+Classify bodies held in memory at once are bounded by `max_inflight_bytes` (by default one
+maximum-size body, or many small snapshots); up to `max_queued_requests` more wait before
+their body is read (a waiting request costs a socket, not its image); beyond that the answer
+is 503 `busy` with `Retry-After`. The engines seen here are the low-priority side of the
+runner's priority gate: camera frames go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
+import io
+import ipaddress
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.base import AsyncEngine
-from ..errors import ConfigError, EngineError, ImageError
+from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
 from ..roi import Roi
 from .camera import Camera
 from .metrics import CONTENT_TYPE, RunnerMetrics
@@ -43,45 +57,126 @@ class ApiContext:
     health: HealthCheck
     token: str | None = None
     max_body_bytes: int = 20_000_000
+    max_inflight_bytes: int = 20_000_000
+    max_queued_requests: int = 4
+    open_metrics: bool = False
+
+
+class BodyBudget:
+    """Bytes of classify bodies held in memory at once, reserved before a body is read.
+
+    A request reserves its Content-Length (the maximum body size when unknown) and waits,
+    unread and in arrival order, until that much is free; a body larger than the whole
+    budget waits until it can run alone. At most `queued` requests wait.
+    """
+
+    def __init__(self, budget: int, queued: int) -> None:
+        self._budget = self._free = budget
+        self._max_queued = queued
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def full(self, size: int) -> bool:
+        """True when a body of `size` bytes would have to wait and the queue is full."""
+        must_wait = bool(self._waiters) or min(size, self._budget) > self._free
+        return must_wait and len(self._waiters) >= self._max_queued
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        size = min(size, self._budget)
+        if self._waiters or size > self._free:
+            turn = asyncio.get_running_loop().create_future()
+            self._waiters.append((size, turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release(size)  # granted as the client went away: give it back
+                else:
+                    self._waiters.remove((size, turn))
+                    self._wake()
+                raise
+        else:
+            self._free -= size
+        try:
+            yield
+        finally:
+            self._release(size)
+
+    def _release(self, size: int) -> None:
+        self._free += size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._free:
+            size, turn = self._waiters.popleft()
+            if not turn.done():
+                self._free -= size
+                turn.set_result(None)
 
 
 CONTEXT = web.AppKey("garagecam_context", ApiContext)
+BUDGET = web.AppKey("garagecam_body_budget", BodyBudget)
+RETRY_AFTER_SECONDS = 1
 
 
 def _error(status: int, message: str, code: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+    return _json({"error": code, "message": message}, status=status)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    """Strict JSON: NaN and infinity are not JSON (`json.dumps` would write a bare `NaN`)."""
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except ValueError:
+        _LOGGER.error("Refused to answer with NaN or infinity in JSON (status %d)", status)
+        text = json.dumps({"error": "invalid_number", "message": "the answer held NaN or infinity"})
+        status = 500
+    return web.Response(text=text, status=status, content_type="application/json")
 
 
 @web.middleware
-async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.app[CONTEXT].token
-    if token and request.path.startswith("/v1/"):
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    context = request.app[CONTEXT]
+    token = context.token
+    if token is not None and _needs_token(context, request.path):
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given:
             return _error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        try:
+            # aiohttp keeps undecodable header bytes as surrogates; they cannot be a token.
+            given_bytes = given.strip().encode("utf-8")
+        except UnicodeEncodeError:
+            return _error(401, "the Authorization header is not valid UTF-8 text", "unauthorized")
+        if not hmac.compare_digest(given_bytes, token.encode()):
             return _error(403, "the bearer token is not valid", "forbidden")
     return await handler(request)
+
+
+def _needs_token(context: ApiContext, path: str) -> bool:
+    return path.startswith("/v1/") or (path == "/metrics" and not context.open_metrics)
 
 
 async def healthz(request: web.Request) -> web.Response:
     problems = request.app[CONTEXT].health()
     if problems:
-        return web.json_response({"status": "unhealthy", "reasons": problems}, status=503)
-    return web.json_response({"status": "ok"})
+        return _json({"status": "unhealthy", "reasons": problems}, status=503)
+    return _json({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    # Left open next to a protected API, /metrics must not tell what /v1/cameras guards.
+    with_states = not (context.token and context.open_metrics)
     return web.Response(
-        body=request.app[CONTEXT].metrics.render().encode(),
+        body=context.metrics.render(with_states=with_states).encode(),
         headers={"Content-Type": CONTENT_TYPE},
     )
 
 
 async def models(request: web.Request) -> web.Response:
     engines = request.app[CONTEXT].engines
-    return web.json_response({name: engine.metadata.to_dict() for name, engine in engines.items()})
+    return _json({name: engine.metadata.to_dict() for name, engine in engines.items()})
 
 
 def _pick_model(context: ApiContext, name: str | None) -> tuple[str, AsyncEngine] | web.Response:
@@ -108,9 +203,7 @@ async def classify(request: web.Request) -> web.Response:
     return response
 
 
-async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
-    request: web.Request, context: ApiContext
-) -> web.Response:
+async def _classify(request: web.Request, context: ApiContext) -> web.Response:
     picked = _pick_model(context, request.query.get("model"))
     if isinstance(picked, web.Response):
         return picked
@@ -124,21 +217,67 @@ async def _classify(  # noqa: PLR0911 - one early answer per kind of bad request
     limit = context.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return _error(413, f"the image is larger than {limit} bytes", "too_large")
-    if not body:
+    budget, size = request.app[BUDGET], request.content_length or limit
+    if budget.full(size):
+        response = _error(503, "too many classify requests at once; retry shortly", "busy")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    async with budget.reserve(size):
+        try:
+            return await _read_and_classify(request, name, engine, roi, limit)
+        except web.RequestPayloadError:  # Content-Encoding or chunked framing that won't decode
+            return _error(
+                400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
+            )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`.
+
+    With a Content-Length the body is written into a BytesIO sized up front, whose
+    `getvalue()` hands over its buffer as the `bytes` without copying: one copy of the
+    image in memory, not a read buffer plus the bytes built from it."""
+    expected = request.content_length
+    if expected is None:
+        chunks, size = [], 0
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    buffer = io.BytesIO()
+    if expected:
+        buffer.seek(expected - 1)
+        buffer.write(b"\0")  # allocates the whole buffer once
+        buffer.seek(0)
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        if buffer.tell() + len(chunk) > expected:  # more than announced: aiohttp refuses it
+            return None
+        buffer.write(chunk)
+    buffer.truncate()  # a body shorter than announced
+    return buffer.getvalue()
+
+
+async def _read_and_classify(
+    request: web.Request, name: str, engine: AsyncEngine, roi: Roi | None, limit: int
+) -> web.Response:
+    image = await _read_body(request, limit)
+    if image is None:
+        return _error(413, f"the image is larger than {limit} bytes", "too_large")
+    if not image:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
-        result = await engine.classify(bytes(body), roi)
+        result = await engine.classify(image, roi)
     except ImageError as err:
         return _error(400, str(err), "bad_image")
+    except InvalidOutputError as err:  # a broken model, not a busy one: retrying will not help
+        _LOGGER.warning("Classify request failed in model %s: %s", name, err)
+        return _error(500, str(err), "invalid_model_output")
     except EngineError as err:
         _LOGGER.warning("Classify request failed in model %s: %s", name, err)
         return _error(503, str(err), "engine_error")
-    return web.json_response({**result.to_dict(), "model": name})
+    return _json({**result.to_dict(), "model": name})
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -165,7 +304,7 @@ def camera_status(camera: Camera) -> dict[str, Any]:
 
 async def cameras(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    return web.json_response({cid: camera_status(c) for cid, c in context.cameras.items()})
+    return _json({cid: camera_status(c) for cid, c in context.cameras.items()})
 
 
 async def debug_jpg(request: web.Request) -> web.Response:
@@ -190,12 +329,36 @@ async def debug_jpg(request: web.Request) -> web.Response:
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs each malformed request (bytes no header may hold, a bad Content-Length)
+    as an ERROR with a traceback that quotes the offending header line, a token maybe: the
+    client got its 400; the log gets one line with the reason, nothing from the request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, web.RequestPayloadError):  # the body, drained after the answer
+            error = error.__cause__
+        if isinstance(error, HttpProcessingError):
+            reason = (error.message or type(error).__name__).splitlines()[0].rstrip(" :")
+            record.msg, record.args = "Bad HTTP request refused (%s): %s", (error.code, reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_BAD_REQUESTS = _OneLineBadRequests()
+
+
 def create_app(context: ApiContext) -> web.Application:
+    server_logger = logging.getLogger("aiohttp.server")
+    if _BAD_REQUESTS not in server_logger.filters:
+        server_logger.addFilter(_BAD_REQUESTS)
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(
-        middlewares=[_auth_middleware], client_max_size=context.max_body_bytes + 1024
+        middlewares=[auth_middleware], client_max_size=context.max_body_bytes + 1024
     )
     app[CONTEXT] = context
+    app[BUDGET] = BodyBudget(context.max_inflight_bytes, context.max_queued_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/models", models)
@@ -219,11 +382,22 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     return runner, int(sockets[0].getsockname()[1]) if sockets else port
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or Host name stays on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class HttpServer:
     """Runs the API on host:port until stop(); port 0 picks a free port (see `.port`)."""
 
     def __init__(self, context: ApiContext, host: str, port: int) -> None:
         self._app = create_app(context)
+        self._token = context.token
         self._runner: web.AppRunner | None = None
         self._host, self._port = host, port
         self.port = port
@@ -236,6 +410,15 @@ class HttpServer:
                 f"cannot listen on {self._host}:{self._port} (http): {err.strerror or err}"
             ) from err
         _LOGGER.info("HTTP API listening on http://%s:%d", self._host, self.port)
+        if self._token is None:
+            # No token is a deliberate choice (no `http.token` key): say so, loudly off-host.
+            log = _LOGGER.info if is_loopback(self._host) else _LOGGER.warning
+            log(
+                "HTTP API without authentication (no http.token): anyone who can reach "
+                "%s:%d can use /v1/",
+                self._host,
+                self.port,
+            )
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -184,9 +184,14 @@ class RunnerMetrics:
             self.mqtt_connected, self.classify_requests,
         )  # fmt: skip
 
-    def render(self) -> str:
+    def render(self, with_states: bool = True) -> str:
+        """The exposition text; without `with_states`, no per-label state or probability
+        (what the API token protects on /v1/cameras, for a /metrics left open)."""
+        private = (self.state, self.probability)
         lines: list[str] = []
         for metric in self._all:
+            if not with_states and metric in private:
+                continue
             lines += metric.header()
             lines += metric.samples()
         return "\n".join(lines) + "\n"

@@ -5,6 +5,15 @@ connection is (re)established it publishes `online` and then replays that whole 
 after a broker restart (even one that lost its retained store) every topic is correct again.
 Publishing happens at QoS 0 while connected and not at all while disconnected: the replay on
 connect is the delivery guarantee, and stale queued messages can never overwrite newer ones.
+A retained message whose payload did not change is not sent again (states go out on change;
+`republish()` repeats them on purpose for the bridges that drop silent devices).
+
+Each connection has one last will (MQTT allows one per connection). The bridge connection's
+will is `<base>/status`; the runner opens one more small connection per camera whose will is
+that camera's availability topic, so a crash (SIGKILL, power loss) turns every camera
+`offline` too, which consumers that read a single availability topic (homebridge-mqttthing's
+`getOnline`) need. A clean stop publishes `offline` on every will topic itself, since a
+clean disconnect discards the will.
 
 paho runs its network loop in its own thread; every method here is thread-safe.
 """
@@ -54,20 +63,43 @@ def make_client(config: MqttConfig, client_id: str = "") -> Any:
         client.username_pw_set(config.username, config.password)
     if config.tls is not None:
         tls = config.tls
-        client.tls_set(
-            ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
-            certfile=str(tls.certfile) if tls.certfile else None,
-            keyfile=str(tls.keyfile) if tls.keyfile else None,
-            cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
+                certfile=str(tls.certfile) if tls.certfile else None,
+                keyfile=str(tls.keyfile) if tls.keyfile else None,
+                cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
+            )
+        except OSError as err:  # a file gone or unreadable since the config was loaded
+            raise ConfigError(
+                f"mqtt.tls: cannot load the TLS files: {err.strerror or err}"
+            ) from None
         client.tls_insecure_set(tls.insecure)
     return client
 
 
 class MqttPublisher:
-    def __init__(self, config: MqttConfig, topics: Topics, client_id: str | None = None) -> None:
+    """One MQTT connection with `will_topic` as its last will (`offline`, retained).
+
+    The bridge connection (`bridge=True`) announces `online` on its will topic when it
+    connects and follows Home Assistant's status topic; a camera's availability connection
+    (`bridge=False`) only replays what it was given, its availability.
+    """
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        topics: Topics,
+        client_id: str | None = None,
+        *,
+        will_topic: str | None = None,
+        bridge: bool = True,
+    ) -> None:
         self._config = config
         self.topics = topics
+        self.will_topic = will_topic or topics.bridge_availability
+        self._bridge = bridge
+        self._log_level = logging.INFO if bridge else logging.DEBUG
         self._mqtt = _import_paho()
         self._lock = threading.RLock()
         self._retained: dict[str, tuple[Message, Kind]] = {}
@@ -77,8 +109,8 @@ class MqttPublisher:
         self._stopping = False
         self._on_connection_change: list[Callable[[bool], None]] = []
 
-        client = make_client(config, config.client_id or client_id or "")
-        client.will_set(topics.bridge_availability, OFFLINE, qos=1, retain=True)
+        client = make_client(config, client_id if client_id is not None else config.client_id or "")
+        client.will_set(self.will_topic, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(
             min_delay=max(1, round(config.reconnect_min_delay)),
             max_delay=max(1, round(config.reconnect_max_delay)),
@@ -87,7 +119,8 @@ class MqttPublisher:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         self._client = client
-        self.subscribe(topics.homeassistant_status, self._handle_homeassistant_status)
+        if bridge:
+            self.subscribe(topics.homeassistant_status, self._handle_homeassistant_status)
 
     @property
     def connected(self) -> bool:
@@ -105,7 +138,7 @@ class MqttPublisher:
 
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting with backoff until stop()."""
-        _LOGGER.info("Connecting to MQTT broker %s", self.where)
+        _LOGGER.log(self._log_level, "Connecting to MQTT broker %s", self.where)
         self._client.connect_async(self._config.host, self._config.port, self._config.keepalive)
         self._client.loop_start()
 
@@ -113,7 +146,8 @@ class MqttPublisher:
         return await asyncio.to_thread(self._connected.wait, seconds)
 
     async def stop(self, seconds: float = 5.0) -> None:
-        """Publish `offline` (if connected, waiting up to `seconds`), disconnect, stop paho."""
+        """Publish `offline` on the will topic (if connected, waiting up to `seconds` for the
+        broker's acknowledgement), disconnect, stop paho."""
         await asyncio.to_thread(self._stop, seconds)
 
     def _stop(self, timeout: float) -> None:
@@ -122,9 +156,7 @@ class MqttPublisher:
             connected = self.connected
             info = None
             if connected:
-                info = self._client.publish(
-                    self.topics.bridge_availability, OFFLINE, qos=1, retain=True
-                )
+                info = self._client.publish(self.will_topic, OFFLINE, qos=1, retain=True)
         if info is not None:
             try:
                 info.wait_for_publish(timeout)
@@ -136,19 +168,26 @@ class MqttPublisher:
 
     # --- publishing -------------------------------------------------------------------------
 
-    def publish(self, messages: Iterable[Message], kind: Kind) -> None:
-        """Publish now if connected; retained ones are also remembered for replays."""
+    def publish(self, messages: Iterable[Message], kind: Kind) -> int:
+        """Publish now if connected; retained ones are also remembered for replays and sent
+        only when their payload changed. Returns how many were sent."""
+        sent = 0
         with self._lock:
             for message in messages:
                 if message.retain:
+                    known = self._retained.get(message.topic)
+                    if known is not None and known[0].payload == message.payload:
+                        continue  # the broker holds it already (or gets it on connect)
                     if message.payload == "":
                         self._retained.pop(message.topic, None)
                     else:
                         self._retained[message.topic] = (message, kind)
                 if self.connected:
+                    sent += 1
                     self._client.publish(
                         message.topic, message.payload, qos=0, retain=message.retain
                     )
+        return sent
 
     def republish(self, *kinds: Kind) -> int:
         """Publish the remembered retained messages of these kinds again; returns how many."""
@@ -182,11 +221,13 @@ class MqttPublisher:
             return
         with self._lock:
             self._connected.set()
-            client.publish(self.topics.bridge_availability, ONLINE, qos=1, retain=True)
+            if self._bridge:
+                client.publish(self.will_topic, ONLINE, qos=1, retain=True)
             for topic in self._subscriptions:
                 client.subscribe(topic, qos=0)
             count = self.republish()
-        _LOGGER.info(
+        _LOGGER.log(
+            self._log_level,
             "MQTT %s %s (%d retained topics published)",
             "reconnected to" if self._ever_connected else "connected to",
             self.where,
@@ -202,9 +243,10 @@ class MqttPublisher:
             was_connected = self.connected
             self._connected.clear()
         if self._stopping:
-            _LOGGER.info("MQTT disconnected from %s", self.where)
+            _LOGGER.log(self._log_level, "MQTT disconnected from %s", self.where)
         elif was_connected:
-            _LOGGER.warning(
+            _LOGGER.log(
+                logging.WARNING if self._bridge else logging.DEBUG,
                 "MQTT connection to %s lost (%s); reconnecting with backoff",
                 self.where,
                 reason_code,

@@ -111,9 +111,15 @@ class OnvifClient:
                 text = await response.read()
                 status = response.status
         except TimeoutError as err:
-            raise SourceError(f"ONVIF {what}: {url} timed out", "timeout") from err
-        except aiohttp.ClientError as err:
-            raise SourceError(f"ONVIF {what}: cannot reach {url} ({err})", "refused") from err
+            raise SourceError(f"ONVIF {what}: {redact_url(url)} timed out", "timeout") from err
+        except aiohttp.ClientSSLError as err:  # a TLS problem, not a refused connection
+            raise SourceError(
+                f"ONVIF {what}: TLS with {redact_url(url)} failed ({type(err).__name__})", "tls"
+            ) from err
+        except aiohttp.ClientError as err:  # its text may hold the URL: the type only
+            raise SourceError(
+                f"ONVIF {what}: cannot reach {redact_url(url)} ({type(err).__name__})", "refused"
+            ) from err
         root = _parse(text, what) if text else None
         if status != 200:
             fault = _find_text(root, "Text") if root is not None else None
@@ -122,7 +128,7 @@ class OnvifClient:
                 f"ONVIF {what} failed: HTTP {status}{f' ({fault})' if fault else ''}", reason
             )
         if root is None:
-            raise SourceError(f"ONVIF {what}: empty answer from {url}", "onvif")
+            raise SourceError(f"ONVIF {what}: empty answer from {redact_url(url)}", "onvif")
         return root
 
     async def media_url(self) -> str:

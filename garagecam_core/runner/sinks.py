@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..debounce import State, Transition
@@ -40,10 +43,17 @@ def publish_camera_state(publisher: MqttPublisher, camera: Camera) -> None:
 
 
 class MqttSink(CameraListener):
-    """Discovery at start-up, retained states on every frame, per-camera availability."""
+    """Discovery at start-up, retained states when they change, per-camera availability.
 
-    def __init__(self, publisher: MqttPublisher) -> None:
+    A camera's availability goes through its own connection (`availability`, whose last
+    will is that topic) when one is given, else through the bridge connection.
+    """
+
+    def __init__(
+        self, publisher: MqttPublisher, availability: Mapping[str, MqttPublisher] | None = None
+    ) -> None:
         self.publisher = publisher
+        self.availability = dict(availability or {})
 
     def announce(self, camera: Camera) -> None:
         info = CameraInfo(camera.id, camera.name, camera.engine.metadata)
@@ -54,8 +64,9 @@ class MqttSink(CameraListener):
         publish_camera_state(self.publisher, camera)
 
     def on_availability(self, camera: Camera, available: bool) -> None:
-        self.publisher.publish(
-            [camera_availability_message(self.publisher.topics, camera.id, available)],
+        publisher = self.availability.get(camera.id, self.publisher)
+        publisher.publish(
+            [camera_availability_message(publisher.topics, camera.id, available)],
             Kind.AVAILABILITY,
         )
 
@@ -87,20 +98,28 @@ class MetricsSink(CameraListener):
 class DebugSnapshotSink(CameraListener):
     """Writes the annotated frame (ROI box, probabilities) on every state change.
 
-    At most `max_files` JPEGs are kept; the oldest are deleted first.
+    At most `max_files` snapshots are kept, the oldest deleted first. Only files this sink
+    wrote are ever deleted: their names (`garagecam-debug_<camera>_<time>.jpg`) are recorded
+    in a manifest in the folder, and a file is deleted only if the manifest lists it and its
+    name has that form. Anything else in the folder (a user's photos) is never touched.
     """
+
+    MANIFEST = ".garagecam-debug-snapshots.json"
+    PREFIX = "garagecam-debug_"
+    _NAME = re.compile(r"^garagecam-debug_[A-Za-z0-9_-]+_\d{8}-\d{6}_\d{3}(?:-\d+)?\.jpg$")
 
     def __init__(self, directory: Path, max_files: int = 100) -> None:
         self.directory = directory
         self.max_files = max_files
         self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = threading.Lock()  # writes run in worker threads
 
     def on_frame(self, camera: Camera, frame: Frame, transitions: Sequence[Transition]) -> None:
         if not transitions:
             return
         states = {label: str(state) for label, state in camera.debouncer.states.items()}
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(frame.timestamp))
-        name = f"{camera.id}_{stamp}_{int(frame.timestamp * 1000) % 1000:03d}.jpg"
+        name = f"{self.PREFIX}{camera.id}_{stamp}_{int(frame.timestamp * 1000) % 1000:03d}.jpg"
         task = asyncio.get_running_loop().create_task(
             asyncio.to_thread(self._write, camera, frame, states, name)
         )
@@ -118,13 +137,45 @@ class DebugSnapshotSink(CameraListener):
                 states=states,
                 title=camera.name,
             )
-            self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / name).write_bytes(jpeg)
-            files = sorted(self.directory.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
-            for old in files[: max(0, len(files) - self.max_files)]:
-                old.unlink(missing_ok=True)
+            with self._lock:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                written = self._read_manifest()
+                name = self._unused_name(name, written)
+                (self.directory / name).write_bytes(jpeg)
+                written.append(name)
+                while len(written) > self.max_files:
+                    (self.directory / written.pop(0)).unlink(missing_ok=True)
+                self._write_manifest(written)
         except (OSError, GarageCamError) as err:
             _LOGGER.warning("Cannot write debug snapshot to %s: %s", self.directory, err)
+
+    def _unused_name(self, name: str, written: list[str]) -> str:
+        """Never overwrite a file: one we wrote in the same millisecond, or anyone's."""
+        candidate, counter = name, 1
+        while candidate in written or (self.directory / candidate).exists():
+            candidate = name.replace(".jpg", f"-{counter}.jpg")
+            counter += 1
+        return candidate
+
+    def _read_manifest(self) -> list[str]:
+        """Names we wrote, oldest first; a missing or damaged manifest deletes nothing."""
+        path = self.directory / self.MANIFEST
+        try:
+            names = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as err:
+            _LOGGER.warning("Ignoring the debug snapshot manifest %s: %s", path, err)
+            return []
+        if not isinstance(names, list):
+            return []
+        return [n for n in names if isinstance(n, str) and self._NAME.match(n)]
+
+    def _write_manifest(self, names: list[str]) -> None:
+        path = self.directory / self.MANIFEST
+        temporary = path.with_name(f"{path.name}.tmp")
+        temporary.write_text(json.dumps(names, indent=0), encoding="utf-8")
+        temporary.replace(path)
 
     async def drain(self) -> None:
         if self._tasks:

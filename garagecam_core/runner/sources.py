@@ -19,7 +19,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import SourceError
-from ..redact import redact_url
+from ..redact import SECRETS, redact_url, url_secrets
 
 _LOGGER = logging.getLogger("garagecam.runner.sources")
 
@@ -159,6 +159,7 @@ class HttpSnapshotSource:
         self._ssl = True if verify_ssl else False  # noqa: SIM210 - aiohttp wants a bool here
         self._basic: str | None = None
         self._digest: DigestAuth | None = None
+        self._url_credentials = URL(url).user is not None
         if username is not None:
             if auth == "digest":
                 self._digest = DigestAuth(username, password or "")
@@ -176,6 +177,13 @@ class HttpSnapshotSource:
             raise
         except TimeoutError as err:
             raise SourceError(f"timed out fetching {self.description}", "timeout") from err
+        except aiohttp.ClientSSLError as err:  # before its base class: not a refused connection
+            detail = getattr(err.os_error, "verify_message", None) or err.os_error.strerror
+            raise SourceError(
+                f"TLS with {self.description} failed ({detail or type(err.os_error).__name__}); "
+                "a camera with a self-signed certificate needs verify_ssl: false",
+                "tls",
+            ) from err
         except aiohttp.ClientConnectorError as err:
             raise SourceError(
                 f"cannot connect to {self.description}: {err.os_error.strerror or err}", "refused"
@@ -210,7 +218,8 @@ class HttpSnapshotSource:
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         if response.status == 401:
-            given = self._basic is not None or self._digest is not None
+            # aiohttp sends user:password from the URL itself as Basic credentials
+            given = self._basic is not None or self._digest is not None or self._url_credentials
             problem = "rejected the credentials" if given else "needs a username and password"
             raise SourceError(f"{self.description} {problem} (HTTP 401)", "http_401")
         if response.status != 200:
@@ -333,6 +342,8 @@ class OnvifSource:
     async def fetch(self) -> bytes:
         if self._http is None:
             uri = await self._client.snapshot_uri(self._profile)
+            for secret in url_secrets(uri):  # the camera may put a token in it
+                SECRETS.add(secret)
             self._http = HttpSnapshotSource(self._session, uri, **self._http_args)  # type: ignore[arg-type]
         try:
             return await self._http.fetch()

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from garagecam_core.debounce import Debouncer, LabelPolicy, State, Transition
+from garagecam_core.debounce import (
+    Debouncer,
+    LabelOverride,
+    LabelPolicy,
+    PolicyError,
+    State,
+    Transition,
+    default_max_age,
+    merge_policies,
+)
 from garagecam_core.errors import MetadataError
 from garagecam_core.metadata import LabelSpec, ModelMetadata
 
@@ -231,3 +240,43 @@ def test_transitions_need_confirm_frames_agreeing_frames(
             assert debouncer.state("door_open") == recent[0]
         assert debouncer.state("door_open") == state
         assert state is State.UNKNOWN or second + 1 >= confirm
+
+
+def _two_labels() -> ModelMetadata:
+    return ModelMetadata(
+        name="m",
+        input_height=8,
+        input_width=8,
+        labels=(LabelSpec("door_open", "door", 0.7, 0.3), LabelSpec("car_present", None, 0.6, 0.4)),
+    )
+
+
+def test_merge_policies_model_defaults_camera_confirm_then_overrides() -> None:
+    meta = _two_labels()
+    assert merge_policies(meta, confirm_frames=3) == {
+        "door_open": LabelPolicy(0.7, 0.3, 3),
+        "car_present": LabelPolicy(0.6, 0.4, 3),
+    }
+    merged = merge_policies(
+        meta, {"door_open": LabelOverride(on_threshold=0.9, confirm_frames=5)}, confirm_frames=2
+    )
+    assert merged["door_open"] == LabelPolicy(0.9, 0.3, 5)
+    assert merged["car_present"] == LabelPolicy(0.6, 0.4, 2)
+
+
+def test_merge_policies_names_the_label_at_fault() -> None:
+    meta = _two_labels()
+    with pytest.raises(PolicyError, match="has no label 'dor_open'") as unknown:
+        merge_policies(meta, {"dor_open": LabelOverride(on_threshold=0.5)})
+    assert unknown.value.label is None
+    # an override can break the hysteresis rule against the model's other threshold
+    with pytest.raises(PolicyError, match=r"^door_open: .*must not be above") as broken:
+        merge_policies(meta, {"door_open": LabelOverride(on_threshold=0.2)})
+    assert broken.value.label == "door_open"
+    with pytest.raises(PolicyError, match=r"^door_open: confirm_frames"):
+        merge_policies(meta, confirm_frames=0)
+
+
+def test_default_max_age_is_three_intervals_but_at_least_a_minute() -> None:
+    assert default_max_age(5) == 60.0
+    assert default_max_age(30) == 90.0

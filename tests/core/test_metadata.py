@@ -123,3 +123,43 @@ def test_parse_label_specs() -> None:
         parse_label_specs("a:door:x:y")
     with pytest.raises(MetadataError, match="no labels"):
         parse_label_specs(" , ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mean", (float("nan"), 0.456, 0.406), "mean values must be finite"),
+        ("mean", (float("inf"), 0.456, 0.406), "mean values must be finite"),
+        ("std", (1e-30, 0.224, 0.225), "would scale pixels to"),
+        ("std", (5e-324, 0.224, 0.225), "would scale pixels to"),  # a denormal
+        ("std", (float("nan"), 0.224, 0.225), "std values must be finite"),
+        ("std", (float("inf"), 0.224, 0.225), "std values must be finite"),
+        ("mean", (1e30, 0.456, 0.406), "values above 100 would flatten"),
+        ("std", (7e13, 0.224, 0.225), "values above 100 would flatten"),
+        ("std", (True, 0.224, 0.225), "std must be three numbers"),
+    ],
+)
+def test_normalisation_that_would_turn_frames_into_nan_is_refused(
+    field: str, value: tuple[float, ...], message: str
+) -> None:
+    with pytest.raises(MetadataError, match=message):
+        _meta(**{field: value})
+
+
+def test_nan_in_metadata_json_is_refused_with_a_clear_error() -> None:
+    data = json.loads(_meta().to_json())
+    data["mean"] = [float("nan"), 0.456, 0.406]
+    text = json.dumps(data)  # Python writes the non-standard `NaN` token
+    assert "NaN" in text
+    with pytest.raises(MetadataError, match="mean values must be finite"):
+        ModelMetadata.from_json(text)
+
+
+def test_usual_normalisations_are_accepted() -> None:
+    _meta(mean=(0.0, 0.0, 0.0), std=(1 / 255, 1 / 255, 1 / 255))  # 0..255 inputs
+    _meta(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def test_metadata_json_never_holds_nan() -> None:
+    with pytest.raises(MetadataError, match="cannot be stored as JSON"):
+        _meta(extra={"score": float("nan")}).to_json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Import ours before the harness's own `custom_components` package shadows it (DESIGN.md).
-import custom_components.garagecam  # noqa: F401
+import custom_components.garagecam
+import garagecam_core
 from custom_components.garagecam.const import (
     CONF_CAMERA,
     CONF_MODE,
@@ -85,15 +88,39 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components.garagecam."""
 
 
+_OURS = (
+    str(Path(custom_components.garagecam.__file__).parent),
+    str(Path(garagecam_core.__file__).parent),
+)
+
+
 @pytest.fixture(autouse=True)
-def no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail on any usage Home Assistant reports as deprecated or breaking in the future."""
-    yield
+def no_deprecation_reports(hass: HomeAssistant, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail on any usage Home Assistant reports as deprecated or breaking in the future:
+    its log reports ("... is deprecated", "will stop working in 2026.12"), Python
+    deprecation warnings raised from our code (Home Assistant's deprecated constants and
+    helpers warn at the caller), and deprecation issues in the repairs registry."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        warnings.simplefilter("always", PendingDeprecationWarning)
+        yield
     bad = [
         record.getMessage()
-        for record in caplog.get_records("call")
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)
         if record.levelno >= logging.WARNING
         and ("will stop working" in record.getMessage() or "deprecated" in record.getMessage())
+    ]
+    bad += [
+        f"{w.filename}:{w.lineno}: {w.message}"
+        for w in caught
+        if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning)
+        and w.filename.startswith(_OURS)
+    ]
+    bad += [
+        f"repair issue {domain}.{issue_id}"
+        for (domain, issue_id) in ir.async_get(hass).issues
+        if "deprecat" in issue_id or (domain == DOMAIN and issue_id.startswith("deprecat"))
     ]
     assert not bad, bad
 

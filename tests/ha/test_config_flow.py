@@ -252,7 +252,7 @@ async def test_options_flow_applies_without_restart(
     coordinator = setup_entry.runtime_data.coordinator
     result = await hass.config_entries.options.async_init(setup_entry.entry_id)
     assert result["step_id"] == "init"
-    base = {"scan_interval": 3, "max_age": 30, "mqtt_enabled": False, "mqtt_prefix": "garagecam"}
+    base = {"scan_interval": 3, "max_age": 30, "mqtt_enabled": False, "mqtt_prefix": "bridges"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**base, "roi": "nonsense"}
     )
@@ -265,6 +265,11 @@ async def test_options_flow_applies_without_restart(
         result["flow_id"], {**base, "mqtt_prefix": "a/#"}
     )
     assert result["errors"] == {"mqtt_prefix": "invalid_prefix"}
+    for reserved in ("garagecam", "garagecam/x", "garagecam-ha"):  # runner's base topic, ours
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {**base, "mqtt_prefix": reserved}
+        )
+        assert result["errors"] == {"mqtt_prefix": "reserved_prefix"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**base, "roi": "0.1,0.1,0.5,0.5"}
     )

@@ -15,6 +15,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.garagecam.const import DOMAIN
+from custom_components.garagecam.inference import SharedEngine
 from garagecam_core.engine import ExecutorEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.http import ApiContext, HttpServer
@@ -37,7 +38,9 @@ def _alive(pid: int) -> bool:
 
 
 def _worker_pid(entry: config_entries.ConfigEntry) -> int:
-    engine = entry.runtime_data.engine
+    handle = entry.runtime_data.engine
+    assert isinstance(handle, SharedEngine)  # the entry's handle on the pooled engine
+    engine = handle.target
     assert isinstance(engine, ExecutorEngine)
     worker = engine.engine
     assert isinstance(worker, WorkerEngine)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
-from .conftest import ScriptedEngine, set_up_entry
+from .conftest import ScriptedEngine, make_entry, set_up_entry
 
 pytestmark = [
     pytest.mark.usefixtures("fake_camera", "camera_device"),
@@ -22,7 +24,7 @@ pytestmark = [
     pytest.mark.parametrize("expected_lingering_timers", [True]),
 ]
 
-PREFIX = "garagecam"
+PREFIX = "garagecam-homekit"  # the default
 NODE = "garagecam-ha_camera_garage_demo"
 
 
@@ -32,10 +34,25 @@ def _published(mqtt_mock: MqttMockHAClient) -> dict[str, tuple[str, int, bool]]:
     }
 
 
+async def _set_options(hass: HomeAssistant, entry: MockConfigEntry, **changes: Any) -> None:
+    """Through the options flow (it reloads the entry), keeping the label thresholds."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    current = {"scan_interval": 10, "max_age": 60, "mqtt_enabled": False, "mqtt_prefix": PREFIX}
+    current |= {k: v for k, v in entry.options.items() if k in current}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], current | changes)
+    while result["type"] is FlowResultType.FORM:
+        assert result["step_id"] == "label", result.get("errors")
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"on_threshold": 0.7, "off_threshold": 0.3, "confirm_frames": 2}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 async def test_publishes_discovery_and_states_without_duplicates(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
 ) -> None:
-    entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
+    entry = await set_up_entry(hass, mqtt_enabled=True)  # default prefix
     published = _published(mqtt_mock)
     config_topic = f"{PREFIX}/binary_sensor/{NODE}/door_open/config"
     payload, qos, retain = published[config_topic]
@@ -69,17 +86,19 @@ async def test_publishes_discovery_and_states_without_duplicates(
     assert published["garagecam-ha/camera_garage_demo/door_open"] == ("ON", 1, True)
     assert published["garagecam-ha/camera_garage_demo/door_open/json"][0] == '{"state":"ON"}'
 
-    # unload: camera offline; removal: empty retained configs
+    # unload: camera offline (the bridge status is shared by the other entries); removal:
+    # empty retained configs
     mqtt_mock.async_publish.reset_mock()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert _published(mqtt_mock)["garagecam-ha/camera_garage_demo/availability"][0] == "offline"
+    assert "garagecam-ha/status" not in _published(mqtt_mock)
     mqtt_mock.async_publish.reset_mock()
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     removed = _published(mqtt_mock)
     assert removed[config_topic] == ("", 1, True)
-    assert len(removed) == 5  # 2 binary sensors, 2 probabilities, 1 inference time
+    assert len(removed) == 6  # 2 binary sensors, status, 2 probabilities, 1 inference time
 
 
 async def test_republish_on_reconnect(
@@ -108,21 +127,18 @@ async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix=PREFIX)
 
     mqtt_mock.async_publish.reset_mock()
-    options = {**entry.options, "mqtt_prefix": "bridges"}
-    hass.config_entries.async_update_entry(entry, options=options)  # applied by a reload
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _set_options(hass, entry, mqtt_prefix="bridges")
     published = _published(mqtt_mock)
     assert published[f"{PREFIX}/binary_sensor/{NODE}/door_open/config"] == ("", 1, True)
     new_topic = f"bridges/binary_sensor/{NODE}/door_open/config"
     assert json.loads(published[new_topic][0])["device_class"] == "door"
-    assert sum(body == "" for body, _, _ in published.values()) == 5  # all old configs
+    assert sum(body == "" for body, _, _ in published.values()) == 6  # all old configs
 
     mqtt_mock.async_publish.reset_mock()
-    hass.config_entries.async_update_entry(entry, options={**options, "mqtt_enabled": False})
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _set_options(hass, entry, mqtt_enabled=False)
     published = _published(mqtt_mock)
     assert published[new_topic] == ("", 1, True)
-    assert sum(body == "" for body, _, _ in published.values()) == 5
+    assert sum(body == "" for body, _, _ in published.values()) == 6
 
 
 @pytest.mark.parametrize(
@@ -164,3 +180,60 @@ async def test_diagnostics_without_mqtt_publishing_have_no_mqttthing_config(
     entry = await set_up_entry(hass)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert "homebridge_mqttthing" not in diagnostics
+
+
+async def test_runner_status_is_not_a_bridge_restart(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    """The runner's own `garagecam/status` no longer makes the bridge re-publish everything."""
+    await set_up_entry(hass, mqtt_enabled=True)
+    mqtt_mock.async_publish.reset_mock()
+    async_fire_mqtt_message(hass, "garagecam/status", "online")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _published(mqtt_mock) == {}
+    assert not any(t.startswith("garagecam/") for t in _published(mqtt_mock))
+
+
+async def test_old_default_prefix_is_migrated_and_its_configs_removed(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    scripted_engine: ScriptedEngine,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = make_entry(mqtt_enabled=True, mqtt_prefix="garagecam")  # written by 1.1
+    assert entry.minor_version == 1
+    old = [f"garagecam/binary_sensor/{NODE}/door_open/config"]
+    hass_storage[f"garagecam.mqtt_topics.{entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"garagecam.mqtt_topics.{entry.entry_id}",
+        "data": old,
+    }
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.minor_version == 2
+    assert entry.options["mqtt_prefix"] == PREFIX
+    published = _published(mqtt_mock)
+    assert published[old[0]] == ("", 1, True)  # the retained config under the old prefix
+    assert f"{PREFIX}/binary_sensor/{NODE}/door_open/config" in published
+    assert "point Homebridge or Scrypted at garagecam-homekit" in caplog.text
+
+
+async def test_other_prefixes_survive_the_migration(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix="bridges")
+    assert entry.minor_version == 2 and entry.options["mqtt_prefix"] == "bridges"
+
+
+async def test_clean_stop_publishes_offline(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    await set_up_entry(hass, mqtt_enabled=True)
+    mqtt_mock.async_publish.reset_mock()
+    await hass.async_stop()
+    published = _published(mqtt_mock)
+    assert published["garagecam-ha/camera_garage_demo/availability"] == ("offline", 1, True)
+    assert published["garagecam-ha/status"] == ("offline", 1, True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -24,6 +25,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core.errors import WorkerError
+from tests.images import make_jpeg
 
 from .conftest import FakeCamera, ScriptedEngine, set_up_entry
 
@@ -92,11 +94,15 @@ async def test_engine_failure_is_like_camera_failure(
     setup_entry: MockConfigEntry,
     scripted_engine: ScriptedEngine,
     freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await _tick(hass, freezer)
     scripted_engine.error = WorkerError("the inference worker died")
     await _tick(hass, freezer, 61)
     assert hass.states.get(DOOR).state == "unavailable"
+    # the log names the cause, whether or not the exception translations are loaded
+    cause = "Could not classify a snapshot of camera.garage: the inference worker died"
+    assert f"cannot classify ({cause})" in caplog.text
     scripted_engine.error = None
     await _tick(hass, freezer)
     assert hass.states.get(DOOR).state == "on"
@@ -205,6 +211,57 @@ async def test_save_snapshot_action(
         "path": path.name,
         "labels": {"door_open": 1, "car_present": 0},
     }
+
+    # the same frame again: same file, untouched, and no second labels line
+    again = await hass.services.async_call(
+        DOMAIN,
+        "save_snapshot",
+        {"config_entry_id": setup_entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert again["path"] == str(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, "labels.jsonl"])
+    assert (await hass.async_add_executor_job(jsonl.read_text)).splitlines() == lines
+
+    # another frame that would get the same name (same second, same states) keeps both
+    coordinator = setup_entry.runtime_data.coordinator
+    other = dataclasses.replace(coordinator.data, image=make_jpeg(64, 48))
+    coordinator.async_set_updated_data(other)
+    third = await hass.services.async_call(
+        DOMAIN,
+        "save_snapshot",
+        {"config_entry_id": setup_entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    third_path = Path(third["path"])
+    assert third_path.name == path.name.replace(".jpg", "_2.jpg")
+    assert await hass.async_add_executor_job(path.read_bytes) == fake_camera.content
+    assert await hass.async_add_executor_job(third_path.read_bytes) == other.image
+    lines = (await hass.async_add_executor_job(jsonl.read_text)).splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [path.name, third_path.name]
+
+
+async def test_save_snapshot_unwritable_dataset_is_a_clear_error(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    config_dir: Path,
+) -> None:
+    from homeassistant.exceptions import HomeAssistantError
+
+    await _tick(hass, freezer)
+    (config_dir / "garagecam").mkdir()
+    (config_dir / "garagecam" / "dataset").write_text("a file, not a folder")
+    with pytest.raises(HomeAssistantError, match=r"Could not save the snapshot in .*dataset"):
+        await hass.services.async_call(
+            DOMAIN,
+            "save_snapshot",
+            {"config_entry_id": setup_entry.entry_id},
+            blocking=True,
+            return_response=True,
+        )
 
 
 async def test_save_snapshot_without_frame(

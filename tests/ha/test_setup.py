@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from unittest.mock import patch
 
@@ -26,22 +24,6 @@ from garagecam_core.errors import (
 
 from .conftest import ScriptedEngine, make_entry, set_up_entry
 
-ROOT = Path(__file__).parents[2]
-
-
-def test_manifest_pins_core_version() -> None:
-    manifest = json.loads((ROOT / "custom_components/garagecam/manifest.json").read_text())
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert manifest["requirements"] == [f"garagecam-core=={version}"]
-    assert manifest["version"] == version
-    assert not any("torch" in r or "executorch" in r for r in manifest["requirements"])
-    keys = list(manifest)
-    assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
-    assert manifest["iot_class"] == "local_polling"
-    assert "mqtt" in manifest["after_dependencies"]
-    hacs = json.loads((ROOT / "hacs.json").read_text())
-    assert hacs["name"] == "GarageCam" and hacs["homeassistant"]
-
 
 async def test_entities_bound_to_camera_device(
     hass: HomeAssistant, setup_entry: MockConfigEntry, camera_device: dr.DeviceEntry
@@ -59,6 +41,8 @@ async def test_entities_bound_to_camera_device(
         "camera.garage_demo_frame",
     }
     assert {e.device_id for e in entities} == {camera_device.id}
+    # linked, not claimed: the camera's integration still owns the device alone
+    assert dr.async_entries_for_config_entry(dr.async_get(hass), setup_entry.entry_id) == []
     assert by_unique["camera.garage_demo_door_open_probability"].disabled_by is not None
     assert by_unique["camera.garage_demo_inference_latency"].disabled_by is not None
 
@@ -77,10 +61,16 @@ async def test_own_device_without_camera_device(
     hass: HomeAssistant, fake_camera: object, scripted_engine: ScriptedEngine
 ) -> None:
     hass.states.async_set("camera.garage", "idle", {"friendly_name": "Garage"})
-    await set_up_entry(hass)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "camera.garage_demo")})
-    assert device is not None
+    entry = await set_up_entry(hass)
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    [device_id] = {e.device_id for e in entities}
+    assert device_id is not None
+    [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert device.id == device_id
+    assert device.identifiers == {(DOMAIN, "camera.garage_demo")}
     assert device.manufacturer == "GarageCam" and device.model == "tiny"
+    # without a device of its own the camera's sensors are named after the entry
+    assert hass.states.get("binary_sensor.garage_camera_demo_door_open") is not None
 
 
 async def test_unload_closes_engine_and_reload_works(
@@ -100,21 +90,35 @@ async def test_unload_closes_engine_and_reload_works(
 
 @pytest.mark.usefixtures("fake_camera", "camera_device")
 @pytest.mark.parametrize(
-    ("error", "state"),
+    ("error", "state", "message"),
     [
-        (CorruptModelError("mine.pte is truncated"), ConfigEntryState.SETUP_ERROR),  # reconfigure
-        (WorkerError("the worker exited while starting"), ConfigEntryState.SETUP_RETRY),
+        (  # retrying cannot help: reconfigure
+            CorruptModelError("mine.pte is truncated"),
+            ConfigEntryState.SETUP_ERROR,
+            "Garage camera (demo) cannot start; reconfigure it: mine.pte is truncated",
+        ),
+        (
+            WorkerError("the worker exited while starting"),
+            ConfigEntryState.SETUP_RETRY,
+            "Garage camera (demo) is not ready yet: the worker exited while starting",
+        ),
+        (
+            ModelNotFoundError("model file /x/mine.pte does not exist"),
+            ConfigEntryState.SETUP_RETRY,
+            "The model file of Garage camera (demo) is missing: "
+            "model file /x/mine.pte does not exist",
+        ),
     ],
 )
-async def test_engine_errors_at_set_up(
-    hass: HomeAssistant, error: Exception, state: ConfigEntryState
+async def test_engine_errors_at_set_up_are_translated(
+    hass: HomeAssistant, error: Exception, state: ConfigEntryState, message: str
 ) -> None:
     entry = make_entry()
     entry.add_to_hass(hass)
     with patch("custom_components.garagecam.async_create_engine", side_effect=error):
         assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is state
-    assert entry.reason == str(error)
+    assert entry.reason == message  # from translations/en.json "exceptions"
 
 
 @pytest.mark.usefixtures("fake_camera", "camera_device")

@@ -25,7 +25,8 @@ TINY_RUN = ["--quick", "--runs", "2", "--warmup", "0", "--rss-iterations", "3",
 GOAL_IDS = {
     "end_to_end_vs_naive", "preprocess_vs_full_decode", "executorch_vs_eager",
     "executorch_vs_onnxruntime", "int8_size", "int8_accuracy", "int8_speed", "worker_overhead",
-    "worker_rss",
+    "worker_rss", "cold_start", "binding_vs_official_fp32", "binding_bit_identical_fp32",
+    "binding_vs_official_int8", "binding_bit_identical_int8",
     # the peers' goals (tests/core/bench/test_peers.py), at the one thread count of --quick
     "engine_vs_litert_1", "engine_vs_ncnn_1", "end_to_end_vs_litert_1",
     "worker_end_to_end_vs_litert_1", "worker_rss_vs_best_peer", "engine_process_rss_vs_best_peer",
@@ -99,6 +100,18 @@ def test_json_has_every_figure(full_run: Path) -> None:
     memory = result["memory"]
     assert memory["iterations"] == 3 and memory["worker_rss_mb"] > 0
     assert {c["engine"] for c in result["capacity"]} == {"in-process", "worker"}
+    binding = result["binding"]
+    assert {(r["program"], r["runtime"]) for r in binding["inference"]} == {
+        (program, runtime) for program in ("fp32", "int8") for runtime in ("binding", "official")
+    }
+    for row in binding["inference"]:
+        assert row["status"] == "ok" and row["bit_identical"] is True, row
+        _check_summary(row["inference"], runs=2)
+    cold = {r["runtime"]: r for r in binding["cold_start"]}
+    assert cold["binding"]["status"] == cold["official"]["status"] == "ok"
+    assert cold["binding"]["torch_imported"] is False
+    assert cold["official"]["torch_imported"] is True
+    assert cold["binding"]["rss_mb"] > 0
     assert {g["id"] for g in result["goals"]} == GOAL_IDS
     measured = {g["id"] for g in result["goals"] if g["measured"] is not None}
     assert measured >= GOAL_IDS - PEER_GOALS - (
@@ -117,6 +130,7 @@ def test_json_has_every_figure(full_run: Path) -> None:
 def test_markdown_and_png(full_run: Path) -> None:
     markdown = (full_run / "bench.md").read_text()
     for heading in ("**Pipeline per stage**", "**Naive pipeline**", "**Runtimes side by side**",
+                    "**garagecam-runtime binding vs official", "**Fresh process per runtime**",
                     "**Goals**"):  # fmt: skip
         assert heading in markdown
     table_rows = [line for line in markdown.splitlines() if line.startswith("|")]
@@ -141,6 +155,9 @@ def test_pte_without_module_compares_executorch_only(tiny_model_path: Path, tmp_
     assert all("--module" in r["reason"] for r in result["runtimes"] if r["status"] == "skipped")
     assert result["naive"] == [] and result["int8"] is None
     assert result["model"]["params"] is None
+    # the binding comparison runs on the given .pte alone
+    assert {r["program"] for r in result["binding"]["inference"]} == {"fp32"}
+    assert all(r["bit_identical"] for r in result["binding"]["inference"])
 
 
 def test_missing_onnxruntime_is_reported_as_skipped(
@@ -221,6 +238,27 @@ def test_goals_from_figures() -> None:
         ],
         "int8": {"size_ratio": 3.6, "accuracy_delta_points": 1.5},
         "memory": {"worker_rss_mb": 500.0},
+        "binding": {
+            "inference": [
+                {
+                    "program": "fp32",
+                    "runtime": "binding",
+                    "status": "ok",
+                    "inference": {"median": 0.9},
+                    "bit_identical": True,
+                },
+                {
+                    "program": "fp32",
+                    "runtime": "official",
+                    "status": "ok",
+                    "inference": {"median": 1.0},
+                    "bit_identical": True,
+                },
+            ],
+            "cold_start": [
+                {"runtime": "binding", "status": "ok", "process_to_first_result_s": 0.6},
+            ],
+        },
     }
     goals = {g["id"]: g for g in evaluate_goals(result)}
     assert goals["end_to_end_vs_naive"]["measured"] == 6.0 and goals["end_to_end_vs_naive"]["met"]
@@ -234,7 +272,12 @@ def test_goals_from_figures() -> None:
     assert goals["int8_size"]["met"] and goals["int8_accuracy"]["met"] is False
     assert goals["int8_speed"]["met"] is None and goals["int8_speed"]["measured"] == 1.0
     assert goals["worker_overhead"]["measured"] == pytest.approx(0.4)
-    assert goals["worker_rss"]["measured"] == 500.0
+    assert goals["worker_rss"]["measured"] == 500.0 and goals["worker_rss"]["met"] is False
+    assert goals["cold_start"]["measured"] == 0.6 and goals["cold_start"]["met"]
+    assert goals["binding_vs_official_fp32"]["measured"] == 0.9
+    assert goals["binding_vs_official_fp32"]["met"]
+    assert goals["binding_bit_identical_fp32"]["met"] is True
+    assert "binding_vs_official_int8" not in goals  # no int8 program measured
 
 
 def test_module_factory_errors_are_user_errors() -> None:

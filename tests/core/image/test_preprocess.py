@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
@@ -380,3 +382,122 @@ def test_nhwc_programs_get_the_same_values_in_nhwc_memory(resize_mode: str) -> N
     # ... but laid out as the channels_last program reads it, without a transpose copy.
     assert not nhwc.flags.c_contiguous
     assert nhwc.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+# --- hardening: cut-off data behind an EOI, size mismatches, decoded-size bombs ----------------
+
+
+def _cut_with_eoi(data: bytes, keep: float) -> bytes:
+    """A JPEG cut to `keep` with an EOI marker appended: looks complete to a marker parser."""
+    return data[: int(len(data) * keep)] + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+@pytest.mark.parametrize("draft", [True, False])
+def test_cut_off_jpeg_with_an_eoi_appended_is_refused(keep: float, draft: bool) -> None:
+    # libjpeg fills what is missing with grey and only warns: the image must not pass as good.
+    data = _cut_with_eoi(scene_jpeg(1280, 720), keep)
+    with pytest.raises(TruncatedImageError, match=r"the JPEG image is truncated: its data ends"):
+        decode(data, target_size=(64, 64) if draft else None)
+
+
+def test_cut_off_jpeg_with_eoi_is_refused_even_if_pillow_tolerates_truncation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(TruncatedImageError):
+        prepare(_cut_with_eoi(scene_jpeg(640, 360), 0.5), metadata())
+
+
+def test_jpeg_whose_header_promises_more_rows_than_its_data_holds() -> None:
+    # 1280x720 of data behind a header that says 2000x2000 (under every size limit).
+    data = with_jpeg_size(scene_jpeg(1280, 720), 2000, 2000)
+    for target in (None, (64, 64)):
+        with pytest.raises(TruncatedImageError, match="2000x2000 image"):
+            decode(data, target_size=target)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"restart_marker_blocks": 4}, {"progressive": True}, {"subsampling": 0}],
+    ids=["baseline", "restart-markers", "progressive", "444"],
+)
+def test_intact_jpegs_decode_exactly_as_before(options: dict[str, object]) -> None:
+    # The EOI handling must not change a single pixel of a complete picture.
+    data = encode(scene(640, 360), "JPEG", quality=85, **options)
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    np.testing.assert_array_equal(np.asarray(decode(data)), expected)
+
+
+def test_jpeg_with_bytes_after_its_eoi_still_decodes() -> None:
+    # Some cameras pad their snapshots after the end-of-image marker.
+    data = scene_jpeg(320, 180) + b"\x00" * 100
+    assert decode(data).size == (320, 180)
+
+
+def test_progressive_jpeg_missing_its_last_scans_is_refused() -> None:
+    data = _cut_with_eoi(encode(scene(640, 360), "JPEG", quality=85, progressive=True), 0.5)
+    with pytest.raises(TruncatedImageError, match="truncated"):
+        decode(data)
+
+
+def test_small_file_that_decodes_huge_is_refused_before_decoding() -> None:
+    # 6324x6324 RGBA is under the 40 MP header limit but decodes to 160 MB, and the alpha
+    # compositing to RGB triples that: the decode-memory limit refuses it first.
+    data = encode(Image.new("RGBA", (6324, 6324), (10, 20, 30, 255)), "PNG")
+    assert len(data) < 200_000
+    with pytest.raises(
+        DecompressionBombError, match=r"6324x6324 RGBA image would take 639.9 MB to decode"
+    ):
+        decode(data)
+
+
+def test_decoded_size_limit_counts_after_dct_scaling() -> None:
+    data = scene_jpeg(1280, 720)  # 3.7 MB decoded in full, 0.2 MB drafted for a 64x64 input
+    limits = ImageLimits(max_decoded_bytes=1_000_000)
+    with pytest.raises(DecompressionBombError, match=r"1280x720 RGB image would take 3\.7 MB"):
+        decode(data, limits)
+    assert decode(data, limits, target_size=(64, 64)).size == (160, 90)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "allowed"),
+    [
+        ("L", (6000, 6000), False),  # 36 MP grey: 36 MB decoded + 144 MB as RGB
+        ("RGB", (6300, 6300), True),  # 39.7 MP RGB, under the header limit: 159 MB
+        ("RGBA", (3840, 2160), True),  # 4K with alpha: 133 MB with the compositing
+        ("RGBA", (4000, 3000), False),  # 12 MP with alpha: 192 MB
+    ],
+)
+def test_decode_memory_limit_by_mode(mode: str, size: tuple[int, int], allowed: bool) -> None:
+    from garagecam_core.preprocess import _check_decoded_size
+
+    image = Image.new(mode, (8, 8))
+    image._size = size  # the check reads only the header's size and mode
+    if allowed:
+        _check_decoded_size(image, DEFAULT_LIMITS)
+    else:
+        with pytest.raises(DecompressionBombError, match=r"more than the limit of 160\.0 MB"):
+            _check_decoded_size(image, DEFAULT_LIMITS)
+
+
+def test_a_wav_file_is_not_described_as_a_webp() -> None:
+    wav = b"RIFF" + (36).to_bytes(4, "little") + b"WAVEfmt " + b"\x00" * 28
+    with pytest.raises(InvalidImageError, match=r"a RIFF 'WAVE' file .*not a WebP image"):
+        decode(wav)
+    webp = encode(solid(8, 8), "WEBP")
+    with pytest.raises(TruncatedImageError, match="starts like a WebP"):
+        decode(webp[:20])
+
+
+def test_multi_picture_jpeg_decodes_its_first_picture_and_refuses_a_cut_one() -> None:
+    # MPO (phones, stereo cameras): the first picture's EOI is in the middle of the file.
+    buffer = io.BytesIO()
+    scene(320, 180).save(buffer, "MPO", save_all=True, append_images=[scene(320, 180, True)])
+    data = buffer.getvalue()
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    np.testing.assert_array_equal(np.asarray(decode(data)), expected)
+    with pytest.raises(TruncatedImageError, match="the MPO image is truncated"):
+        decode(_cut_with_eoi(data, 0.25))

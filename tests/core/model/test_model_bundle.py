@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from garagecam_core import pte_runtimes
 from garagecam_core.bundle import load_program, read_metadata, thread_count
 from garagecam_core.errors import (
     CorruptModelError,
@@ -138,8 +139,16 @@ def test_corrupt_pte(tiny_model_path: Path, tmp_path: Path, where: str) -> None:
 
 
 def test_runtime_missing(tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pte_runtimes, "_CACHE", {})
+    monkeypatch.setitem(sys.modules, "garagecam_runtime", None)
     monkeypatch.setitem(sys.modules, "executorch.runtime", None)
     with pytest.raises(RuntimeMissingError, match=r"garagecam-core\[runtime\]"):
+        load_program(tiny_model_path)
+
+
+def test_unknown_runtime_name(tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pte_runtimes.RUNTIME_ENV, "onnx")
+    with pytest.raises(RuntimeMissingError, match="unknown ExecuTorch runtime 'onnx'"):
         load_program(tiny_model_path)
 
 

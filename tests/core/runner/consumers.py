@@ -3,17 +3,23 @@
 Each reader follows the consumer's own source (rules restated, no code copied) and answers
 "what would this consumer show for this discovery config, given these retained topics":
 
-- homebridge-tasmota (NorthernMan54/homebridge-tasmota): `src/lib/Mqtt.ts` (subscribes to
-  the literal `homeassistant/#`, components switch/sensor/binary_sensor/light/fan/garageDoor,
-  configs longer than 5 bytes on `.../config`), `src/tasmotaPlatform.ts` (needs
-  `dev.ids[0]` and `name`; `uniq_id` keys the service), `src/utils.ts` `normalizeMessage`
-  (renames full top-level keys to abbreviations; the release whose `renameKeys` drops
-  nested renames leaves `device.identifiers` unrenamed; older releases in `src/platform.ts`
-  only copy `device.identifiers` to `dev.ids` and read every other key abbreviated),
-  `deviceClassToHKService` + `src/tasmotaBinarySensorService.ts` (only `door`, `contact`,
-  `motion`, `moisture`, `doorbell` get a state; other classes get a ContactSensor that never
-  updates), `src/TasmotaService.ts` (`val_tpl` -> JSON.parse + template, else raw payload;
-  availability only through `avty_t`).
+- homebridge-tasmota (NorthernMan54/homebridge-tasmota 0.2.3): `src/lib/Mqtt.ts` (subscribes
+  to the literal `homeassistant/#`, components switch/sensor/binary_sensor/light/fan/
+  garageDoor, configs longer than 5 bytes on `.../config`), `src/tasmotaPlatform.ts`
+  (needs `dev.ids[0]`, else "Malformed HASS Discovery message", and `name`; `uniq_id` keys
+  the service; a new accessory is named after the config that creates it and is only
+  registered if that config added a service), `src/utils.ts` `normalizeMessage` (renames
+  full top-level keys to abbreviations; its `renameKeys` discards the nested renames, so
+  `device` becomes `dev` with its keys unrenamed; older releases in `src/platform.ts` only
+  copy `device.identifiers` to `dev.ids` and read every other key abbreviated),
+  `src/tasmotaBinarySensorService.ts` (`door`, `contact`, `doorbell` -> ContactSensor,
+  `motion` -> MotionSensor, `moisture` -> LeakSensor; any other class logs "Unhandled
+  Tasmota binary sensor type" and adds no service), `src/tasmotaSensorService.ts` (a sensor
+  without `dev_cla` (after `findDeviceClass(unit_of_meas, ic)`) sets the accessory
+  information (Name = `dev.name`, Manufacturer `dev.mf`, Model `dev.mdl`, Firmware `dev.sw`,
+  all three needed) when its `uniq_id` minus `dev.ids[0]` is `_status` or `rssi`, else
+  logs "missing dev_cla"; no service either way), `src/TasmotaService.ts` (`val_tpl` ->
+  JSON.parse + template, else raw payload; availability only through `avty_t`).
 - Scrypted (koush/scrypted `plugins/mqtt/src/autodiscovery.ts`): subscribes `<url path>#`,
   drops exactly one prefix segment, node id groups configs into one device named
   `device.name`, binary_sensor `motion` -> MotionSensor, `door`/`garage_door`/`window` ->
@@ -58,11 +64,17 @@ _TASMOTA_RENAMES = {
     "payload_off": "pl_off", "device": "dev", "model": "mdl", "sw_version": "sw",
     "manufacturer": "mf", "identifiers": "ids", "value_template": "val_tpl",
     "state_topic": "stat_t", "availability_topic": "avty_t", "command_topic": "cmd_t",
+    "unit_of_measurement": "unit_of_meas", "icon": "ic",
 }  # fmt: skip
 _TASMOTA_COMPONENTS = {"switch", "sensor", "binary_sensor", "light", "fan", "garageDoor"}
-_TASMOTA_STATEFUL = {
-    "door": "ContactSensor", "contact": "ContactSensor", "motion": "MotionSensor",
-    "moisture": "LeakSensor", "doorbell": "Doorbell",
+_TASMOTA_BINARY = {
+    "door": "ContactSensor", "contact": "ContactSensor", "doorbell": "ContactSensor",
+    "motion": "MotionSensor", "moisture": "LeakSensor",
+}  # fmt: skip
+_TASMOTA_SENSORS = {
+    "temperature": "TemperatureSensor", "humidity": "HumiditySensor",
+    "pressure": "AirPressureSensor", "illuminance": "LightSensor",
+    "co2": "CarbonDioxideSensor", "pm25": "AirQualitySensor", "power": "Outlet",
 }  # fmt: skip
 TASMOTA_RELEASES = ("legacy", "renaming", "renaming-nested")
 
@@ -85,10 +97,42 @@ def _tasmota_normalize(config: dict[str, Any], release: str) -> dict[str, Any]:
     return message
 
 
+def _tasmota_sensor_class(message: Mapping[str, Any]) -> str | None:
+    """`dev_cla`, else what `findDeviceClass(unit_of_meas, ic)` guesses."""
+    if message.get("dev_cla"):
+        return str(message["dev_cla"])
+    unit, icon = message.get("unit_of_meas"), message.get("ic")
+    if unit == "%" and icon == "mdi:gauge":
+        return "humidity"
+    return {"°F": "temperature", "°C": "temperature", "hPa": "pressure"}.get(str(unit))
+
+
+def _tasmota_sensor(message: Mapping[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    device_class = _tasmota_sensor_class(message)
+    if device_class is not None:
+        service = _TASMOTA_SENSORS.get(device_class)
+        if service is None:
+            return {**shown, "service": None, "log": "Warning: Unhandled Tasmota sensor type"}
+        return {**shown, "service": service}
+    dev = message["dev"]
+    suffix = str(message.get("uniq_id", "")).replace(str(dev["ids"][0]), "", 1).lower()
+    if suffix not in ("_status", "rssi"):
+        return {**shown, "service": None, "log": "Warning: missing dev_cla"}
+    information = None
+    if dev.get("mf") and dev.get("mdl") and dev.get("sw"):
+        information = {
+            "Name": dev.get("name"),
+            "Manufacturer": re.sub(r"[^-\w ]", "", dev["mf"]),
+            "Model": re.sub(r"[^-\w ]", "", dev["mdl"]),
+            "FirmwareRevision": re.sub(r"[^-\w. ]", "", dev["sw"]),
+        }
+    return {**shown, "service": None, "information": information}
+
+
 def tasmota(  # noqa: PLR0911 - one return per rule of the consumer
     topic: str, payload: str, retained: Retained, release: str
 ) -> dict[str, Any] | None:
-    """The HomeKit service homebridge-tasmota creates for one config, or None if it skips it."""
+    """What homebridge-tasmota makes of one config, or None if it skips it."""
     parts = topic.split("/")
     if parts[0] != "homeassistant" or not topic.endswith("config") or len(payload) <= 5:
         return None
@@ -100,13 +144,15 @@ def tasmota(  # noqa: PLR0911 - one return per rule of the consumer
         return None  # "Malformed HASS Discovery message"
     if release != "legacy" and not message.get("name"):
         return None  # "Missing accessory friendly name"
+    shown: dict[str, Any] = {"accessory": ids[0], "name": message.get("name")}
+    if parts[1] == "sensor":
+        return _tasmota_sensor(message, shown)
     if parts[1] != "binary_sensor":
-        return {"accessory": ids[0], "component": parts[1]}
+        return {**shown, "component": parts[1]}
     device_class = message.get("dev_cla")
-    service = _TASMOTA_STATEFUL.get(device_class or "")
-    shown: dict[str, Any] = {"accessory": ids[0], "name": message["name"]}
-    if service is None:  # deviceClassToHKService default: a ContactSensor with no state
-        return {**shown, "service": "ContactSensor", "state": None}
+    service = _TASMOTA_BINARY.get(device_class or "")
+    if service is None:
+        return {**shown, "service": None, "log": "Unhandled Tasmota binary sensor type"}
     state = None
     raw = retained.get(message.get("stat_t", ""))
     if raw is not None:
@@ -119,6 +165,32 @@ def tasmota(  # noqa: PLR0911 - one return per rule of the consumer
         on = value == message["pl_on"]
         state = {"ContactSensor": "open" if on else "closed"}.get(service, on)
     return {**shown, "service": service, "state": state, "availability": "avty_t" in message}
+
+
+def tasmota_accessories(
+    configs: list[tuple[str, str]], retained: Retained, release: str
+) -> dict[str, dict[str, Any]]:
+    """The accessories homebridge-tasmota builds from configs arriving in this order.
+
+    A new accessory takes the name of the config that creates it and is registered only if
+    that config added a service; until then a config without a service (a status or a
+    probability sensor) is lost with its accessory information."""
+    accessories: dict[str, dict[str, Any]] = {}
+    for topic, payload in configs:
+        shown = tasmota(topic, payload, retained, release)
+        if shown is None:
+            continue
+        accessory = accessories.get(shown["accessory"])
+        if accessory is None:
+            if not shown.get("service"):
+                continue  # "incomplete HASS Discovery message and device definition"
+            accessory = {"display_name": shown["name"], "information": None, "services": {}}
+            accessories[shown["accessory"]] = accessory
+        if shown.get("service"):
+            accessory["services"][shown["name"]] = shown["service"]
+        if shown.get("information"):
+            accessory["information"] = shown["information"]
+    return accessories
 
 
 # --- Scrypted -------------------------------------------------------------------------------

@@ -165,18 +165,27 @@ def jpeg(color: tuple[int, int, int] = (120, 120, 120), size: tuple[int, int] = 
 class CameraServer:
     """A local aiohttp "camera": serves `frame` at /image.jpg, or fails as told to.
 
-    `mode`: ok | http_500 | not_image | slow | auth (basic admin:secret needed) | digest.
+    `mode`: ok | http_500 | not_image | slow | auth (basic admin:secret needed) | digest |
+    hang (the request stays open, no byte sent, until the mode changes: a hung camera).
     """
 
     def __init__(self) -> None:
         self.frame = jpeg()
         self.mode = "ok"
         self.requests = 0
+        self.hanging = 0  # requests held open right now by `hang`
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def _image(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        if self.mode == "hang":
+            self.hanging += 1
+            try:
+                while self.mode == "hang":
+                    await _sleep(0.05)
+            finally:
+                self.hanging -= 1
         if self.mode == "http_500":
             return web.Response(status=500, text="boom")
         if self.mode == "not_image":

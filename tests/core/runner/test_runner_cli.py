@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.core.runner.support import Broker, fresh_spy, wait_until
+from tests.core.runner.support import Broker, free_port, fresh_spy, wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -95,7 +95,8 @@ def test_demo_stops_gracefully_on_sigterm(tiny_model_path: Path) -> None:
 def test_run_check_validates_the_issue_example(tmp_path: Path) -> None:
     config = tmp_path / "garagecam.yaml"
     config.write_text(
-        "mqtt:\n  host: 127.0.0.1\n  port: 1883\nhttp:\n  host: 127.0.0.1\n  port: 8080\n"
+        "mqtt:\n  host: 127.0.0.1\n  port: 1883\nhttp:\n  host: 127.0.0.1\n"
+        f"  port: {free_port()}\n"
         "  token: change-me\ncameras:\n  - id: garage\n    name: Garage\n    snapshot:\n"
         "      url: http://192.0.2.10/image.jpg\n    interval: 10\n"
     )

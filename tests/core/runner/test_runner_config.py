@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,129 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     bad.write_text("cameras: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+# --- hardening: types, numbers, tokens, YAML errors, encodings, TLS files ----------------------
+
+
+def _camera(**fields: object) -> dict[str, object]:
+    return {"cameras": [{"id": "a", "file": "x", **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({**_camera(), "http": {"port": True}}, r"http.port: expected an integer, got True"),
+        ({**_camera(), "mqtt": {"host": "b", "port": True}}, r"mqtt.port: expected an integer"),
+        (_camera(interval=float("inf")), r"cameras\[0\].interval: expected a finite number"),
+        (_camera(interval=float("nan")), r"cameras\[0\].interval: expected a finite number"),
+        (_camera(interval=True), r"cameras\[0\].interval: expected a number, got True"),
+        (_camera(max_age=float("-inf")), r"cameras\[0\].max_age: expected a finite number"),
+        (_camera(confirm_frames=True), r"cameras\[0\].confirm_frames: expected an integer"),
+        (
+            _camera(labels={"door_open": {"on_threshold": float("nan")}}),
+            r"cameras\[0\].labels.door_open.on_threshold: expected a finite number",
+        ),
+        ({**_camera(), "http": {"token": ""}}, r"http.token: is empty"),
+        ({**_camera(), "http": {"token": "   "}}, r"http.token: is empty"),
+        ({**_camera(), "http": {"token": None}}, r"http.token: is empty"),
+        ({**_camera(), "http": {"token": " abc "}}, r"http.token: has leading or trailing"),
+    ],
+)
+def test_values_python_would_accept_by_accident_are_refused(data: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_numbers_from_environment_variables_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GC_PORT", "8443")
+    monkeypatch.setenv("GC_INTERVAL", "2.5")
+    config = parse_config({**_camera(interval="${GC_INTERVAL}"), "http": {"port": "${GC_PORT}"}})
+    assert config.http is not None and config.http.port == 8443
+    assert config.cameras[0].interval == 2.5
+
+
+def test_empty_token_from_the_environment_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GC_EMPTY", "")
+    with pytest.raises(ConfigError, match=r"http\.token: is empty .*remove the key"):
+        parse_config({**_camera(), "http": {"token": "${GC_EMPTY}"}})
+    # No key at all is the deliberate way to run without authentication.
+    config = parse_config({**_camera(), "http": {"port": 0}})
+    assert config.http is not None and config.http.token is None
+
+
+def test_duplicate_keys_are_refused_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("mqtt:\n  host: a\n  port: 1883\n  port: 8883\ncameras: []\n")
+    with pytest.raises(ConfigError, match=r"line 4, column 3: the key 'port' is given twice"):
+        load_config(path)
+
+
+def test_yaml_syntax_error_never_quotes_the_source_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        'mqtt:\n  host: b\n  password: "hunter2-very-secret\n  port: 1883\ncameras: [}\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "hunter2" not in message
+    assert "\n" not in message
+    assert re.search(r"not valid YAML at line \d+, column \d+: ", message)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("encoding", "ok"),
+    [("utf-8-sig", True), ("utf-16", True), ("utf-32", True), ("latin-1", False)],
+)
+def test_config_encodings(tmp_path: Path, encoding: str, ok: bool) -> None:
+    path = tmp_path / "enc.yaml"
+    path.write_bytes("cameras:\n  - id: a\n    name: Garage é\n    file: x\n".encode(encoding))
+    if ok:
+        assert load_config(path).cameras[0].name == "Garage é"
+    else:
+        with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 0xE9 at line 3"):
+            load_config(path)
+
+
+def test_binary_config_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config(path)
+
+
+def test_missing_tls_files_are_config_errors(tmp_path: Path) -> None:
+    data = {**_camera(), "mqtt": {"host": "b", "tls": {"ca_certs": "ca.pem"}}}
+    with pytest.raises(ConfigError, match=r"mqtt.tls.ca_certs: .*ca.pem does not exist"):
+        parse_config(data, base_dir=tmp_path)
+    (tmp_path / "ca.pem").write_text("x")
+    config = parse_config(data, base_dir=tmp_path)
+    assert config.mqtt is not None and config.mqtt.tls is not None
+    assert config.mqtt.tls.ca_certs == tmp_path / "ca.pem"
+
+
+def test_url_secrets_are_registered_with_the_log_filter() -> None:
+    parse_config(
+        {"cameras": [{"id": "a", "snapshot": {"url": "http://cam/snap?access_token=zz-t0k3n-99"}}]}
+    )
+    assert SECRETS.mask("GET http://cam/snap?access_token=zz-t0k3n-99") == (
+        f"GET http://cam/snap?access_token={REDACTED}"
+    )
+
+
+def test_tls_file_gone_at_run_time_is_one_config_error(tmp_path: Path) -> None:
+    from garagecam_core.runner.mqtt import make_client
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    config = parse_config(
+        {**_camera(), "mqtt": {"host": "b", "tls": {"ca_certs": "ca.pem"}}}, base_dir=tmp_path
+    )
+    ca.unlink()  # removed between `run --check` (or loading) and the start
+    assert config.mqtt is not None
+    with pytest.raises(ConfigError, match=r"^mqtt\.tls: cannot load the TLS files: "):
+        make_client(config.mqtt)

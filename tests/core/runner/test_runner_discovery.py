@@ -42,6 +42,7 @@ def test_topics_are_per_component_and_retained() -> None:
     assert [m.topic for m in messages] == [
         "homeassistant/binary_sensor/garagecam_garage/door_open/config",
         "homeassistant/binary_sensor/garagecam_garage/car_present/config",
+        "homeassistant/sensor/garagecam_garage/status/config",  # after the binary sensors
         "homeassistant/sensor/garagecam_garage/door_open_probability/config",
         "homeassistant/sensor/garagecam_garage/car_present_probability/config",
         "homeassistant/sensor/garagecam_garage/inference_ms/config",
@@ -58,8 +59,11 @@ def test_binary_sensor_payload() -> None:
             "ids": ["garagecam_garage"],
             "name": "Garage",
             "manufacturer": "GarageCam",
+            "mf": "GarageCam",
             "model": "demo v2",
+            "mdl": "demo v2",
             "sw_version": __version__,
+            "sw": __version__,
         },
         "origin": {
             "name": "GarageCam",
@@ -125,6 +129,19 @@ def test_diagnostic_sensors_are_disabled_by_default() -> None:
     # Unique ids are unique.
     ids = [c["unique_id"] for c in all_configs.values()]
     assert len(set(ids)) == len(ids)
+
+
+def test_status_sensor_is_what_homebridge_tasmota_reads_for_accessory_information() -> None:
+    """Unique id `<dev.ids[0]>_status`, no device class (src/tasmotaSensorService.ts)."""
+    status = configs()["homeassistant/sensor/garagecam_garage/status/config"]
+    assert status["unique_id"] == status["uniq_id"] == "garagecam_garage_status"
+    assert status["unique_id"] == f"{status['device']['ids'][0]}_status"
+    assert "device_class" not in status and "unit_of_measurement" not in status
+    assert status["state_topic"] == status["stat_t"] == "garagecam/garage/availability"
+    assert [a["topic"] for a in status["availability"]] == ["garagecam/status"]
+    assert status["entity_category"] == "diagnostic"
+    device = status["device"]
+    assert (device["mf"], device["mdl"], device["sw"]) == ("GarageCam", "demo v2", __version__)
 
 
 def test_topic_segments_are_sanitised() -> None:
@@ -197,8 +214,9 @@ def test_payloads_pass_home_assistant_discovery_schema(
         validated = module.DISCOVERY_SCHEMA(expanded)
         # The schema silently drops unknown keys: every key must survive.
         assert set(expanded) <= {str(key) for key in validated}, topic
-        assert set(expanded["device"]) == {
-            "identifiers", "name", "manufacturer", "model", "sw_version"
+        assert expanded["device"] == {
+            "identifiers": ["garagecam_garage"], "name": "Garage", "manufacturer": "GarageCam",
+            "model": "demo v2", "sw_version": __version__,
         }  # fmt: skip
         MQTT_ORIGIN_INFO_SCHEMA(payload["origin"])
         checked += 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from garagecam_core import __version__
 from garagecam_core.discovery import (
     CameraInfo,
     Message,
@@ -63,6 +64,12 @@ def test_accessories_use_documented_fields() -> None:
     assert door["name"] == "Garage door open"
 
 
+INFORMATION = {
+    "Name": "Garage",
+    "Manufacturer": "GarageCam",
+    "Model": "demo v1",
+    "FirmwareRevision": __version__,
+}
 RUNNER = Topics()
 INTEGRATION = Topics("garagecam", "garagecam-ha")  # the HA integration's default prefix
 STATES = {"door_open": "on", "car_present": "off"}
@@ -106,21 +113,35 @@ def what_each_consumer_shows(topics: Topics, retained: Mapping[str, str]) -> dic
 
 
 def expected_for_runner() -> dict[str, Any]:
+    accessory = {"accessory": "garagecam_garage"}
     tasmota = {
-        "door_open": {"accessory": "garagecam_garage", "name": "Door open",
-                      "service": "ContactSensor", "state": "open", "availability": False},
-        # No occupancy mapping: a ContactSensor that never updates (documented).
-        "car_present": {"accessory": "garagecam_garage", "name": "Car present",
-                        "service": "ContactSensor", "state": None},
+        "door_open": {**accessory, "name": "Door open", "service": "ContactSensor",
+                      "state": "open", "availability": False},
+        # No occupancy mapping: no service at all, an error in the log.
+        "car_present": {**accessory, "name": "Car present", "service": None,
+                        "log": "Unhandled Tasmota binary sensor type"},
     }  # fmt: skip
-    sensors = {
-        t: {"accessory": "garagecam_garage", "component": "sensor"}
-        for t in (
-            "homeassistant/sensor/garagecam_garage/door_open_probability/config",
-            "homeassistant/sensor/garagecam_garage/car_present_probability/config",
-            "homeassistant/sensor/garagecam_garage/inference_ms/config",
-        )
-    }
+    prefix = "homeassistant/sensor/garagecam_garage"
+    sensors: dict[str, Any] = {
+        f"{prefix}/{label}_probability/config": {
+            **accessory, "name": f"{title} probability", "service": None,
+            "log": "Warning: missing dev_cla",
+        }
+        for label, title in (("door_open", "Door open"), ("car_present", "Car present"))
+    }  # fmt: skip
+    sensors[f"{prefix}/inference_ms/config"] = {
+        **accessory, "name": "Inference time", "service": None,
+        "log": "Warning: Unhandled Tasmota sensor type",
+    }  # fmt: skip
+    legacy_inference = {
+        f"{prefix}/inference_ms/config": {
+            **sensors[f"{prefix}/inference_ms/config"], "log": "Warning: missing dev_cla"
+        }
+    }  # fmt: skip
+    # The status sensor carries the accessory information (name, manufacturer, model).
+    sensors[f"{prefix}/status/config"] = {
+        **accessory, "name": "Status", "service": None, "information": INFORMATION,
+    }  # fmt: skip
     return {
         "home_assistant": {
             "door_open": {
@@ -157,12 +178,39 @@ def expected_for_runner() -> dict[str, Any]:
             },
         },
         **{f"tasmota/{release}": {**tasmota, **sensors} for release in consumers.TASMOTA_RELEASES},
+        # Older releases read `dev_cla` only; the inference sensor publishes `device_class`.
+        "tasmota/legacy": {**tasmota, **sensors, **legacy_inference},
     }
 
 
 def test_each_consumer_shows_each_label() -> None:
     retained = {topic: payload for topic, payload, _ in runner_messages(RUNNER)}
     assert what_each_consumer_shows(RUNNER, retained) == expected_for_runner()
+
+
+@pytest.mark.parametrize("release", consumers.TASMOTA_RELEASES)
+def test_tasmota_accessory_is_named_after_the_camera(release: str) -> None:
+    """In publish order the accessory gets the camera's name, manufacturer and model.
+
+    homebridge-tasmota names a new accessory after the config that creates it (the first
+    binary sensor) and takes the accessory information from the `<node>_status` sensor."""
+    messages = runner_messages(RUNNER)
+    retained = {topic: payload for topic, payload, _ in messages}
+    configs = [(m.topic, m.payload) for m in messages if m.topic.endswith("/config")]
+    accessories = consumers.tasmota_accessories(configs, retained, release)
+    assert accessories == {
+        "garagecam_garage": {
+            "display_name": "Door open",
+            "information": INFORMATION,
+            "services": {"Door open": "ContactSensor"},
+        }
+    }
+    # A status config reaching the plugin before any binary sensor (a broker delivering
+    # retained sensor configs first) is dropped with the unregistered accessory: the
+    # reason discovery publishes it after the binary sensors.
+    sensors_first = sorted(configs, key=lambda config: "/binary_sensor/" in config[0])
+    late = consumers.tasmota_accessories(sensors_first, retained, release)
+    assert late["garagecam_garage"]["information"] is None
 
 
 def test_integration_prefix_reaches_scrypted_not_tasmota() -> None:

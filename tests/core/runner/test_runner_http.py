@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,46 @@ async def test_classify_errors_are_clear_4xx(  # noqa: PLR0917 - parametrized
     assert TOKEN not in answer["message"]
 
 
+async def test_non_utf8_authorization_header_is_a_clear_401(runner: Runner) -> None:
+    # aiohttp's client will not send such bytes: write the request by hand.
+    assert runner.http is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", runner.http.port)
+    writer.write(
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\xe9t\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401"), answer
+    assert json.loads(body) == {
+        "error": "unauthorized",
+        "message": "the Authorization header is not valid UTF-8 text",
+    }
+
+
+async def test_malformed_request_is_one_log_line_without_the_header(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A control character in a header: aiohttp answers 400 and used to log an ERROR traceback
+    # quoting the whole header line, the token with it.
+    assert runner.http is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", runner.http.port)
+    writer.write(
+        f"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\x07\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [r.levelname for r in records] == ["INFO"]
+    assert records[0].getMessage() == "Bad HTTP request refused (400): Invalid header value char"
+    assert TOKEN not in caplog.text and "Traceback" not in caplog.text
+
+
 async def test_cameras_debug_jpg_metrics_health(
     runner: Runner, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -158,9 +200,12 @@ async def test_cameras_debug_jpg_metrics_health(
         assert resp.status == 401
 
     # First frame moved every label out of UNKNOWN: one debug snapshot was written.
-    assert await eventually(lambda: len(list((tmp_path / "debug").glob("garage_*.jpg"))) >= 1)
+    debug_dir = tmp_path / "debug"
+    assert await eventually(lambda: len(list(debug_dir.glob("garagecam-debug_garage_*.jpg"))) >= 1)
 
-    async with session.get(f"{url}/metrics") as resp:  # open: scrapers carry no token
+    async with session.get(f"{url}/metrics") as resp:  # the states it shows need the token
+        assert resp.status == 401
+    async with session.get(f"{url}/metrics", headers=AUTH) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await resp.text()
@@ -223,3 +268,19 @@ async def test_remote_engine_against_runner(runner: Runner, session: aiohttp.Cli
         await RemoteEngine.connect(session, url, model="tiny")
     with pytest.raises(RemoteEngineError, match="cannot reach the runner"):
         await RemoteEngine.connect(session, f"http://127.0.0.1:{free_port()}", model="tiny")
+
+
+@pytest.mark.parametrize(("host", "level"), [("127.0.0.1", "INFO"), ("0.0.0.0", "WARNING")])
+async def test_running_without_a_token_is_said_at_start(
+    host: str, level: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from garagecam_core.runner.http import ApiContext, HttpServer
+    from garagecam_core.runner.metrics import RunnerMetrics
+
+    context = ApiContext(engines={}, cameras={}, metrics=RunnerMetrics(), health=list)
+    server = HttpServer(context, host, 0)
+    caplog.set_level(logging.INFO, "garagecam.runner.http")
+    await server.start()
+    await server.stop()
+    records = [r for r in caplog.records if "without authentication" in r.getMessage()]
+    assert [r.levelname for r in records] == [level]

@@ -12,6 +12,7 @@ import pytest
 
 from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import parse_config
+from garagecam_core.runner.priority import GatedEngine
 from tests.core.runner.support import ALWAYS, Broker, CameraServer, eventually, jpeg
 
 pytestmark = pytest.mark.mqtt
@@ -98,12 +99,17 @@ async def test_runner_mqtt_end_to_end(  # noqa: PLR0917 - fixtures
     try:
         # One loaded model (one worker process) shared by both cameras.
         assert list(runner.engines) == ["tiny"]
-        assert runner.cameras["garage"].engine is runner.cameras["shed"].engine
+        garage, shed = runner.cameras["garage"].engine, runner.cameras["shed"].engine
+        assert isinstance(garage, GatedEngine) and isinstance(shed, GatedEngine)
+        assert garage.gate is shed.gate is runner.gates["tiny"]
+        assert garage.gate.engine is runner.engines["tiny"]
 
         consumer = spy_factory()
         assert await eventually(lambda: has(consumer, EXPECTED_STATES)), consumer.snapshot()
         configs = [t for t in consumer.snapshot() if t.startswith("homeassistant/")]
-        assert len(configs) == 10  # 2 cameras x (2 binary sensors + 2 probabilities + 1 time)
+        assert (
+            len(configs) == 12
+        )  # 2 cameras x (2 binary sensors + status + 2 probabilities + 1 time)
         door = consumer.json("homeassistant/binary_sensor/garagecam_garage/door_open/config")
         assert door["device"]["model"] == "tiny vtest"
         probability = float(consumer.get("garagecam/garage/door_open/probability") or "nan")
@@ -127,13 +133,16 @@ async def test_runner_mqtt_end_to_end(  # noqa: PLR0917 - fixtures
         # Broker restart without persistence: every retained topic must come back from us.
         broker.restart()
         assert await eventually(lambda: runner.mqtt is not None and runner.mqtt.connected)
-        expected = {**runner.mqtt.retained(), "garagecam/status": "online"} if runner.mqtt else {}
+        expected = {"garagecam/status": "online"}
+        for publisher in [runner.mqtt, *runner.camera_mqtt.values()]:
+            expected.update(publisher.retained() if publisher else {})
+        assert expected["garagecam/garage/availability"] == "online"
         after_restart = spy_factory()
         assert await eventually(lambda: after_restart.snapshot() == expected), sorted(
             set(expected.items()) ^ set(after_restart.snapshot().items())
         )
         assert has(after_restart, EXPECTED_STATES)
-        assert len([t for t in after_restart.snapshot() if t.endswith("/config")]) == 10
+        assert len([t for t in after_restart.snapshot() if t.endswith("/config")]) == 12
 
         # Home Assistant restarting asks for discovery again.
         topic = "homeassistant/binary_sensor/garagecam_shed/car_present/config"
@@ -190,3 +199,45 @@ def _local_engine(model: Any) -> Any:
     from garagecam_core.engine.local import LocalEngine
 
     return ExecutorEngine(LocalEngine(model.path))
+
+
+async def test_states_are_published_on_change_only(
+    tiny_model_path: Path, broker: Broker, spy_factory: Any, tmp_path: Path
+) -> None:
+    """Many frames with the same states: each state topic is sent once (retained), not
+    once per frame; the periodic re-publish (here: off) is the only repeat."""
+    config = parse_config(
+        runner_config(
+            tiny_model_path,
+            broker,
+            "http://127.0.0.1:9/unused.jpg",
+            frames_dir(tmp_path),
+            republish_interval=3600,
+        )
+    )
+    config = type(config)(
+        cameras=(type(config.cameras[1])(**{**config.cameras[1].__dict__, "interval": 0.05}),),
+        models=config.models,
+        mqtt=config.mqtt,
+        http=None,
+    )
+    spy = spy_factory(("garagecam/#",))
+    runner = Runner(config, engine_factory=_local_engine)
+    stop = asyncio.Event()
+    await runner.start()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        assert await eventually(lambda: runner.metrics.frames.value("shed") >= 20)
+        await asyncio.sleep(0.3)  # anything still in flight reaches the spy
+        assert spy.get("garagecam/shed/door_open") == "ON"
+        for topic in ("door_open", "door_open/json", "car_present", "car_present/json"):
+            assert spy.count(f"garagecam/shed/{topic}") == 1, topic
+        with spy.lock:
+            availability = [p for t, p, _ in spy.messages if t == "garagecam/shed/availability"]
+        assert availability in (["online"], ["offline", "online"])  # before the first frame
+        # Diagnostics follow their value: the two frames alternate, so they do change.
+        assert spy.count("garagecam/shed/door_open/probability") >= 1
+    finally:
+        stop.set()
+        await task
+        await runner.stop()

@@ -76,6 +76,30 @@ async def test_basic_auth_and_redacted_description(
     assert with_credentials.description.startswith("http://admin:**REDACTED**@192.0.2.1/")
 
 
+async def test_401_after_credentials_in_the_url_says_they_were_rejected(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    camera_server.mode = "auth"
+    url = camera_server.url.replace("http://", "http://admin:wrong-pass@")
+    source = HttpSnapshotSource(session, url)
+    with pytest.raises(SourceError, match="rejected the credentials") as info:
+        await source.fetch()
+    assert info.value.reason == "http_401"
+    assert "wrong-pass" not in str(info.value)
+    good = HttpSnapshotSource(session, camera_server.url.replace("http://", "http://admin:s3cr3t@"))
+    assert await good.fetch() == camera_server.frame
+
+
+async def test_tls_failure_has_its_own_reason(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    # TLS spoken to a plain-HTTP camera: the handshake fails; the port is not refusing.
+    source = HttpSnapshotSource(session, camera_server.url.replace("http://", "https://"))
+    with pytest.raises(SourceError, match=r"TLS with https://127\.0\.0\.1") as info:
+        await source.fetch()
+    assert info.value.reason == "tls"
+
+
 def test_basic_auth_header_encoding() -> None:
     from garagecam_core.runner.sources import basic_auth_header
 
@@ -265,3 +289,34 @@ async def test_file_and_directory_sources(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         await FileSource(tmp_path / "missing.jpg").fetch()
     assert info.value.reason == "missing"
+
+
+async def test_onvif_tls_failure_has_its_own_reason(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    # A camera whose media service URL is https but that does not speak TLS there.
+    from garagecam_core.runner.onvif import OnvifClient
+
+    client = OnvifClient(session, "127.0.0.1", camera_server.port)
+    url = camera_server.url.replace("http://", "https://") + "?token=0123456789abcdef"
+    with pytest.raises(SourceError, match="ONVIF GetSnapshotUri: TLS with") as info:
+        await client._call(url, "<x/>", "GetSnapshotUri")
+    assert info.value.reason == "tls"
+    assert "0123456789abcdef" not in str(info.value)
+
+
+async def test_failures_never_show_url_secrets(
+    session: aiohttp.ClientSession, camera_server: CameraServer
+) -> None:
+    base = camera_server.url.removesuffix("/image.jpg")
+    urls = [
+        f"{base}/endpoint/@scrypted/webhook/public/42/9f2c41d07be3a5c8",  # 404
+        f"{base}/image.jpg?access_token=tok-7Hq2&apikey=key-9Zr4",  # 401 below
+        f"http://127.0.0.1:{free_port()}/snap?token=tok-7Hq2",  # refused
+    ]
+    camera_server.mode = "auth"
+    for url in urls:
+        with pytest.raises(SourceError) as info:
+            await HttpSnapshotSource(session, url).fetch()
+        for secret in ("9f2c41d07be3a5c8", "tok-7Hq2", "key-9Zr4"):
+            assert secret not in str(info.value)

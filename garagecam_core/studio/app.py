@@ -1,0 +1,296 @@
+"""The studio's web app (aiohttp): static page at `/studio/`, JSON API under `/v1/studio/`.
+
+The API lives under `/v1/` so the runner's own token middleware guards it (imported from
+`runner.http`, not copied): with a token, every API call needs `Authorization: Bearer`;
+the page itself holds no data and asks for the token. Without a token the studio only
+answers requests whose Host is the loopback address it listens on (no DNS rebinding), and
+every POST must be `application/json` (a cross-site form cannot send that without CORS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+from ..errors import ConfigError, GarageCamError
+from ..runner.http import CONTEXT, ApiContext, auth_middleware
+from ..runner.metrics import RunnerMetrics
+from .state import Studio
+from .training import INSTALL_HINT, TrainSettings, train_available
+
+_LOGGER = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+STUDIO = web.AppKey("garagecam_studio", Studio)
+THUMB_SIDE = 360
+_THUMBS = 600  # thumbnails kept in memory (about 20 kB each)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def _host_name(host: str) -> str:
+    """`Host` header without its port (`[::1]:8080` -> `[::1]`)."""
+    host = host.lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.partition(":")[0]
+
+
+def guard(loopback_only: bool) -> Any:
+    """Middleware: Host check (when `loopback_only`), JSON-only POSTs, errors as 400 JSON,
+    security headers. The runner adds it too when it serves the studio."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(("/studio/", "/v1/studio/")):
+            return await handler(request)  # the runner's own routes, when it hosts the studio
+        host = _host_name(request.host or "")
+        if loopback_only and host not in LOOPBACK_NAMES:
+            return _error(421, f"unexpected Host {host!r}; open the studio by 127.0.0.1")
+        if request.method == "POST" and request.content_type != "application/json":
+            return _error(415, "send JSON (Content-Type: application/json)")
+        try:
+            response = await handler(request)
+        except (ConfigError, GarageCamError) as err:
+            response = _error(400, str(err))
+        response.headers.update(_HEADERS)
+        return response
+
+    return guard
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError as err:
+        raise ConfigError(f"the request body is not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError("the request body must be a JSON object")
+    return data
+
+
+def _paths(data: dict[str, Any]) -> list[str]:
+    paths = data.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ConfigError('"paths" must be a list of frame paths')
+    return paths
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def state(request: web.Request) -> web.Response:
+    studio = request.app[STUDIO]
+    predictor = studio.predictor
+    assert predictor is not None
+    meta = predictor.metadata
+    return web.json_response({
+        "dataset": str(studio.store.root),
+        "labels": [
+            {"name": s.name, "device_class": s.device_class, "on": s.on_threshold,
+             "off": s.off_threshold}
+            for s in studio.specs
+        ],
+        "model": {"name": meta.name, "version": meta.version, "path": str(studio.model_path)},
+        "frames": len(studio.store.frames),
+        "confirmed": len(studio.confirmed_records()),
+        "skipped_lines": studio.store.skipped_lines,
+        "predictions": vars(predictor.progress),
+        "teacher": {
+            "configured": studio.teacher is not None,
+            **(studio.teacher.config.describe() if studio.teacher else {}),
+            "progress": studio.teacher_progress.to_dict(),
+        },
+        "train": {"available": train_available(), "install": INSTALL_HINT,
+                  "defaults": vars(studio.settings)},
+        "deploy": studio.deploy_info(),
+    })  # fmt: skip
+
+
+async def frames(request: web.Request) -> web.Response:
+    studio = request.app[STUDIO]
+    return web.json_response(studio.frames(request.query.get("filter", "all")))
+
+
+class _Thumbs:
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, int, int], path: Path) -> bytes:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        with Image.open(path) as img:
+            img.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+            rgb = img.convert("RGB")
+            rgb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            out = io.BytesIO()
+            rgb.save(out, format="JPEG", quality=80)
+        data = out.getvalue()
+        self.items[key] = data
+        while len(self.items) > _THUMBS:
+            self.items.popitem(last=False)
+        return data
+
+
+THUMBS = web.AppKey("garagecam_studio_thumbs", _Thumbs)
+
+
+async def image(request: web.Request) -> web.StreamResponse:
+    studio = request.app[STUDIO]
+    frame = studio.store.frame(request.query.get("path", ""))
+    if frame is None:  # only frames of the scan are served: no path from outside the folder
+        return _error(404, "unknown frame")
+    path = studio.store.root / frame.path
+    if request.query.get("size") != "thumb":
+        return web.FileResponse(path)
+    try:
+        data = await asyncio.to_thread(request.app[THUMBS].get, frame.key, path)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return _error(422, f"{frame.path} cannot be shown: {err}")
+    return web.Response(body=data, content_type="image/jpeg")
+
+
+async def set_labels(request: web.Request) -> web.Response:
+    data = await _json(request)
+    updates = data.get("labels")
+    if not isinstance(updates, dict) or not all(isinstance(v, dict) for v in updates.values()):
+        raise ConfigError('"labels" must map frame paths to {label: 0 or 1}')
+    # a write with fsync: off the event loop (the store has its own lock)
+    count = await asyncio.to_thread(request.app[STUDIO].set_labels, updates)
+    return web.json_response({"saved": count})
+
+
+async def accept(request: web.Request) -> web.Response:
+    paths = _paths(await _json(request))
+    return web.json_response(await asyncio.to_thread(request.app[STUDIO].accept, paths))
+
+
+async def refresh(request: web.Request) -> web.Response:
+    studio = request.app[STUDIO]
+    await asyncio.to_thread(studio.refresh)
+    return web.json_response({"frames": len(studio.store.frames)})
+
+
+async def agreement(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STUDIO].agreement())
+
+
+async def teacher_run(request: web.Request) -> web.Response:
+    studio = request.app[STUDIO]
+    studio.start_teacher(_paths(await _json(request)))
+    return web.json_response(studio.teacher_progress.to_dict())
+
+
+async def train_start(request: web.Request) -> web.Response:
+    studio = request.app[STUDIO]
+    data = await _json(request)
+    settings = TrainSettings.from_dict({**vars(studio.settings), **data})
+    job = studio.start_training(settings)
+    return web.json_response(job.to_dict())
+
+
+async def train_status(request: web.Request) -> web.Response:
+    jobs = request.app[STUDIO].jobs
+    return web.json_response([job.to_dict() for job in jobs.values()])
+
+
+def _job(request: web.Request) -> Any:
+    job = request.app[STUDIO].jobs.get(request.match_info["run"])
+    if job is None:
+        raise web.HTTPNotFound(text="unknown training run")
+    return job
+
+
+async def train_cancel(request: web.Request) -> web.Response:
+    job = _job(request)
+    job.cancel()
+    return web.json_response(job.to_dict())
+
+
+async def run_file(request: web.Request) -> web.StreamResponse:
+    job = _job(request)
+    kind = request.match_info["file"]
+    if kind not in ("model.pte", "model.png", "model.json") or job.status != "done":
+        return _error(404, "no such file for this run")
+    path = job.directory / kind
+    if not path.is_file():
+        return _error(404, f"{kind} was not written (matplotlib missing?)")
+    headers = {}
+    if kind == "model.pte":
+        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}.pte"'
+    return web.FileResponse(path, headers=headers)
+
+
+async def deploy(request: web.Request) -> web.Response:
+    data = await _json(request)
+    return web.json_response(await request.app[STUDIO].deploy(str(data.get("run", ""))))
+
+
+async def rollback(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[STUDIO].rollback())
+
+
+def add_routes(app: web.Application) -> None:
+    """The studio's routes; also what the runner adds to its own app to serve the studio."""
+    app[THUMBS] = _Thumbs()
+    app.router.add_get("/studio/", index)
+    app.router.add_static("/studio/static/", STATIC)
+    api = "/v1/studio/api"
+    app.router.add_get(f"{api}/state", state)
+    app.router.add_get(f"{api}/frames", frames)
+    app.router.add_get(f"{api}/image", image)
+    app.router.add_post(f"{api}/labels", set_labels)
+    app.router.add_post(f"{api}/accept", accept)
+    app.router.add_post(f"{api}/refresh", refresh)
+    app.router.add_get(f"{api}/agreement", agreement)
+    app.router.add_post(f"{api}/teacher", teacher_run)
+    app.router.add_get(f"{api}/train", train_status)
+    app.router.add_post(f"{api}/train", train_start)
+    app.router.add_post(f"{api}/train/{{run}}/cancel", train_cancel)
+    app.router.add_get(f"{api}/train/{{run}}/{{file}}", run_file)
+    app.router.add_post(f"{api}/deploy", deploy)
+    app.router.add_post(f"{api}/rollback", rollback)
+
+
+async def _redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/studio/")
+
+
+def create_app(studio: Studio, token: str | None) -> web.Application:
+    """Standalone studio app; without a token it answers only to loopback Host names."""
+    app = web.Application(middlewares=[guard(not token), auth_middleware])
+    # The runner's auth middleware reads the token from its ApiContext.
+    app[CONTEXT] = ApiContext(
+        engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token
+    )
+    app[STUDIO] = studio
+    app.router.add_get("/", _redirect)
+    add_routes(app)
+    return app

@@ -1,0 +1,438 @@
+"""What the studio knows and does, without the web layer: frames with their model
+probabilities, teacher suggestions and labels; suggestions, agreement, training and deploy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import demo_model_path
+from ..capture import write_atomic
+from ..deploy import Validator, install_model, previous_path, rollback
+from ..errors import ConfigError, CorruptModelError, GarageCamError
+from ..metadata import LabelSpec, ModelMetadata
+from .predictor import Predictor, file_digest
+from .store import Frame, LabelStore
+from .teacher import Teacher, TeacherConfig, TeacherError, UnreadableFrameError
+from .training import (
+    INSTALL_HINT,
+    TrainingJob,
+    TrainSettings,
+    check_trainable,
+    compare,
+    new_run_id,
+    train_available,
+    write_training_data,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+FILTERS = ("all", "unlabelled", "disagree", "confirmed")
+
+
+@dataclass
+class TaskProgress:
+    done: int = 0
+    total: int = 0
+    running: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "running": self.running,
+                "error": self.error}  # fmt: skip
+
+
+def vote(p: float | None, spec: LabelSpec) -> int | None:
+    """What the model says about one label: 1 at or above ON, 0 at or below OFF, else None."""
+    if p is None:
+        return None
+    if p >= spec.on_threshold:
+        return 1
+    if p <= spec.off_threshold:
+        return 0
+    return None
+
+
+class Studio:
+    def __init__(
+        self,
+        dataset: Path,
+        model: Path,
+        *,
+        deploy_to: Path | None = None,
+        teacher: TeacherConfig | None = None,
+        settings: TrainSettings | None = None,
+        on_model_change: Callable[[Path], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = LabelStore(dataset)
+        #: called with the model path after "use this model" or a rollback replaced the file
+        #: (the runner reloads the camera's engine there)
+        self.on_model_change = on_model_change
+        self.model_path = Path(model)
+        self.deploy_to = deploy_to
+        self.teacher = Teacher(teacher) if teacher else None
+        self.settings = settings or TrainSettings()
+        self.predictor: Predictor | None = None
+        self.predict_error: str | None = None
+        self.teacher_progress = TaskProgress()
+        self._teacher_cache: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, TrainingJob] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.specs: list[LabelSpec] = []
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.scan)
+        try:
+            self.store.studio_dir.mkdir(exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot write {self.store.studio_dir} ({err.strerror or err}): the studio "
+                "keeps its cache and training runs there; copy the dataset somewhere writable"
+            ) from err
+        self._teacher_cache = self._load_teacher_cache()
+        await self._open_model(self.model_path)
+
+    async def close(self) -> None:
+        for job in self.jobs.values():
+            job.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.predictor:
+            await self.predictor.close()
+        if self.teacher:
+            await self.teacher.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_model(self, path: Path, ready: Predictor | None = None) -> None:
+        old = self.predictor
+        self.predictor = ready or await Predictor.open(path, self.store.studio_dir)
+        self.predictor.model_path = path
+        self.model_path = path
+        if old is not None and old is not self.predictor:
+            await old.close()
+        self.specs = self._label_specs()
+        self.refresh()
+
+    def _label_specs(self) -> list[LabelSpec]:
+        assert self.predictor is not None
+        by_name = {spec.name: spec for spec in self.predictor.metadata.labels}
+        used = self.store.dataset_labels()
+        # The model's labels, unless the dataset uses labels the model does not know (it
+        # was made for another model): then the dataset's own.
+        names = list(by_name) if set(used) <= set(by_name) else used
+        return [by_name.get(name) or LabelSpec(name) for name in names]
+
+    @property
+    def names(self) -> list[str]:
+        return [spec.name for spec in self.specs]
+
+    def refresh(self) -> None:
+        """Re-scan the folder and compute predictions of new frames in the background."""
+        frames = self.store.scan()
+        if self.predictor is not None:
+            self._spawn(self.predictor.fill(self.store.root, list(frames.values())))
+
+    # -- frames --------------------------------------------------------------------------
+
+    def _probabilities(self, frame: Frame) -> tuple[dict[str, float] | None, str | None]:
+        entry = self.predictor.get(frame) if self.predictor else None
+        if entry is None:
+            return None, None
+        probs = entry.get("probabilities")
+        return (dict(probs), None) if isinstance(probs, dict) else (None, entry.get("error"))
+
+    def teacher_of(self, frame: Frame) -> dict[str, Any]:
+        return self._teacher_cache.get(self._teacher_key(frame), {})
+
+    def suggestion(self, frame: Frame) -> dict[str, int]:
+        """Per label: the user's label, else the teacher's, else the file's, else the model's
+        (if sure); labels nobody can say are left out."""
+        probs, _ = self._probabilities(frame)
+        teacher = self.teacher_of(frame)
+        out: dict[str, int] = {}
+        for spec in self.specs:
+            name = spec.name
+            candidates = (
+                frame.labels.get(name) if frame.by == "user" else None,
+                (teacher.get(name) or {}).get("value"),
+                frame.labels.get(name) if frame.by == "file" else None,
+                vote((probs or {}).get(name), spec),
+            )
+            value = next((c for c in candidates if c is not None), None)
+            if value is not None:
+                out[name] = int(value)
+        return out
+
+    def describe(self, frame: Frame) -> dict[str, Any]:
+        probs, error = self._probabilities(frame)
+        votes = {s.name: vote((probs or {}).get(s.name), s) for s in self.specs}
+        margin = None
+        if probs:
+            margin = min(
+                (abs(probs[s.name] - (s.on_threshold + s.off_threshold) / 2)
+                 for s in self.specs if s.name in probs),
+                default=None,
+            )  # fmt: skip
+        confirmed = frame.confirmed(self.names)
+        teacher = self.teacher_of(frame)
+        disagree = confirmed and any(
+            (votes[n] is not None and votes[n] != frame.labels[n])
+            or ((teacher.get(n) or {}).get("value") not in (None, frame.labels[n]))
+            for n in self.names
+        )
+        return {
+            "path": frame.path,
+            "labels": frame.labels,
+            "by": frame.by,
+            "confirmed": confirmed,
+            "probabilities": probs,
+            "error": error,
+            "votes": votes,
+            "margin": margin,
+            "teacher": teacher,
+            "suggestion": self.suggestion(frame),
+            "disagree": disagree,
+            "reason": (frame.capture or {}).get("reason"),
+        }
+
+    def frames(self, which: str = "all") -> list[dict[str, Any]]:
+        if which not in FILTERS:
+            raise ConfigError(f"unknown filter {which!r}; one of {list(FILTERS)}")
+        items = [self.describe(f) for f in self.store.frames.values()]
+        if which == "unlabelled":
+            items = [i for i in items if not i["confirmed"]]
+        elif which == "disagree":
+            items = [i for i in items if i["disagree"]]
+        elif which == "confirmed":
+            items = [i for i in items if i["confirmed"]]
+        # most uncertain first; frames without probabilities (not computed, unreadable) last
+        items.sort(key=lambda i: (i["margin"] is None, i["margin"] or 0.0, i["path"]))
+        return items
+
+    def set_labels(self, updates: Mapping[str, Mapping[str, int]]) -> int:
+        return self.store.set_labels(updates, self.names)
+
+    def accept(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Confirm the suggestion of each frame that has one for every label."""
+        updates: dict[str, dict[str, int]] = {}
+        skipped = []
+        for path in paths:
+            frame = self.store.frame(path)
+            if frame is None:
+                raise ConfigError(f"unknown frame {path!r}")
+            suggestion = self.suggestion(frame)
+            if len(suggestion) == len(self.specs):
+                updates[path] = suggestion
+            else:
+                skipped.append(path)
+        return {"accepted": self.set_labels(updates), "skipped": skipped}
+
+    def agreement(self) -> dict[str, Any]:
+        """Per label: how often teacher, student (the model, when sure) and user agree."""
+        result: dict[str, Any] = {}
+        for spec in self.specs:
+            name = spec.name
+            pairs = {"student_user": [0, 0], "teacher_user": [0, 0], "teacher_student": [0, 0]}
+            for frame in self.store.frames.values():
+                probs, _ = self._probabilities(frame)
+                student = vote((probs or {}).get(name), spec)
+                teacher = (self.teacher_of(frame).get(name) or {}).get("value")
+                user = frame.labels.get(name) if frame.confirmed(self.names) else None
+                for key, a, b in (("student_user", student, user),
+                                  ("teacher_user", teacher, user),
+                                  ("teacher_student", teacher, student)):  # fmt: skip
+                    if a is not None and b is not None:
+                        pairs[key][0] += int(a == b)
+                        pairs[key][1] += 1
+            result[name] = {
+                key: {"agree": agree, "total": total,
+                      "rate": round(agree / total, 4) if total else None}
+                for key, (agree, total) in pairs.items()
+            }  # fmt: skip
+        return result
+
+    # -- teacher -------------------------------------------------------------------------
+
+    def _teacher_key(self, frame: Frame) -> str:
+        model = self.teacher.config.model if self.teacher else ""
+        return f"{model}|{frame.path}|{frame.size}|{frame.mtime_ns}"
+
+    def _teacher_cache_path(self) -> Path:
+        return self.store.studio_dir / "teacher.json"
+
+    def _load_teacher_cache(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self._teacher_cache_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def start_teacher(self, paths: Sequence[str]) -> None:
+        if self.teacher is None:
+            raise ConfigError("no teacher is configured (start the studio with --teacher)")
+        if self.teacher_progress.running:
+            raise ConfigError("the teacher is already labelling frames")
+        frames = [f for p in paths if (f := self.store.frame(p)) is not None]
+        todo = [f for f in frames if not self.teacher_of(f)]
+        self.teacher_progress = TaskProgress(0, len(todo), True)
+        self._spawn(self._run_teacher(todo))
+
+    async def _run_teacher(self, frames: list[Frame]) -> None:
+        assert self.teacher is not None
+        progress = self.teacher_progress
+        try:
+            for index, frame in enumerate(frames, start=1):
+                progress.done = index
+                image = await asyncio.to_thread((self.store.root / frame.path).read_bytes)
+                try:
+                    answers = await self.teacher.ask(image, self.names)
+                except UnreadableFrameError as err:
+                    _LOGGER.info("teacher: skipped %s (%s)", frame.path, err)
+                    continue
+                self._teacher_cache[self._teacher_key(frame)] = {
+                    s.label: s.to_dict() for s in answers
+                }
+        except (TeacherError, OSError, GarageCamError) as err:
+            progress.error = str(err)
+            _LOGGER.warning("teacher stopped: %s", err)
+        finally:
+            progress.running = False
+            with contextlib.suppress(OSError):
+                data = json.dumps(self._teacher_cache).encode()
+                await asyncio.to_thread(write_atomic, self._teacher_cache_path(), data)
+
+    # -- training and deploy -------------------------------------------------------------
+
+    def confirmed_records(self) -> list[tuple[str, dict[str, int]]]:
+        return [(f.path, dict(f.labels)) for f in self.store.frames.values()
+                if f.confirmed(self.names)]  # fmt: skip
+
+    def start_training(self, settings: TrainSettings) -> TrainingJob:
+        if any(job.status in ("starting", "running") for job in self.jobs.values()):
+            raise ConfigError("a training run is already going")
+        records = self.confirmed_records()
+        check_trainable(records, self.names)
+        job_id = new_run_id()
+        while job_id in self.jobs:
+            job_id += "x"
+        job = TrainingJob(job_id, self.store.studio_dir / "runs" / job_id, settings, len(records))
+        write_training_data(job.data_dir, self.store.root, records, self.specs)
+        if not train_available():
+            job.status = "unavailable"
+            job.error = f"training needs the train extra: {INSTALL_HINT}"
+        else:
+            self._spawn(self._train(job))
+        self.jobs[job_id] = job
+        return job
+
+    async def _train(self, job: TrainingJob) -> None:
+        await job.run()
+        if job.status == "done":
+            try:
+                job.comparison = await self._compare(job)
+            except (OSError, ValueError, KeyError, GarageCamError) as err:
+                job.comparison = {"error": str(err)}
+
+    async def _compare(self, job: TrainingJob) -> dict[str, Any]:
+        report = await asyncio.to_thread(job.report)
+        names = [label["name"] for label in report["metadata"]["labels"]]
+        new_thresholds = [label["on_threshold"] for label in report["metadata"]["labels"]]
+        assert self.predictor is not None
+        current = {s.name: s.on_threshold for s in self.predictor.metadata.labels}
+        samples = []
+        for sample in report["validation_samples"]:
+            # the training data lists absolute paths into the (resolved) dataset root
+            rel = Path(sample["path"]).relative_to(self.store.root).as_posix()
+            frame = self.store.frame(rel)
+            probs = await self.predictor.probabilities_of(self.store.root, frame) if frame else None
+            aligned = [probs.get(n, 0.0) for n in names] if probs else None
+            samples.append((sample["targets"], sample["probabilities"], aligned))
+        result = compare(samples, names, new_thresholds, current)
+        result["current_model"] = self.predictor.metadata.name
+        return result
+
+    def deploy_info(self) -> dict[str, Any]:
+        target = self.deploy_to
+        return {
+            "target": str(target) if target else None,
+            "has_previous": bool(target and previous_path(target).is_file()),
+            "model": str(self.model_path),
+        }
+
+    async def _loaded(self, path: Path) -> tuple[Predictor, Validator]:
+        """Load `path` in an inference worker (the real check that it runs) and a validator
+        that accepts exactly those bytes, so `deploy` never loads the model twice."""
+        predictor = await Predictor.open(path, self.store.studio_dir)
+
+        def same_bytes(candidate: Path) -> ModelMetadata:
+            if file_digest(candidate) != predictor.digest:
+                raise CorruptModelError(f"{candidate} changed while it was being deployed")
+            return predictor.metadata
+
+        return predictor, same_bytes
+
+    async def deploy(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
+        if job is None or job.status != "done":
+            raise ConfigError(f"no finished training run {job_id!r}")
+        target = self.deploy_to
+        if target is None:
+            raise ConfigError(
+                "no model file to replace: start the studio with --deploy-to FILE.pte "
+                "(or download the model for Home Assistant)"
+            )
+        predictor, validate = await self._loaded(job.model_path)
+        try:
+            done = await asyncio.to_thread(install_model, job.model_path, target, validate)
+        except BaseException:
+            await predictor.close()
+            raise
+        for other in self.jobs.values():
+            other.deployed = other is job
+        await self._open_model(target, predictor)
+        if self.on_model_change is not None:
+            await self.on_model_change(target)
+        return {"target": str(done.target), "previous": str(done.previous or "")}
+
+    async def rollback(self) -> dict[str, Any]:
+        target = self.deploy_to
+        if target is None:
+            raise ConfigError("nothing to roll back: the studio has no --deploy-to model")
+        previous = previous_path(target)
+        if not previous.is_file():
+            raise ConfigError(f"there is no previous model to roll back to ({previous.name})")
+        predictor, validate = await self._loaded(previous)
+        try:
+            done = await asyncio.to_thread(rollback, target, validate)
+        except BaseException:
+            await predictor.close()
+            raise
+        for job in self.jobs.values():
+            job.deployed = False
+        await self._open_model(target, predictor)
+        if self.on_model_change is not None:
+            await self.on_model_change(target)
+        return {"target": str(done.target), "model": done.metadata.name}
+
+
+def default_deploy_target(model: Path | None, deploy_to: Path | None) -> Path | None:
+    """Where "use this model" writes: --deploy-to, else --model unless it is the demo model
+    shipped inside the package (never overwritten)."""
+    if deploy_to is not None:
+        return deploy_to
+    if model is None or model.resolve() == demo_model_path().resolve():
+        return None
+    return model

@@ -1,0 +1,366 @@
+"""A GarageCam camera's settings: stored as strings in the device's Scrypted storage,
+parsed and validated here, and described as Scrypted `Setting` dicts for the UI.
+
+Pure Python (no `scrypted_sdk`): the plugin parses a full set of values before it stores a
+change, so a bad value is refused with a one-line error and the running camera is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from garagecam_core import demo_model_path
+from garagecam_core.debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
+from garagecam_core.errors import ConfigError, ModelNotFoundError
+from garagecam_core.metadata import ModelMetadata
+from garagecam_core.redact import redact_url
+from garagecam_core.roi import Roi
+
+Mode = Literal["local", "remote"]
+
+DEMO_MODEL = "demo"
+DEFAULT_INTERVAL = 10.0
+#: polling a camera faster than this only heats it up (tests lower it)
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 3600.0
+MAX_CONFIRM_FRAMES = 100
+
+# Storage keys. Per-label thresholds are `on_threshold:<label>` / `off_threshold:<label>`.
+CAMERA = "camera"
+MODE = "mode"
+MODEL = "model"
+REMOTE_URL = "remote_url"
+REMOTE_TOKEN = "remote_token"  # noqa: S105 - a key name, not a secret
+REMOTE_MODEL = "remote_model"
+INTERVAL = "interval"
+ROI = "roi"
+CONFIRM_FRAMES = "confirm_frames"
+MAX_AGE = "max_age"
+ON_PREFIX = "on_threshold:"
+OFF_PREFIX = "off_threshold:"
+STATUS = "status"
+
+#: keys whose change needs a new engine (the others reuse the running one)
+ENGINE_KEYS = frozenset({MODE, MODEL, REMOTE_URL, REMOTE_TOKEN, REMOTE_MODEL})
+#: keys a user may put; per-label threshold keys are checked separately
+PLAIN_KEYS = frozenset({CAMERA, INTERVAL, ROI, CONFIRM_FRAMES, MAX_AGE}) | ENGINE_KEYS
+
+TITLES = {
+    CAMERA: "Camera",
+    MODE: "Inference",
+    MODEL: "Model",
+    REMOTE_URL: "Runner URL",
+    REMOTE_TOKEN: "Runner token",
+    REMOTE_MODEL: "Runner model",
+    INTERVAL: "Interval (seconds)",
+    ROI: "Region of interest",
+    CONFIRM_FRAMES: "Confirm frames",
+    MAX_AGE: "Maximum age (seconds)",
+}
+MODE_CHOICES = {"local": "On this server", "remote": "GarageCam runner"}
+CAMERA_FILTER = "(type === 'Camera' || type === 'Doorbell') && interfaces.includes('Camera')"
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Everything a camera device needs, validated."""
+
+    camera_id: str
+    mode: Mode = "local"
+    model: str = DEMO_MODEL
+    remote_url: str = ""
+    remote_token: str = field(default="", repr=False)
+    remote_model: str = ""
+    interval: float = DEFAULT_INTERVAL
+    roi: Roi | None = None
+    confirm_frames: int = DEFAULT_CONFIRM_FRAMES
+    max_age: float | None = None
+    overrides: Mapping[str, LabelOverride] = field(default_factory=dict)
+
+    @property
+    def effective_max_age(self) -> float:
+        return self.max_age if self.max_age is not None else default_max_age(self.interval)
+
+    def engine_key(self) -> tuple[str, ...]:
+        """Equal keys can share the running engine."""
+        if self.mode == "remote":
+            return ("remote", self.remote_url, self.remote_token, self.remote_model)
+        return ("local", self.model)
+
+    def overrides_for(self, metadata: ModelMetadata) -> dict[str, LabelOverride]:
+        """The overrides of the labels this model has (others stay stored for a switch back)."""
+        return {k: v for k, v in self.overrides.items() if k in metadata.label_names}
+
+
+def _text(values: Mapping[str, str | None], key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _number(values: Mapping[str, str | None], key: str, low: float, high: float) -> float | None:
+    """The stored number, None when empty; ConfigError (named by the setting's title) when it
+    is not a number or outside low..high (NaN and infinities included)."""
+    text = _text(values, key)
+    if not text:
+        return None
+    title = threshold_title(key) if is_threshold_key(key) else TITLES.get(key, key)
+    try:
+        number = float(text)
+    except ValueError:
+        raise ConfigError(f"{title}: {text!r} is not a number") from None
+    if math.isnan(number) or not low <= number <= high:
+        raise ConfigError(f"{title}: {text} is outside {low:g}..{high:g}")
+    return number
+
+
+def threshold_title(key: str) -> str:
+    prefix, _, label = key.partition(":")
+    which = "ON" if prefix + ":" == ON_PREFIX else "OFF"
+    return f"{label} {which} threshold"
+
+
+def is_threshold_key(key: str) -> bool:
+    return key.startswith((ON_PREFIX, OFF_PREFIX)) and len(key.partition(":")[2]) > 0
+
+
+def _check_runner_url(url: str) -> None:
+    if not url:
+        raise ConfigError(
+            "Runner URL: give the GarageCam runner's address, e.g. http://192.168.1.20:8080"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(f"Runner URL: {redact_url(url)!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"Runner URL: {redact_url(url)!r} is not an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "Runner URL: leave credentials out of the URL; put the runner's token in Runner token"
+        )
+
+
+def parse(values: Mapping[str, str | None]) -> CameraSettings:
+    """Validate stored (or about to be stored) values; raises ConfigError naming the setting."""
+    camera_id = _text(values, CAMERA)
+    if not camera_id:
+        raise ConfigError("Camera: choose the Scrypted camera to watch")
+    mode = _text(values, MODE) or "local"
+    if mode not in MODE_CHOICES:
+        raise ConfigError(f"Inference: {mode!r} is not one of {', '.join(MODE_CHOICES)}")
+    remote_url = _text(values, REMOTE_URL)
+    if mode == "remote":
+        _check_runner_url(remote_url)
+    interval = _number(values, INTERVAL, MIN_INTERVAL, MAX_INTERVAL) or DEFAULT_INTERVAL
+    confirm = _number(values, CONFIRM_FRAMES, 1, MAX_CONFIRM_FRAMES)
+    if confirm is not None and not confirm.is_integer():
+        raise ConfigError(f"Confirm frames: {confirm:g} is not a whole number")
+    max_age = _number(values, MAX_AGE, interval, 7 * 24 * 3600.0)
+    roi_text = _text(values, ROI)
+    try:
+        roi = Roi.parse(roi_text) if roi_text else None
+    except ConfigError as err:
+        raise ConfigError(f"Region of interest: {err}") from None
+    overrides: dict[str, dict[str, float]] = {}
+    for key in values:
+        if is_threshold_key(key):
+            value = _number(values, key, 0.0, 1.0)
+            if value is not None:
+                prefix, _, label = key.partition(":")
+                overrides.setdefault(label, {})[prefix] = value
+    return CameraSettings(
+        camera_id=camera_id,
+        mode="remote" if mode == "remote" else "local",
+        model=_text(values, MODEL) or DEMO_MODEL,
+        remote_url=remote_url,
+        remote_token=_text(values, REMOTE_TOKEN),
+        remote_model=_text(values, REMOTE_MODEL),
+        interval=interval,
+        roi=roi,
+        confirm_frames=int(confirm) if confirm is not None else DEFAULT_CONFIRM_FRAMES,
+        max_age=max_age,
+        overrides={
+            label: LabelOverride(
+                on_threshold=v.get("on_threshold"), off_threshold=v.get("off_threshold")
+            )
+            for label, v in overrides.items()
+        },
+    )
+
+
+def check_key(key: str) -> None:
+    if key not in PLAIN_KEYS and not is_threshold_key(key):
+        raise ConfigError(f"unknown setting {key!r}")
+
+
+def to_storage(value: Any) -> str | None:
+    """How a value from the Scrypted UI is stored (storage holds strings); None clears it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ConfigError(f"unsupported value {value!r}: expected text or a number")
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def find_models(directories: Sequence[Path]) -> list[str]:
+    """`demo` and the `.pte` files placed in the plugin's folders (names, first folder wins)."""
+    names = [DEMO_MODEL]
+    for directory in directories:
+        try:
+            found = sorted(p.name for p in directory.glob("*.pte") if p.is_file())
+        except OSError:
+            continue
+        names += [name for name in found if name not in names]
+    return names
+
+
+def model_path(model: str, directories: Sequence[Path]) -> Path:
+    """Where the model file is: the shipped demo, an absolute path, or a name in the folders."""
+    if model == DEMO_MODEL:
+        return demo_model_path()
+    candidate = Path(model).expanduser()
+    if candidate.is_absolute():
+        if not candidate.is_file():
+            raise ModelNotFoundError(f"Model: {candidate} does not exist")
+        return candidate
+    if candidate.name != model:
+        raise ModelNotFoundError(f"Model: {model!r} must be a file name or an absolute path")
+    for directory in directories:
+        if (directory / model).is_file():
+            return directory / model
+    where = ", ".join(str(d) for d in directories) or "no folder"
+    raise ModelNotFoundError(f"Model: no file {model!r} in {where}")
+
+
+# --- the settings page --------------------------------------------------------------------------
+
+
+def _shown(values: Mapping[str, str | None], key: str, default: float) -> float | str:
+    """A number setting's value for the page (a stored value is valid; the page never fails)."""
+    text = _text(values, key)
+    try:
+        number = float(text) if text else float(default)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
+
+
+def describe(
+    values: Mapping[str, str | None],
+    metadata: ModelMetadata | None,
+    models: Sequence[str],
+    status: str,
+) -> list[dict[str, Any]]:
+    """The camera device's settings page (Scrypted `Setting` dicts) for the stored values."""
+    mode = _text(values, MODE) or "local"
+    page: list[dict[str, Any]] = [
+        {"key": STATUS, "title": "Status", "readonly": True, "value": status},
+        {
+            "key": CAMERA,
+            "title": TITLES[CAMERA],
+            "description": "The camera whose snapshots are classified.",
+            "type": "device",
+            "deviceFilter": CAMERA_FILTER,
+            "value": _text(values, CAMERA) or None,
+        },
+        {
+            "key": MODE,
+            "title": TITLES[MODE],
+            "description": "Run the model on this Scrypted server, or ask a GarageCam runner.",
+            "choices": list(MODE_CHOICES),
+            "value": mode,
+        },
+    ]
+    if mode == "remote":
+        page += [
+            {
+                "key": REMOTE_URL,
+                "title": TITLES[REMOTE_URL],
+                "placeholder": "http://192.168.1.20:8080",
+                "value": _text(values, REMOTE_URL),
+            },
+            {
+                "key": REMOTE_TOKEN,
+                "title": TITLES[REMOTE_TOKEN],
+                "type": "password",
+                "description": "The runner's http.token (leave empty if it has none).",
+                "value": _text(values, REMOTE_TOKEN),
+            },
+            {
+                "key": REMOTE_MODEL,
+                "title": TITLES[REMOTE_MODEL],
+                "description": "Model name on the runner; empty if it serves only one.",
+                "value": _text(values, REMOTE_MODEL),
+            },
+        ]
+    else:
+        page.append(
+            {
+                "key": MODEL,
+                "title": TITLES[MODEL],
+                "description": "'demo' (shipped), a .pte placed in the plugin's files folder, "
+                "or an absolute path.",
+                "choices": list(models),
+                "combobox": True,
+                "value": _text(values, MODEL) or DEMO_MODEL,
+            }
+        )
+    page += [
+        {
+            "key": INTERVAL,
+            "title": TITLES[INTERVAL],
+            "type": "number",
+            "range": [MIN_INTERVAL, MAX_INTERVAL],
+            "value": _shown(values, INTERVAL, DEFAULT_INTERVAL),
+        },
+        {
+            "key": ROI,
+            "title": TITLES[ROI],
+            "description": "Crop before classifying: x,y,w,h as fractions of the frame "
+            "(e.g. 0.1,0.2,0.5,0.6); empty for the whole frame.",
+            "placeholder": "x,y,w,h",
+            "value": _text(values, ROI),
+        },
+        {
+            "key": CONFIRM_FRAMES,
+            "title": TITLES[CONFIRM_FRAMES],
+            "description": "Frames in a row that must agree before a state changes.",
+            "type": "integer",
+            "range": [1, MAX_CONFIRM_FRAMES],
+            "value": _shown(values, CONFIRM_FRAMES, DEFAULT_CONFIRM_FRAMES),
+        },
+        {
+            "key": MAX_AGE,
+            "title": TITLES[MAX_AGE],
+            "description": "Without a good frame for this long the sensors go offline; "
+            "empty: 3 intervals, at least 60 s.",
+            "type": "number",
+            "value": _text(values, MAX_AGE),
+        },
+    ]
+    for spec in metadata.labels if metadata else ():
+        for prefix, default in ((ON_PREFIX, spec.on_threshold), (OFF_PREFIX, spec.off_threshold)):
+            key = f"{prefix}{spec.name}"
+            page.append(
+                {
+                    "key": key,
+                    "group": "Thresholds",
+                    "title": threshold_title(key),
+                    "type": "number",
+                    "range": [0, 1],
+                    "placeholder": f"{default:g} (model default)",
+                    "value": _text(values, key),
+                }
+            )
+    return page

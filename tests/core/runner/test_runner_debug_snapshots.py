@@ -1,0 +1,90 @@
+"""Debug snapshots: at most `max_files` kept, and only files the runner wrote are deleted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from garagecam_core.debounce import Debouncer, LabelPolicy, State, Transition
+from garagecam_core.engine.base import ExecutorEngine
+from garagecam_core.engine.local import LocalEngine
+from garagecam_core.runner.camera import Camera, Frame
+from garagecam_core.runner.sinks import DebugSnapshotSink
+from garagecam_core.runner.sources import FileSource
+from tests.core.runner.support import jpeg
+
+
+async def write_snapshots(sink: DebugSnapshotSink, model: Path, frames: Path, count: int) -> None:
+    """`count` real annotated frames from the real engine, each with a state change."""
+    engine = ExecutorEngine(LocalEngine(model))
+    policies = {label: LabelPolicy(0.5, 0.5, 1) for label in engine.metadata.label_names}
+    camera = Camera(
+        "garage", "Garage", FileSource(frames), engine, Debouncer(policies), model_name="tiny",
+        interval=1.0,
+    )  # fmt: skip
+    image = jpeg((40, 80, 120), size=(160, 90))
+    classification = await engine.classify(image)
+    for index in range(count):
+        timestamp = 1_700_000_000.0 + index  # one per second: distinct names
+        frame = Frame(image, classification, timestamp, 5.0)
+        transition = Transition("door_open", State.OFF, State.ON, 0.9, timestamp)
+        sink.on_frame(camera, frame, [transition])
+        await sink.drain()
+    await engine.close()
+
+
+async def test_only_files_the_runner_wrote_are_deleted(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    theirs = {f"holiday_{i}.jpg": jpeg((i * 40, 10, 10)) for i in range(5)}
+    # Looks like ours but was not written by this sink (another program, an old release).
+    theirs["garagecam-debug_garage_20200101-000000_000.jpg"] = jpeg()
+    theirs["garage_20200101-000000_000.jpg"] = jpeg()  # the old naming scheme
+    for name, data in theirs.items():
+        (folder / name).write_bytes(data)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(jpeg())
+
+    sink = DebugSnapshotSink(folder, max_files=2)
+    await write_snapshots(sink, tiny_model_path, frames, count=5)
+
+    for name, data in theirs.items():
+        assert (folder / name).read_bytes() == data, name
+    ours = sorted(p.name for p in folder.glob("garagecam-debug_garage_2023*.jpg"))
+    manifest = json.loads((folder / DebugSnapshotSink.MANIFEST).read_text())
+    assert manifest == ours and len(ours) == 2  # the newest two
+    assert ours[-1].endswith("_000.jpg")
+
+    # A new sink (runner restart) continues from the manifest.
+    await write_snapshots(DebugSnapshotSink(folder, max_files=1), tiny_model_path, frames, 1)
+    assert len(json.loads((folder / DebugSnapshotSink.MANIFEST).read_text())) == 1
+    assert all((folder / name).exists() for name in theirs)
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ['["../outside.jpg", "holiday_1.jpg", "/etc/passwd"]', "{not json", '{"a": 1}', "\xff\xfe"],
+    ids=["foreign-names", "corrupt", "not-a-list", "not-utf8"],
+)
+async def test_a_bad_manifest_deletes_nothing_it_does_not_own(
+    tiny_model_path: Path, tmp_path: Path, manifest: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "debug"
+    folder.mkdir()
+    (tmp_path / "outside.jpg").write_bytes(b"keep")
+    (folder / "holiday_1.jpg").write_bytes(b"keep")
+    (folder / DebugSnapshotSink.MANIFEST).write_text(manifest, encoding="latin-1")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(jpeg())
+    caplog.set_level(logging.WARNING)
+    await write_snapshots(DebugSnapshotSink(folder, max_files=1), tiny_model_path, frames, 3)
+    assert (tmp_path / "outside.jpg").read_bytes() == b"keep"
+    assert (folder / "holiday_1.jpg").read_bytes() == b"keep"
+    assert len(list(folder.glob("garagecam-debug_*.jpg"))) == 1
