@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .peers.report import draw_peers, peers_markdown
+
 _STAGES = ("decode", "preprocess", "inference", "debounce", "call_overhead", "end_to_end")
 _MET = {True: "✅ met", False: "❌ not met", None: "reported"}
 
@@ -100,6 +102,7 @@ def to_markdown(result: dict[str, Any]) -> str:
             for r in binding.get("cold_start", [])
         ),
     )  # fmt: skip
+    out += peers_markdown(result)
     out += ["**Model, memory, capacity:**", ""]
     out += _table(["Figure", "Value"], _facts_rows(result))
     out += ["**Goals** (ratios from this one run):", ""]
@@ -195,13 +198,15 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
 
 
 def write_plot(result: dict[str, Any], path: Path) -> None:
-    """Two panels: inference per runtime and thread count; end to end, ours vs naive."""
+    """Four panels: inference per runtime and thread count; end to end, ours vs naive;
+    inference relative to the engine; memory and import time in fresh processes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    (left, right), (peer_times, peer_memory) = axes
     runtimes = [r for r in result.get("runtimes", []) if r["status"] == "ok"]
     names = list(dict.fromkeys(r["runtime"] for r in runtimes))
     threads = sorted({r["threads"] for r in runtimes})
@@ -240,6 +245,7 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
     right.set_ylabel("end to end, median ms (lower is better)")
     right.set_title("Snapshot bytes to debounced states")
     right.legend()
+    draw_peers(peer_times, peer_memory, result)
     fig.suptitle(f"garagecam bench: {result['model']['name']} on {result['machine']['cpu_model']}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from .goals import EAGER, ET_FP32, ET_INT8, ORT
 from .naive import eager_probabilities
-from .stats import Summary, time_ms
+from .stats import Summary, sample_ms, summarize
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 TOLERANCES = {EAGER: 0.0, ET_FP32: 1e-4, ORT: 1e-4, ET_INT8: 0.05}
 
 Runner = Callable[[], npt.NDArray[np.float32]]
+#: turns each runtime takes at each thread count (see `measure_runtimes`)
+ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -146,46 +148,92 @@ def onnxruntime_candidate(module: Any, tensor: npt.NDArray[np.float32], workdir:
     return Candidate(ORT, open_)
 
 
+def split_runs(runs: int, rounds: int) -> list[int]:
+    """`runs` timed calls shared out over at most `rounds` turns (none empty)."""
+    rounds = max(1, min(rounds, runs))
+    return [runs // rounds + (1 if index < runs % rounds else 0) for index in range(rounds)]
+
+
+def paired_ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float | None:
+    """Median over rounds of the ratio of two rows' per-round medians (same rounds)."""
+    a, b = numerator.get("round_medians"), denominator.get("round_medians")
+    if not a or not b or len(a) != len(b) or min(b) <= 0:
+        return None
+    return float(np.median([x / y for x, y in zip(a, b, strict=True)]))
+
+
 def measure_runtimes(
     candidates: list[Candidate],
     threads: list[int],
     runs: int,
     warmup: int,
     tick: Callable[[], None],
+    *,
+    rounds: int = ROUNDS,
 ) -> list[dict[str, Any]]:
-    """Time every candidate at every thread count; compare its output with eager's."""
+    """Time every candidate at every thread count in turns; compare its output with eager's.
+
+    At each thread count every runtime is loaded, then they take turns: per round, each
+    runs `warmup` untimed calls (its caches and threads back up after the others' turns)
+    and its share of `runs` timed calls, the order rotating from round to round. Load that
+    comes and goes on the machine then hits all of them alike, and the per-round medians
+    give paired ratios (`paired_ratio`) steadier than a ratio of two separate medians.
+    """
+    order = sorted(candidates, key=lambda c: c.name != EAGER)  # eager first: the reference
     reference: npt.NDArray[np.float32] | None = None
-    rows: list[dict[str, Any]] = []
-    for candidate in sorted(candidates, key=lambda c: c.name != EAGER):  # eager first
-        for count in threads:
-            row: dict[str, Any] = {"runtime": candidate.name, "threads": count}
-            if candidate.open is None:
-                rows.append({**row, "status": "skipped", "reason": candidate.skip_reason})
-                for _ in range(runs + warmup):
-                    tick()
-                continue
-            with candidate.open(count) as run:
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    shares = split_runs(runs, rounds)
+    for count in threads:
+        with contextlib.ExitStack() as stack:
+            active: list[tuple[Candidate, Runner]] = []
+            for candidate in order:
+                if candidate.open is None:
+                    rows[candidate.name, count] = {
+                        "runtime": candidate.name, "threads": count, "status": "skipped",
+                        "reason": candidate.skip_reason,
+                    }  # fmt: skip
+                    for _ in range(runs + warmup * len(shares)):
+                        tick()
+                    continue
+                active.append((candidate, stack.enter_context(candidate.open(count))))
+            samples: dict[str, list[list[float]]] = {c.name: [] for c, _ in active}
+            for index, share in enumerate(shares):
+                shift = index % max(1, len(active))
+                for candidate, run in active[shift:] + active[:shift]:
+                    samples[candidate.name].append(sample_ms(run, share, warmup, tick))
+            for candidate, run in active:
                 output = np.asarray(run(), dtype=np.float32).reshape(-1)
-                summary: Summary = time_ms(run, runs, warmup, tick)
-            if reference is None:
-                reference = output
-            diff = float(np.max(np.abs(output - reference)))
-            tolerance = TOLERANCES.get(candidate.name, 1e-4)
-            rows.append(
-                {
-                    **row,
-                    "status": "ok",
-                    "reason": None,
-                    "inference": summary.to_dict(),
-                    "probabilities": [round(float(v), 6) for v in output],
-                    "max_abs_diff": diff,
-                    "tolerance": tolerance,
-                    "agrees": diff <= tolerance,
-                }
-            )
-            if diff > tolerance:
-                _LOGGER.warning(
-                    "%s (%d threads) differs from PyTorch eager by %.3g (tolerance %g)",
-                    candidate.name, count, diff, tolerance,
-                )  # fmt: skip
-    return rows
+                if reference is None:
+                    reference = output
+                rows[candidate.name, count] = _row(candidate.name, count, output, reference,
+                                                   samples[candidate.name])  # fmt: skip
+    return [rows[c.name, count] for c in order for count in threads]
+
+
+def _row(
+    name: str,
+    threads: int,
+    output: npt.NDArray[np.float32],
+    reference: npt.NDArray[np.float32],
+    rounds: list[list[float]],
+) -> dict[str, Any]:
+    diff = float(np.max(np.abs(output - reference)))
+    tolerance = TOLERANCES.get(name, 1e-4)
+    if diff > tolerance:
+        _LOGGER.warning(
+            "%s (%d threads) differs from PyTorch eager by %.3g (tolerance %g)",
+            name, threads, diff, tolerance,
+        )  # fmt: skip
+    summary: Summary = summarize([value for turn in rounds for value in turn])
+    return {
+        "runtime": name,
+        "threads": threads,
+        "status": "ok",
+        "reason": None,
+        "inference": summary.to_dict(),
+        "round_medians": [round(float(np.median(turn)), 4) for turn in rounds],
+        "probabilities": [round(float(v), 6) for v in output],
+        "max_abs_diff": diff,
+        "tolerance": tolerance,
+        "agrees": diff <= tolerance,
+    }

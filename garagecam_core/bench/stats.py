@@ -40,7 +40,9 @@ def summarize(samples: Sequence[float]) -> Summary:
     )
 
 
-def time_ms(fn: Callable[[], object], runs: int, warmup: int, tick: Callable[[], None]) -> Summary:
+def sample_ms(
+    fn: Callable[[], object], runs: int, warmup: int, tick: Callable[[], None]
+) -> list[float]:
     """Call `fn` `warmup` times untimed, then `runs` times timed; `tick` after each call."""
     for _ in range(warmup):
         fn()
@@ -51,4 +53,9 @@ def time_ms(fn: Callable[[], object], runs: int, warmup: int, tick: Callable[[],
         fn()
         samples.append((time.perf_counter() - start) * 1000.0)
         tick()
-    return summarize(samples)
+    return samples
+
+
+def time_ms(fn: Callable[[], object], runs: int, warmup: int, tick: Callable[[], None]) -> Summary:
+    """`sample_ms`, summarised."""
+    return summarize(sample_ms(fn, runs, warmup, tick))

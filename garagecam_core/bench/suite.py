@@ -21,6 +21,8 @@ from .goals import EAGER, ET_FP32, ET_INT8, ORT, evaluate_goals, goal_image
 from .machine import machine_info
 from .model_facts import count_params_and_macs, pte_facts
 from .module import SourceModule, resolve_module
+from .peers import LITERT, NCNN
+from .peers.goals import peer_goals
 from .snapshots import BENCH_SEED, Snapshot, generated_snapshots, load_snapshots
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class BenchConfig:
     rss_iterations: int = 5000
     accuracy_scenes: int = 200
     calibration_images: int = 32
+    footprint_processes: int = 3  # fresh processes per runtime for import time and memory
     module: str | None = None  # pkg.mod:factory for the side-by-side comparison
     module_outputs: Literal["logits", "probabilities"] = "logits"
     progress: bool = True
@@ -51,13 +54,15 @@ class BenchConfig:
             raise ConfigError("--threads must list thread counts of at least 1, e.g. 1,2")
         if self.rss_iterations < 0 or self.accuracy_scenes < 0 or self.calibration_images < 1:
             raise ConfigError("iteration, scene and calibration counts must not be negative")
+        if self.footprint_processes < 1:
+            raise ConfigError("--footprint-processes must be at least 1")
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchConfig:
         """A short run (CI, tests): few runs, few frames, small RSS loop."""
         values: dict[str, Any] = {
             "threads": [1], "runs": 5, "warmup": 1, "rss_iterations": 50,
-            "accuracy_scenes": 16, "calibration_images": 4,
+            "accuracy_scenes": 16, "calibration_images": 4, "footprint_processes": 1,
         }  # fmt: skip
         values.update(overrides)
         return cls(**values)
@@ -90,10 +95,15 @@ class _Progress:
 
 
 def _planned_calls(config: BenchConfig, images: int, runtimes: int) -> int:
+    from .runtimes import ROUNDS, split_runs
+
     per = config.runs + config.warmup
     pipeline = images * len(config.threads) * per * 3  # in-process, worker, naive
-    side_by_side = runtimes * len(config.threads) * per
-    return pipeline + side_by_side + 2 * config.accuracy_scenes + config.rss_iterations
+    # in turns: a warm-up per turn; the peers' end to end has three pipelines
+    per_turns = config.runs + config.warmup * len(split_runs(config.runs, ROUNDS))
+    side_by_side = (runtimes + 3) * len(config.threads) * per_turns
+    processes = runtimes * config.footprint_processes
+    return pipeline + side_by_side + processes + 2 * config.accuracy_scenes + config.rss_iterations
 
 
 def _write_scenes(directory: Path, count: int, seed: int) -> list[Path]:
@@ -133,8 +143,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     metadata = read_metadata(model_path)
     snapshots = load_snapshots(config.images) if config.images else generated_snapshots()
     source = resolve_module(metadata, config.module, config.model is None, demo_model_path().parent)
-    # 4 runtimes side by side, plus the binding and the official runtime on 2 programs
-    progress = _Progress(_planned_calls(config, len(snapshots), 4 + 4), config.progress)
+    # 6 runtimes side by side, plus the binding and the official runtime on 2 programs
+    progress = _Progress(_planned_calls(config, len(snapshots), 6 + 4), config.progress)
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "command": config.command,
@@ -167,7 +177,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     finally:
         progress.close()
     result["capacity"] = _capacity(result)
-    result["goals"] = evaluate_goals(result)
+    result["goals"] = evaluate_goals(result) + peer_goals(result)
     result["duration_s"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -270,6 +280,7 @@ def _side_by_side(
     """Runtimes side by side; also returns the programs measured ({"fp32": path, ...})."""
     from ..preprocess import prepare
     from . import runtimes as rt
+    from .peers.bench import peer_candidates, peer_figures
 
     size = goal_image(result)
     snapshot = next(s for s in snapshots if list(s.size) == size)
@@ -281,6 +292,8 @@ def _side_by_side(
             rt.Candidate(ORT, None, why),
             rt.executorch_candidate(ET_FP32, config.model, tensor),
             rt.Candidate(ET_INT8, None, why),
+            rt.Candidate(LITERT, None, why),
+            rt.Candidate(NCNN, None, why),
         ]
         rows = rt.measure_runtimes(
             candidates, config.threads, config.runs, config.warmup, progress.tick
@@ -313,10 +326,20 @@ def _side_by_side(
         rt.executorch_candidate(ET_FP32, fp32.path, tensor),
         rt.executorch_candidate(ET_INT8, int8.path, tensor),
     ]
+    progress.phase("LiteRT and ncnn conversion")
+    peer_columns, peer_models = peer_candidates(eager, tensor, workdir)
+    candidates += peer_columns
     progress.phase("runtimes side by side")
     rows = rt.measure_runtimes(
         candidates, config.threads, config.runs, config.warmup, progress.tick
     )
+    result["peers"] = peer_figures(
+        peer_models, module=eager, engine_model=config.model or demo_model_path(),
+        onnx=workdir / "model.onnx", metadata=metadata, snapshot=snapshot, tensor=tensor,
+        threads=config.threads, runs=config.runs, warmup=config.warmup,
+        processes=config.footprint_processes, workdir=workdir, tick=progress.tick,
+        phase=progress.phase,
+    )  # fmt: skip
     progress.phase("int8 vs fp32 accuracy")
     accuracy = _int8_accuracy(config, metadata, fp32.path, int8.path, progress)
     accuracy["size_ratio"] = round(fp32.size_bytes / int8.size_bytes, 3)

@@ -65,6 +65,10 @@ def register(subparsers: Any) -> None:
         "--accuracy-scenes", type=int,
         help="generated scenes for the int8 vs fp32 accuracy (default 200; quick: 16)",
     )  # fmt: skip
+    parser.add_argument(
+        "--footprint-processes", type=int,
+        help="fresh processes per runtime for import time and memory (default 3; quick: 1)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short run with small counts")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write all figures")
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="write the tables")
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         for key, value in (
             ("threads", args.threads), ("runs", args.runs), ("warmup", args.warmup),
             ("rss_iterations", args.rss_iterations), ("accuracy_scenes", args.accuracy_scenes),
+            ("footprint_processes", args.footprint_processes),
         )
         if value is not None
     }  # fmt: skip
@@ -116,7 +121,7 @@ def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (recorded in the JSON)."""
     words = ["garagecam", "bench"]
     for flag in ("model", "module", "threads", "runs", "warmup", "rss_iterations",
-                 "accuracy_scenes", "json", "markdown", "plot"):  # fmt: skip
+                 "accuracy_scenes", "footprint_processes", "json", "markdown", "plot"):  # fmt: skip
         value = getattr(args, flag)
         if value is not None:
             text = ",".join(map(str, value)) if isinstance(value, list) else str(value)

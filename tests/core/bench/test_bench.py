@@ -13,6 +13,7 @@ from PIL import Image
 from garagecam_core.bench import runtimes
 from garagecam_core.bench.goals import EAGER, ET_FP32, ET_INT8, ORT, evaluate_goals
 from garagecam_core.bench.model_facts import count_params_and_macs
+from garagecam_core.bench.peers import LITERT, NCNN
 from garagecam_core.bench.stats import summarize
 from garagecam_core.cli import main
 from garagecam_core.errors import GarageCamError
@@ -26,7 +27,12 @@ GOAL_IDS = {
     "executorch_vs_onnxruntime", "int8_size", "int8_accuracy", "int8_speed", "worker_overhead",
     "worker_rss", "cold_start", "binding_vs_official_fp32", "binding_bit_identical_fp32",
     "binding_vs_official_int8", "binding_bit_identical_int8",
+    # the peers' goals (tests/core/bench/test_peers.py), at the one thread count of --quick
+    "engine_vs_litert_1", "engine_vs_ncnn_1", "end_to_end_vs_litert_1",
+    "worker_end_to_end_vs_litert_1", "worker_rss_vs_best_peer", "engine_process_rss_vs_best_peer",
+    "worker_rss_vs_best_peer_pipeline",
 }  # fmt: skip
+PEER_GOALS = {g for g in GOAL_IDS if "litert" in g or "ncnn" in g or "peer" in g}
 STAGES = {
     "decode", "preprocess", "decode_preprocess", "inference", "debounce", "call_overhead",
     "end_to_end",
@@ -75,11 +81,13 @@ def test_json_has_every_figure(full_run: Path) -> None:
     assert {tuple(r["size"]) for r in result["naive"]} == sizes
 
     by_name = {r["runtime"]: r for r in result["runtimes"]}
-    assert set(by_name) == {EAGER, ET_FP32, ET_INT8, ORT}
+    assert set(by_name) == {EAGER, ET_FP32, ET_INT8, ORT, LITERT, NCNN}
     for name in (EAGER, ET_FP32, ET_INT8):
         assert by_name[name]["status"] == "ok", by_name[name]
-    # ONNX Runtime is installed in the 3.13 venv only: elsewhere it must be a clean skip.
-    assert by_name[ORT]["status"] in ("ok", "skipped")
+    # ONNX Runtime is installed in the 3.13 venv only, LiteRT and ncnn in the peers venv
+    # only: elsewhere each must be a clean skip.
+    for name in (ORT, LITERT, NCNN):
+        assert by_name[name]["status"] in ("ok", "skipped")
     for row in result["runtimes"]:
         if row["status"] == "ok":
             assert row["agrees"], row  # outputs checked against eager, not assumed
@@ -106,9 +114,16 @@ def test_json_has_every_figure(full_run: Path) -> None:
     assert cold["binding"]["rss_mb"] > 0
     assert {g["id"] for g in result["goals"]} == GOAL_IDS
     measured = {g["id"] for g in result["goals"] if g["measured"] is not None}
-    assert measured >= GOAL_IDS - (
+    assert measured >= GOAL_IDS - PEER_GOALS - (
         {"executorch_vs_onnxruntime"} if by_name[ORT]["status"] != "ok" else set()
     )
+    probes = {r["runtime"]: r["status"] for r in result["peers"]["footprint"]}
+    assert probes["garagecam-engine"] == "ok"
+    if by_name[LITERT]["status"] == "ok":
+        assert measured >= PEER_GOALS - {"engine_vs_ncnn_1"}
+        assert {f["pipeline"] for f in result["peers"]["end_to_end"]} == {
+            "garagecam-in-process", "garagecam-worker", "litert-pipeline"
+        }  # fmt: skip
 
 
 @pytest.mark.slow
@@ -132,7 +147,11 @@ def test_pte_without_module_compares_executorch_only(tiny_model_path: Path, tmp_
     assert main(["bench", "--model", str(tiny_model_path), *TINY_RUN, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     status = {r["runtime"]: r["status"] for r in result["runtimes"]}
-    assert status == {EAGER: "skipped", ORT: "skipped", ET_INT8: "skipped", ET_FP32: "ok"}
+    assert status == {
+        EAGER: "skipped", ORT: "skipped", ET_INT8: "skipped", ET_FP32: "ok",
+        LITERT: "skipped", NCNN: "skipped",
+    }  # fmt: skip
+    assert "peers" not in result  # nothing to convert without the module
     assert all("--module" in r["reason"] for r in result["runtimes"] if r["status"] == "skipped")
     assert result["naive"] == [] and result["int8"] is None
     assert result["model"]["params"] is None
