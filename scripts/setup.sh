@@ -12,7 +12,7 @@
 #
 # Everything is built under $GARAGECAM_CACHE (default ~/.cache/garagecam) in directories named
 # after the hash of their inputs and reused by later runs and other clones; with no cache
-# everything is built from the package registries (about 25 minutes on 2 cores).
+# everything is built from the package registries (about 11 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
