@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import camera
 from homeassistant.config_entries import ConfigEntry
@@ -14,7 +14,7 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from garagecam_core.debounce import Debouncer, LabelPolicy, State
+from garagecam_core.debounce import Debouncer, LabelOverride, State, merge_policies
 from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import GarageCamError, RemoteAuthError
 from garagecam_core.roi import Roi
@@ -67,15 +67,24 @@ def build_debouncer(engine: AsyncEngine, options: dict[str, object], name: str) 
     """The entry's debouncer: model thresholds overridden by the per-label options."""
     labels = options.get(CONF_LABELS) or {}
     assert isinstance(labels, dict)
-    policies = {}
-    for spec in engine.metadata.labels:
-        custom = labels.get(spec.name, {})
-        policies[spec.name] = LabelPolicy(
-            float(custom.get(CONF_ON_THRESHOLD, spec.on_threshold)),
-            float(custom.get(CONF_OFF_THRESHOLD, spec.off_threshold)),
-            int(custom.get(CONF_CONFIRM_FRAMES, DEFAULT_CONFIRM_FRAMES)),
+
+    def number(custom: dict[str, Any], key: str) -> float | None:
+        return None if custom.get(key) is None else float(custom[key])
+
+    # Options may still name labels of a previous model: only the current model's count.
+    overrides = {
+        spec.name: LabelOverride(
+            on_threshold=number(custom, CONF_ON_THRESHOLD),
+            off_threshold=number(custom, CONF_OFF_THRESHOLD),
+            confirm_frames=None
+            if custom.get(CONF_CONFIRM_FRAMES) is None
+            else int(custom[CONF_CONFIRM_FRAMES]),
         )
-    return Debouncer(policies, name=name)
+        for spec in engine.metadata.labels
+        if isinstance(custom := labels.get(spec.name), dict)
+    }
+    # The core merges model defaults and overrides, as for the runner and Scrypted.
+    return Debouncer(merge_policies(engine.metadata, overrides, DEFAULT_CONFIRM_FRAMES), name=name)
 
 
 def parse_roi(text: object) -> Roi | None:
