@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import parse_config
-from tests.core.runner.support import Broker, Spy, eventually, jpeg
+from tests.core.runner.support import Broker, Spy, eventually, jpeg, running_broker
 
 from .conftest import ScriptedEngine, set_up_entry
 
@@ -40,10 +40,8 @@ RUNNER_CONFIG = "homeassistant/binary_sensor/garagecam_shed/door_open/config"
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    broker = Broker(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
+    with running_broker(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,17 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.core.runner.support import MOSQUITTO, Broker, CameraServer, Spy, fresh_spy
+from tests.core.runner.support import Broker, CameraServer, Spy, fresh_spy, running_broker
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    if not Path(MOSQUITTO).exists():
-        pytest.fail(f"{MOSQUITTO} is missing: run ./scripts/setup.sh (installs mosquitto)")
-    server = Broker(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with running_broker(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,3 +225,19 @@ def _basic(user: str, password: str) -> str:
     import base64
 
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@contextlib.contextmanager
+def running_broker(directory: Path) -> Iterator[Broker]:
+    """A Mosquitto of the test's own, stopped on the way out; a missing binary fails the test
+    with the fix (setup.sh installs it) instead of skipping it."""
+    import pytest
+
+    if not Path(MOSQUITTO).exists():
+        pytest.fail(f"{MOSQUITTO} is missing: run ./scripts/setup.sh (installs mosquitto)")
+    broker = Broker(directory)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
