@@ -35,12 +35,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from .debounce import LabelPolicy
 from .errors import ConfigError
 from .metadata import LabelSpec
 
@@ -118,6 +119,20 @@ def changed_labels(previous: Mapping[str, str], states: Mapping[str, str]) -> li
         if state in ("on", "off") and previous.get(name) in ("on", "off")
         and previous[name] != state
     ]  # fmt: skip
+
+
+def labels_with_policies(
+    labels: Sequence[LabelSpec], policies: Mapping[str, LabelPolicy]
+) -> list[LabelSpec]:
+    """The labels with the thresholds the debouncer uses (the model's defaults merged with
+    the user's overrides by `debounce.merge_policies`), so that the unsure band is the band
+    the sensors use. Labels without a policy keep the model's thresholds."""
+    return [
+        replace(spec, on_threshold=policy.on_threshold, off_threshold=policy.off_threshold)
+        if (policy := policies.get(spec.name)) is not None
+        else spec
+        for spec in labels
+    ]
 
 
 @dataclass
@@ -268,11 +283,16 @@ class FrameCapture:
         for attempt in range(1000):
             rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}.jpg"
             try:  # "x": never overwrite a file, ours or anyone's
-                with (self.directory / rel).open("xb") as out:
-                    out.write(image)
-                break
+                out = (self.directory / rel).open("xb")
             except FileExistsError:
                 continue
+            try:
+                with out:
+                    out.write(image)
+            except OSError:  # disk full: no truncated frame that no manifest line lists
+                (self.directory / rel).unlink(missing_ok=True)
+                raise
+            break
         else:  # pragma: no cover - a thousand frames in one millisecond
             raise OSError(f"capture: no free file name for {base}")
         record: dict[str, Any] = {
@@ -285,8 +305,12 @@ class FrameCapture:
             "states": dict(states),
         }
         line = json.dumps(record)
-        with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
-            manifest.write(line + "\n")
+        try:
+            with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
+                manifest.write(line + "\n")
+        except OSError:  # an image the manifest does not list would never be deleted
+            (self.directory / rel).unlink(missing_ok=True)
+            raise
         self._kept.append(_Kept(rel, len(image), line))
         return self.directory / rel
 
