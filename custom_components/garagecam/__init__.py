@@ -23,7 +23,10 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 
+from .capture import EntryCapture
+from .capture import issue_id as capture_issue_id
 from .const import (
+    CONF_CAPTURE_ENABLED,
     CONF_MODEL,
     CONF_MQTT_ENABLED,
     CONF_MQTT_PREFIX,
@@ -106,6 +109,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) ->
             from .mqtt_bridge import async_clear_published
 
             await async_clear_published(hass, entry.entry_id)
+        if entry.options.get(CONF_CAPTURE_ENABLED):
+            entry.runtime_data.capture = EntryCapture(hass, entry, coordinator)
+            entry.runtime_data.capture.async_start()
+        else:
+            ir.async_delete_issue(hass, DOMAIN, capture_issue_id(entry))
     except BaseException:
         await engine.close()
         raise
@@ -149,6 +157,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         runtime = entry.runtime_data
+        if runtime.capture is not None:
+            await runtime.capture.async_stop()
         if runtime.bridge is not None:
             await runtime.bridge.async_stop()
         await runtime.engine.close()
@@ -158,6 +168,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
     """Remove the retained MQTT discovery configs so bridges forget the accessories."""
     ir.async_delete_issue(hass, DOMAIN, _model_issue_id(entry))
+    ir.async_delete_issue(hass, DOMAIN, capture_issue_id(entry))
     if "mqtt" in hass.config.components:
         from .mqtt_bridge import async_clear_published
 

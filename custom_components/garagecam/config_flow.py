@@ -39,6 +39,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
+from garagecam_core.capture import CaptureRules
 from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import (
     ConfigError,
@@ -55,6 +56,8 @@ from garagecam_core.redact import redact_url
 from .const import (
     CAMERA_TIMEOUT,
     CONF_CAMERA,
+    CONF_CAPTURE_ENABLED,
+    CONF_CAPTURE_MAX_FRAMES,
     CONF_CONFIRM_FRAMES,
     CONF_LABELS,
     CONF_MAX_AGE,
@@ -446,6 +449,8 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
                     CONF_ROI: (user_input.get(CONF_ROI) or "").strip(),
                     CONF_MQTT_ENABLED: user_input[CONF_MQTT_ENABLED],
                     CONF_MQTT_PREFIX: prefix,
+                    CONF_CAPTURE_ENABLED: user_input[CONF_CAPTURE_ENABLED],
+                    CONF_CAPTURE_MAX_FRAMES: int(user_input[CONF_CAPTURE_MAX_FRAMES]),
                     CONF_LABELS: dict(self.config_entry.options.get(CONF_LABELS, {})),
                 }
                 entry: GarageCamConfigEntry = self.config_entry
@@ -475,6 +480,18 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
                         CONF_MQTT_PREFIX,
                         default=current.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
                     ): TextSelector(),
+                    # opt-in: frames of the user's home are stored on disk only when asked
+                    vol.Required(
+                        CONF_CAPTURE_ENABLED, default=current.get(CONF_CAPTURE_ENABLED, False)
+                    ): BooleanSelector(),
+                    vol.Required(
+                        CONF_CAPTURE_MAX_FRAMES,
+                        default=current.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames),
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=10, max=100_000, step=1, mode=NumberSelectorMode.BOX
+                        )
+                    ),
                 }
             ),
             errors=errors,

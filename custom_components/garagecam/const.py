@@ -29,6 +29,8 @@ CONF_OFF_THRESHOLD: Final = "off_threshold"
 CONF_CONFIRM_FRAMES: Final = "confirm_frames"
 CONF_MQTT_ENABLED: Final = "mqtt_enabled"
 CONF_MQTT_PREFIX: Final = "mqtt_prefix"
+CONF_CAPTURE_ENABLED: Final = "capture_enabled"
+CONF_CAPTURE_MAX_FRAMES: Final = "capture_max_frames"
 
 DEFAULT_SCAN_INTERVAL: Final = 10
 DEFAULT_MAX_AGE: Final = 60

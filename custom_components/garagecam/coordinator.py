@@ -37,6 +37,7 @@ from .const import (
 )
 
 if TYPE_CHECKING:
+    from .capture import EntryCapture
     from .mqtt_bridge import MqttBridge
 
 
@@ -58,6 +59,7 @@ class GarageCamRuntimeData:
     coordinator: GarageCamCoordinator
     engine: AsyncEngine
     bridge: MqttBridge | None = None
+    capture: EntryCapture | None = None
 
 
 type GarageCamConfigEntry = ConfigEntry[GarageCamRuntimeData]

@@ -33,6 +33,7 @@ async def async_get_config_entry_diagnostics(
         "last_error": _scrub(data.error, entry) if data and data.error else None,
         "recent_timings": list(coordinator.recent_timings),
         "mqtt_bridge": runtime.bridge.topics.discovery_prefix if runtime.bridge else None,
+        "capture": runtime.capture.diagnostics() if runtime.capture else {"enabled": False},
     }
     if runtime.bridge is not None:
         # Paste-ready homebridge-mqttthing accessories for this entry's topics. Credentials

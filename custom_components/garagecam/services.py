@@ -15,9 +15,9 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
+from .capture import dataset_dir
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
-    DATASET_DIR,
     DOMAIN,
     SERVICE_CLASSIFY,
     SERVICE_SAVE_SNAPSHOT,
@@ -110,7 +110,8 @@ async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
     states = {label: str(state) for label, state in data.states.items()}
     labels = {label: int(state == "on") for label, state in states.items() if state != "unknown"}
     when = dt_util.as_local(data.last_success or dt_util.now()).strftime("%Y%m%dT%H%M%S")
-    directory = Path(hass.config.path(DATASET_DIR))
+    # the camera's folder, where capture keeps frames too: one copied folder is one dataset
+    directory = dataset_dir(hass, entry)
     try:
         path = await hass.async_add_executor_job(
             _write_snapshot, directory, snapshot_name(states, when), data.image, labels

@@ -202,7 +202,8 @@ async def test_save_snapshot_action(
         return_response=True,
     )
     path = Path(response["path"])
-    assert path.parent == config_dir / "garagecam" / "dataset"
+    # the camera's folder (capture writes there too): one copied folder is one dataset
+    assert path.parent == config_dir / "garagecam" / "dataset" / "garage"
     assert path.name.endswith("_door_open-on_car_present-off.jpg")
     assert await hass.async_add_executor_job(path.read_bytes) == fake_camera.content
     jsonl = path.parent / "labels.jsonl"
