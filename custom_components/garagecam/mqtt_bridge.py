@@ -8,17 +8,33 @@ runner's default topics (`garagecam/...`, `homeassistant/...`), so both run on o
 Scrypted (its MQTT URL path is the prefix) and homebridge-mqttthing (configured from
 diagnostics) read it; homebridge-tasmota only ever reads `homeassistant/#` (see the docs).
 `offline` is published when the entry unloads and when Home Assistant stops cleanly.
+
+When to publish is the runner's rule, from the core's `retained` module: a retained message
+goes out only when its payload changed (states on change, not on every poll); everything is
+replayed when MQTT (re)connects and when `<prefix>/status` says `online`; states and
+availability are replayed every hour (homebridge-tasmota drops accessories silent for 24 h).
+While MQTT is disconnected nothing is sent; the replay on reconnect catches up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 from homeassistant.components import mqtt
 from homeassistant.core import HassJob, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 
 from garagecam_core import discovery
+from garagecam_core.retained import (
+    ON_HOMEASSISTANT_ONLINE,
+    PERIODIC,
+    REPUBLISH_INTERVAL,
+    Kind,
+    RetainedMessages,
+    is_online,
+)
 
 from .const import CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX, DOMAIN, LOGGER, MQTT_BASE_TOPIC
 from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
@@ -66,7 +82,8 @@ async def async_clear_published(
 
 
 class MqttBridge:
-    """Publishes one entry: discovery on start, reconnect and `<prefix>/status` online."""
+    """Publishes one entry: everything on start, reconnect and `<prefix>/status` online;
+    states when they change and every hour."""
 
     def __init__(
         self, hass: HomeAssistant, entry: GarageCamConfigEntry, coordinator: GarageCamCoordinator
@@ -82,6 +99,7 @@ class MqttBridge:
         self.info = discovery.CameraInfo(
             camera_id=self.camera_id, name=entry.title, model=coordinator.engine.metadata
         )
+        self.retained = RetainedMessages()
         self._unsubscribe: list[Callable[[], None]] = []
         self._remove_shutdown_job: Callable[[], None] | None = None
 
@@ -102,6 +120,11 @@ class MqttBridge:
             )
         )
         self._unsubscribe.append(self.coordinator.async_add_listener(self._coordinator_updated))
+        self._unsubscribe.append(
+            async_track_time_interval(
+                self.hass, self._periodic, timedelta(seconds=REPUBLISH_INTERVAL)
+            )
+        )
         # A shutdown job runs before EVENT_HOMEASSISTANT_STOP, while MQTT is still connected
         # (entries are not unloaded when Home Assistant stops).
         self._remove_shutdown_job = self.hass.async_add_shutdown_job(HassJob(self._async_shutdown))
@@ -132,36 +155,53 @@ class MqttBridge:
         await _publish(self.hass, messages)
 
     async def async_publish_all(self) -> None:
+        """Every config, availability and state: at start, on reconnect, on HA online."""
         configs = discovery.discovery_messages(self.info, self.topics)
         await async_clear_published(self.hass, self.entry.entry_id, keep=[m.topic for m in configs])
         await _store(self.hass, self.entry.entry_id).async_save([m.topic for m in configs])
-        await _publish(self.hass, [discovery.bridge_availability_message(self.topics, True)])
-        await _publish(self.hass, configs)
-        await self._async_publish_states()
+        self.retained.changed(
+            [discovery.bridge_availability_message(self.topics, True)], Kind.AVAILABILITY
+        )
+        self.retained.changed(configs, Kind.CONFIG)
+        self._record_states()
+        await self._async_send(self.retained.replay())
 
-    async def _async_publish_states(self) -> None:
+    def _record_states(self) -> list[discovery.Message]:
+        """Remember the current availability and states; returns the changed ones."""
         data = self.coordinator.data
         debouncer = self.coordinator.debouncer
-        messages = [
-            discovery.camera_availability_message(
-                self.topics, self.camera_id, data is not None and data.available
-            ),
-            *discovery.state_messages(
-                self.topics,
-                self.camera_id,
-                {label: str(state) for label, state in debouncer.states.items()},
-                debouncer.probabilities,
-                data.classification.timings.inference_ms
-                if data is not None and data.classification is not None
-                else None,
-            ),
-        ]
-        await _publish(self.hass, messages)
+        availability = discovery.camera_availability_message(
+            self.topics, self.camera_id, data is not None and data.available
+        )
+        states = discovery.state_messages(
+            self.topics,
+            self.camera_id,
+            {label: str(state) for label, state in debouncer.states.items()},
+            debouncer.probabilities,
+            data.classification.timings.inference_ms
+            if data is not None and data.classification is not None
+            else None,
+        )
+        return self.retained.changed([availability], Kind.AVAILABILITY) + self.retained.changed(
+            states, Kind.STATE
+        )
+
+    async def _async_send(self, messages: list[discovery.Message]) -> None:
+        """Publish now if connected (else the replay on reconnect sends them)."""
+        if messages and mqtt.is_connected(self.hass):
+            await _publish(self.hass, messages)
 
     @callback
     def _coordinator_updated(self) -> None:
+        if changed := self._record_states():
+            self.entry.async_create_background_task(
+                self.hass, self._async_send(changed), "garagecam mqtt states"
+            )
+
+    @callback
+    def _periodic(self, _now: datetime) -> None:
         self.entry.async_create_background_task(
-            self.hass, self._async_publish_states(), "garagecam mqtt states"
+            self.hass, self._async_send(self.retained.replay(*PERIODIC)), "garagecam mqtt replay"
         )
 
     @callback
@@ -172,5 +212,6 @@ class MqttBridge:
             )
 
     async def _status_received(self, message: mqtt.ReceiveMessage) -> None:
-        if message.payload == discovery.ONLINE:
-            await self.async_publish_all()
+        if is_online(message.payload):
+            # Home Assistant (or a bridge using its status topic) restarted: it forgot all
+            await self._async_send(self.retained.replay(*ON_HOMEASSISTANT_ONLINE))

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    async_fire_time_changed,
+)
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -78,7 +84,7 @@ async def test_publishes_discovery_and_states_without_duplicates(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert config_topic in _published(mqtt_mock)
 
-    # states follow each poll
+    # states follow each poll (on change: the first frame's states were still unknown)
     mqtt_mock.async_publish.reset_mock()
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -237,3 +243,76 @@ async def test_clean_stop_publishes_offline(
     published = _published(mqtt_mock)
     assert published["garagecam-ha/camera_garage_demo/availability"] == ("offline", 1, True)
     assert published["garagecam-ha/status"] == ("offline", 1, True)
+
+
+async def test_states_go_out_on_change_and_again_every_hour(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    scripted_engine: ScriptedEngine,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    coordinator = entry.runtime_data.coordinator
+    base = "garagecam-ha/camera_garage_demo"
+
+    async def poll() -> dict[str, tuple[str, int, bool]]:
+        mqtt_mock.async_publish.reset_mock()
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+        return _published(mqtt_mock)
+
+    assert f"{base}/door_open" in await poll()  # UNKNOWN -> ON after two frames
+    assert await poll() == {}  # the same frame again: nothing changed, nothing sent
+    scripted_engine.probabilities = {"door_open": 0.9, "car_present": 0.15}
+    assert await poll() == {f"{base}/car_present/probability": ("15.0", 1, True)}
+
+    # every hour states and availability are sent again (homebridge-tasmota drops
+    # accessories silent for 24 h); discovery configs are not
+    mqtt_mock.async_publish.reset_mock()
+    freezer.tick(timedelta(seconds=3600))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[f"{base}/door_open"] == ("ON", 1, True)
+    assert published[f"{base}/car_present/probability"] == ("15.0", 1, True)
+    assert published[f"{base}/availability"] == ("online", 1, True)
+    assert published["garagecam-ha/status"] == ("online", 1, True)
+    assert not any(topic.endswith("/config") for topic in published)
+
+    # Home Assistant (or a HomeKit bridge) announcing `online`: everything again
+    mqtt_mock.async_publish.reset_mock()
+    async_fire_mqtt_message(hass, f"{PREFIX}/status", "online")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[f"{base}/door_open"] == ("ON", 1, True)
+    assert published[f"{PREFIX}/binary_sensor/{NODE}/door_open/config"][1:] == (1, True)
+    # ... but not `offline` or anything else
+    mqtt_mock.async_publish.reset_mock()
+    async_fire_mqtt_message(hass, f"{PREFIX}/status", "offline")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _published(mqtt_mock) == {}
+
+
+async def test_changes_while_disconnected_are_sent_on_reconnect(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    from homeassistant.components.mqtt.const import MQTT_CONNECTION_STATE
+    from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    base = "garagecam-ha/camera_garage_demo"
+    mqtt_mock.connected = False
+    mqtt_mock.async_publish.reset_mock()
+    scripted_engine.probabilities = {"door_open": 0.05, "car_present": 0.1}
+    for _ in range(2):  # confirm_frames 2: the door closes
+        await entry.runtime_data.coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert _published(mqtt_mock) == {}  # nothing sent into a dead connection
+
+    mqtt_mock.connected = True
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    published = _published(mqtt_mock)
+    assert published[f"{base}/door_open"] == ("OFF", 1, True)
+    assert published[f"{base}/door_open/probability"] == ("5.0", 1, True)
+    assert f"{PREFIX}/binary_sensor/{NODE}/door_open/config" in published

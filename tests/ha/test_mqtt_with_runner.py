@@ -76,6 +76,20 @@ async def runner(broker: Broker, tmp_path: Path, tiny_model_path: Path) -> Async
     await runner.stop()
 
 
+async def _connect_home_assistant(
+    hass: HomeAssistant, broker: Broker, config_dir: Path
+) -> MockConfigEntry:
+    """Home Assistant's own MQTT integration, connected to the broker."""
+    (config_dir / "configuration.yaml").write_text("", encoding="utf-8")  # MQTT reads it
+    mqtt_entry = MockConfigEntry(
+        domain=mqtt.DOMAIN, data={"broker": "127.0.0.1", "port": broker.port}
+    )
+    mqtt_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
+    assert await mqtt.async_wait_for_mqtt_client(hass)
+    return mqtt_entry
+
+
 def _roots(topics: Any) -> set[str]:
     return {topic.split("/", 1)[0] for topic in topics}
 
@@ -92,13 +106,7 @@ async def test_runner_and_bridge_share_a_broker_without_crosstalk(
     assert _roots(spy.snapshot()) <= RUNNER_ROOTS
 
     # Home Assistant's MQTT integration on the same broker, then a GarageCam entry publishing.
-    (config_dir / "configuration.yaml").write_text("", encoding="utf-8")  # MQTT reads it
-    mqtt_entry = MockConfigEntry(
-        domain=mqtt.DOMAIN, data={"broker": "127.0.0.1", "port": broker.port}
-    )
-    mqtt_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-    assert await mqtt.async_wait_for_mqtt_client(hass)
+    mqtt_entry = await _connect_home_assistant(hass, broker, config_dir)
     runner_before = {t: v for t, v in spy.snapshot().items() if _roots([t]) <= RUNNER_ROOTS}
     entry = await set_up_entry(hass, mqtt_enabled=True)  # default topics
     assert entry.runtime_data.bridge is not None
@@ -137,5 +145,35 @@ async def test_runner_and_bridge_share_a_broker_without_crosstalk(
     )
     assert spy.get("garagecam/status") == "online"
     assert spy.get("garagecam/shed/availability") == "online"
+    assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_bridge_sends_states_on_change_through_a_real_broker(
+    hass: HomeAssistant, broker: Broker, spy: Spy, config_dir: Path, scripted_engine: ScriptedEngine
+) -> None:
+    """What a HomeKit bridge subscribed to the broker receives while the door stays open."""
+    mqtt_entry = await _connect_home_assistant(hass, broker, config_dir)
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    coordinator = entry.runtime_data.coordinator
+    door, probability = (
+        f"garagecam-ha/camera_garage_demo/door_open{s}" for s in ("", "/probability")
+    )
+
+    async def poll() -> None:
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    await poll()  # the door's state becomes known (confirm frames 2)
+    assert await eventually(lambda: spy.get(door) == "ON")
+    for _ in range(5):  # five more polls of an unchanged scene
+        await poll()
+    scripted_engine.probabilities = {"door_open": 0.8, "car_present": 0.1}
+    await poll()
+    assert await eventually(lambda: spy.get(probability) == "80.0")
+    # the marker went out after the five unchanged polls, so they are all delivered
+    assert spy.count(door) == 1
+    assert [p for t, p, _ in spy.messages if t == probability] == ["90.0", "80.0"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
