@@ -87,6 +87,8 @@ class EntryCapture:
             self.error = f"the folder is used by {other.title if other else owner}"
             LOGGER.warning("%s: not keeping frames for labelling: %s", self.entry.title, self.error)
             return
+        # a fresh start: an issue of the previous run comes back at the first failure
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry))
         self._remove_listener = self.coordinator.async_add_listener(self._updated)
         self._updated()
 

@@ -238,6 +238,7 @@ async def test_unwritable_folder_warns_once_and_the_sensors_keep_updating(
     assert issue.translation_placeholders["directory"] == str(dataset(hass))
     capture = entry.runtime_data.capture
     assert capture is not None and capture.error == issue.translation_placeholders["error"]
+    assert issue.translation_placeholders["error"] in ("File exists", "Not a directory")
 
     # fixed by the user: the next frame worth keeping is written and the issue goes away
     dataset(hass).unlink()
@@ -246,6 +247,18 @@ async def test_unwritable_folder_warns_once_and_the_sensors_keep_updating(
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"capture_failed_{entry.entry_id}") is None
     assert capture.error is None
     assert "keeping frames for labelling again" in caplog.text
+
+    # fixed while Home Assistant was stopped: the issue of the previous run goes too
+    dataset(hass).rename(dataset(hass).with_name("moved"))
+    dataset(hass).parent.joinpath("garage").write_text("broken again")
+    await poll(noise_jpeg(305), 0.05)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"capture_failed_{entry.entry_id}")
+    await hass.config_entries.async_unload(entry.entry_id)
+    dataset(hass).unlink()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"capture_failed_{entry.entry_id}") is None
+    assert len(manifest(hass)) == 1
 
 
 async def test_damaged_manifest_is_reported_not_raised(
@@ -324,6 +337,10 @@ async def test_removing_the_entry_removes_its_capture_issue(
     dataset(hass).write_text("not a folder")
     entry: MockConfigEntry = await set_up_entry(hass, capture_enabled=True)
     issue = f"capture_failed_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is not None
+    # still failing after a reload (a restart): the issue stays
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is not None
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
