@@ -25,6 +25,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from garagecam_core.capture import CaptureRules, FrameCapture, labels_with_policies
 from garagecam_core.discovery import sanitize
+from garagecam_core.errors import ConfigError
 
 from .const import CONF_CAMERA, CONF_CAPTURE_MAX_FRAMES, DATASET_DIR, DOMAIN, LOGGER
 from .coordinator import GarageCamConfigEntry, GarageCamCoordinator, GarageCamData
@@ -55,9 +56,7 @@ class EntryCapture:
         self.entry = entry
         self.coordinator = coordinator
         self.directory = dataset_dir(hass, entry)
-        self.rules = CaptureRules(
-            max_frames=int(entry.options.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames))
-        )
+        self.rules = _rules(entry)
         debouncer = coordinator.debouncer
         # the unsure band is the entry's band: model thresholds merged with its options
         self.labels = labels_with_policies(
@@ -187,6 +186,25 @@ class EntryCapture:
             "skipped_busy": self.skipped_busy,
             "error": self.error,
         }
+
+
+def _rules(entry: GarageCamConfigEntry) -> CaptureRules:
+    """The core's rules with the entry's frame bound; a bound the options flow would refuse
+    (a hand-edited entry) falls back to the core's default rather than failing the set-up."""
+    value = entry.options.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames)
+    try:
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(value)
+        return CaptureRules(max_frames=int(value))
+    except (TypeError, ValueError, ConfigError):
+        LOGGER.warning(
+            "%s: %s %r is not a whole number of frames of at least 1; keeping at most %d",
+            entry.title,
+            CONF_CAPTURE_MAX_FRAMES,
+            value,
+            CaptureRules.max_frames,
+        )
+        return CaptureRules()
 
 
 def _describe(err: Exception) -> str:

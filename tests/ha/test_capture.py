@@ -345,3 +345,18 @@ async def test_removing_the_entry_removes_its_capture_issue(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+
+
+@pytest.mark.parametrize("bound", ["300 frames", 0, -5, 2.5, None, True])
+async def test_a_hand_edited_bound_falls_back_to_the_default(
+    hass: HomeAssistant,
+    fake_camera: FakeCamera,
+    scripted_engine: ScriptedEngine,
+    caplog: pytest.LogCaptureFixture,
+    bound: object,
+) -> None:
+    entry = await set_up_entry(hass, capture_enabled=True, capture_max_frames=bound)
+    capture = entry.runtime_data.capture
+    assert capture is not None and capture.rules.max_frames == 2000
+    assert f"capture_max_frames {bound!r} is not a whole number" in caplog.text
+    assert len(manifest(hass)) == 1  # and it keeps frames
