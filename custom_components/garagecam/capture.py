@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
 
@@ -72,7 +72,7 @@ class EntryCapture:
         self._last_offered: datetime | None = None
         self._busy = False
         self._task: asyncio.Task[None] | None = None
-        self._remove_listener: Any = None
+        self._remove_listener: CALLBACK_TYPE | None = None
 
     @callback
     def async_start(self) -> None:

@@ -13,10 +13,12 @@ import json
 import logging
 import random
 import shutil
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -31,7 +33,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.garagecam.const import DOMAIN
-from garagecam_core.capture import IMAGES_DIR, MANIFEST
+from garagecam_core.capture import IMAGES_DIR, MANIFEST, FrameCapture
 from garagecam_core.studio.store import LabelStore
 from garagecam_core.train.dataset import load_dataset
 
@@ -282,7 +284,16 @@ async def test_diagnostics_and_turning_off(
     hass_client: ClientSessionGenerator,
 ) -> None:
     fake_camera.content = noise_jpeg(400)
-    entry = await set_up_entry(hass, capture_enabled=True, capture_max_frames=40)
+    threads: list[threading.Thread] = []
+    real_offer = FrameCapture.offer
+
+    def offer(self: FrameCapture, *args: Any, **kwargs: Any) -> Path | None:
+        threads.append(threading.current_thread())  # where the blocking file I/O runs
+        return real_offer(self, *args, **kwargs)
+
+    with patch.object(FrameCapture, "offer", offer):
+        entry = await set_up_entry(hass, capture_enabled=True, capture_max_frames=40)
+    assert threads and threading.current_thread() not in threads  # not the event loop's
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics["capture"] == {
         "enabled": True,
