@@ -33,7 +33,7 @@ import os
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +187,9 @@ class FrameCapture:
         self._kept: list[_Kept] = []
         self._foreign_lines: list[str] = []  # manifest lines we cannot parse: kept verbatim
         self._full_logged = False
+        #: what became of the offered frames: a kept frame's reason, or `duplicate`,
+        #: `undecodable`, `full` (refused by the bounds); for the runner's metrics
+        self.outcomes: Counter[str] = Counter()
         (self.directory / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
         self._load_manifest()
 
@@ -227,16 +230,20 @@ class FrameCapture:
             digest = frame_hash(image)
             if digest is None:
                 _LOGGER.debug("capture: frame does not decode; not kept")
+                self.outcomes["undecodable"] += 1
                 return None
             if any(hamming(digest, seen) <= self.rules.dedupe_distance for seen in self._recent):
+                self.outcomes["duplicate"] += 1
                 return None
             if not self._make_room(len(image)):
+                self.outcomes["full"] += 1
                 return None
             path = self._write(
                 image, now=now, reason=reason, digest=digest, probabilities=probabilities,
                 states=states,
             )  # fmt: skip
             self._recent.append(digest)
+            self.outcomes[reason] += 1
             if reason == "unsure":
                 self._last_unsure = now
             # Any kept frame covers the scene as well as a background one would.
@@ -268,11 +275,16 @@ class FrameCapture:
         for attempt in range(1000):
             rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}.jpg"
             try:  # "x": never overwrite a file, ours or anyone's
-                with (self.directory / rel).open("xb") as out:
-                    out.write(image)
-                break
+                out = (self.directory / rel).open("xb")
             except FileExistsError:
                 continue
+            try:
+                with out:
+                    out.write(image)
+            except BaseException:  # a full disk: no partial file that no manifest lists
+                (self.directory / rel).unlink(missing_ok=True)
+                raise
+            break
         else:  # pragma: no cover - a thousand frames in one millisecond
             raise OSError(f"capture: no free file name for {base}")
         record: dict[str, Any] = {
@@ -285,8 +297,12 @@ class FrameCapture:
             "states": dict(states),
         }
         line = json.dumps(record)
-        with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
-            manifest.write(line + "\n")
+        try:
+            with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
+                manifest.write(line + "\n")
+        except BaseException:  # unlisted, the image would never be deleted by the bounds
+            (self.directory / rel).unlink(missing_ok=True)
+            raise
         self._kept.append(_Kept(rel, len(image), line))
         return self.directory / rel
 

@@ -83,6 +83,12 @@ def check_config(config: RunnerConfig, load: ModelLoader = load_model_metadata) 
     if config.debug_snapshots is not None:
         directory = config.debug_snapshots.directory
         report.run(lambda: _check_writable(directory, "debug_snapshots.directory"))
+    capture = config.capture
+    if capture is not None and any(camera.capture for camera in config.cameras):
+        report.run(lambda: _check_writable(capture.directory, "capture.directory"))
+    if config.studio is not None:
+        dataset = config.studio.dataset
+        report.run(lambda: _check_writable(dataset, "studio.dataset"))
     if config.mqtt is not None and config.mqtt.tls is not None:
         report.run(lambda: "mqtt.tls: certificate files exist and are readable")
     return report
