@@ -8,26 +8,28 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from PIL import Image
 
-from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.engine.remote import RemoteEngine
 from garagecam_core.errors import RemoteAuthError, RemoteEngineError
 from garagecam_core.roi import Roi
 from garagecam_core.runner.app import Runner
-from garagecam_core.runner.config import ModelConfig, parse_config
-from tests.core.runner.support import ALWAYS, CameraServer, eventually, free_port, jpeg
+from garagecam_core.runner.config import parse_config
+from tests.core.runner.support import (
+    ALWAYS,
+    CameraServer,
+    eventually,
+    free_port,
+    jpeg,
+    local_engine,
+    running_runner,
+)
 
 TOKEN = "s3cret-token-1"
-
-
-def local_engine(model: ModelConfig) -> Any:
-    return ExecutorEngine(LocalEngine(model.path))
 
 
 @pytest.fixture
@@ -56,14 +58,8 @@ async def runner(
             "debug_snapshots": {"directory": str(tmp_path / "debug"), "max_files": 2},
         }
     )
-    runner = Runner(config, engine_factory=local_engine)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    yield runner
-    stop.set()
-    await task
-    await runner.stop()
+    async with running_runner(config, engine_factory=local_engine) as runner:
+        yield runner
 
 
 @pytest.fixture
