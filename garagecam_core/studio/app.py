@@ -198,7 +198,7 @@ async def accept(request: web.Request) -> web.Response:
 
 async def refresh(request: web.Request) -> web.Response:
     studio = request.app[STUDIO]
-    await asyncio.to_thread(studio.refresh)
+    await studio.rescan()
     return web.json_response({"frames": len(studio.store.frames)})
 
 

@@ -152,8 +152,14 @@ class Studio:
 
     def refresh(self) -> None:
         """Re-scan the folder and compute predictions of new frames in the background."""
-        frames = self.store.scan()
-        if self.predictor is not None:
+        self._predict_new(self.store.scan())
+
+    async def rescan(self) -> None:
+        """`refresh` with the folder scan in a thread (on the event loop's behalf)."""
+        self._predict_new(await asyncio.to_thread(self.store.scan))
+
+    def _predict_new(self, frames: Mapping[str, Frame]) -> None:
+        if self.predictor is not None:  # a task of the event loop: called on it
             self._spawn(self.predictor.fill(self.store.root, list(frames.values())))
 
     # -- frames --------------------------------------------------------------------------
