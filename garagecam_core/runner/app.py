@@ -120,6 +120,13 @@ class Runner:
                     self.studio = await self._start_studio()
                 self.http = HttpServer(context, http.host, http.port, studio=self.studio)
                 await self.http.start()
+                if self.studio is not None:
+                    _LOGGER.info(
+                        "Studio pages on http://%s:%d/studio/ (%s)",
+                        http.host,
+                        self.http.port,
+                        "API token required" if http.token else "no token: this machine only",
+                    )
         except BaseException:
             await self.stop()
             raise

@@ -349,3 +349,35 @@ async def test_a_camera_bug_logs_its_traceback_once_then_one_line_per_repeat(
     assert recovered == [
         f"Camera garage: no unexpected error any more (after {buggy.raised} in a row)"
     ]
+
+
+async def test_the_bundled_demo_model_is_never_replaced(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0.jpg").write_bytes(generate_scene(5, 0, sizes=((320, 180),)).jpeg)
+    config = parse_config(
+        {
+            "http": {"port": 0, "token": TOKEN},
+            "capture": {"enabled": True},
+            "studio": {"enabled": True},
+            "cameras": [{"id": "garage", "file": "frames", "interval": 0.05}],
+        },
+        base_dir=tmp_path,
+    )
+    demo = demo_model_path()
+    before = demo.read_bytes()
+    async with (
+        running_runner(config, engine_factory=local_engine) as runner,
+        aiohttp.ClientSession(base_url=url(runner), headers=AUTH) as http,
+    ):
+        finished_run(runner, tiny_model_path)
+        async with http.post(f"{API}/deploy", json={"run": "r1"}) as response:
+            assert response.status == 400
+            assert "bundled demo model, which is never replaced" in (await response.json())["error"]
+        async with http.post(f"{API}/rollback", json={}) as response:
+            assert response.status == 400
+        assert runner.engines["demo"].metadata.name == "garagecam-demo"
+    assert demo.read_bytes() == before
+    assert not previous_path(demo).exists()
