@@ -433,12 +433,13 @@ class Runner:
             await self.capture.drain()
         if self._debug_sink is not None:
             await self._debug_sink.drain()
-        for name, engine in list(self.engines.items()):
-            try:
-                await engine.close()
-            except GarageCamError as err:
-                _LOGGER.warning("Closing model %s: %s", name, err)
-        self.engines.clear()
+        async with self._swapping:  # a model being replaced right now is closed too
+            for name, engine in list(self.engines.items()):
+                try:
+                    await engine.close()
+                except GarageCamError as err:
+                    _LOGGER.warning("Closing model %s: %s", name, err)
+            self.engines.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -237,3 +237,19 @@ def test_check_says_when_the_capture_folder_cannot_be_written(tmp_path: Path) ->
     report = check_config(config)
     assert any(p.startswith(f"capture.directory: {blocker} is not a directory") for p in
                report.problems), report.problems  # fmt: skip
+
+
+def test_check_wants_an_existing_studio_dataset_unless_it_is_a_capture_folder(
+    tmp_path: Path,
+) -> None:
+    cameras = [{"id": "garage", "file": str(tmp_path)}]
+    studio = {"enabled": True, "dataset": str(tmp_path / "typo")}
+    http = {"port": 0}  # no port to check
+    report = check_config(parse_config({"cameras": cameras, "http": http, "studio": studio}))
+    assert f"studio.dataset: {tmp_path / 'typo'} does not exist" in report.problems
+    captured = {"cameras": cameras, "http": http,
+                "capture": {"enabled": True, "directory": str(tmp_path)},
+                "studio": {"enabled": True}}  # fmt: skip
+    report = check_config(parse_config(captured))
+    assert report.problems == []
+    assert f"studio.dataset: {tmp_path / 'garage'} is writable" in report.passed
