@@ -21,7 +21,6 @@ from ..metadata import ModelMetadata
 from .camera import Camera, CameraListener
 from .capture import CaptureSink, capture_labels
 from .config import (
-    DEMO_MODEL,
     CameraConfig,
     FileSourceConfig,
     HttpSourceConfig,
@@ -268,13 +267,12 @@ class Runner:
     async def _start_studio(self) -> Studio | None:
         """The studio for the configured camera's frames and model; a studio that cannot start
         is logged and left out (the cameras matter more)."""
-        from ..studio.state import Studio
+        from ..studio.state import Studio, default_deploy_target
 
         config = self.config.studio
         assert config is not None
         camera = self.config.camera(config.camera)
         model = self.config.models[camera.model]
-        demo = model.name == DEMO_MODEL
         studio = None
         try:
             if self.capture is not None and config.dataset == self.capture.folder(camera.id):
@@ -282,7 +280,7 @@ class Runner:
             studio = Studio(
                 config.dataset,
                 model.path,
-                deploy_to=None if demo else model.path,
+                deploy_to=default_deploy_target(model.path, None),  # never the bundled demo
                 check_model=lambda candidate: self.check_replacement(model.name, candidate),
                 on_model_change=lambda target: self.replace_model(model.name, target),
                 no_target=(

@@ -235,6 +235,11 @@ async def test_use_this_model_swaps_the_running_cameras_and_rollback_swaps_back(
             assert camera.debouncer.policy("door_open").on_threshold == 0.6
         async with http.get("/v1/models") as response:
             assert (await response.json())["garage"]["name"] == "tiny"
+        image = (tmp_path / "frames" / "2.jpg").read_bytes()
+        async with http.post("/v1/classify", data=image) as response:
+            answer = (await response.json())["probabilities"]
+        with LocalEngine(tiny_model_path) as tiny:
+            assert answer == pytest.approx(tiny.classify(image).probabilities, abs=1e-4)
         async with http.get(f"{API}/state") as response:
             assert (await response.json())["model"]["name"] == "tiny"
         text = runner.metrics.render()
