@@ -11,8 +11,9 @@ probabilities and the debounced states) and keeps it when it is worth a label:
 Near-identical frames are skipped (a 64-bit difference hash of a 9x8 grey thumbnail within
 `dedupe_distance` bits of one of the last `dedupe_window` kept frames), whatever the reason.
 
-Layout: images go to `<dir>/images/`, and `<dir>/capture.jsonl` (this module's own manifest,
-one line per kept frame: path, time, reason, bytes, hash, probabilities, states) lists them.
+Layout: images go to `<dir>/images/` (`.jpg`, or `.png` for a PNG snapshot), and
+`<dir>/capture.jsonl` (this module's own manifest, one line per kept frame: path, time,
+reason, bytes, hash, probabilities, states) lists them.
 Labels are written by whoever labels the frames (`garagecam studio` writes `labels.jsonl`
 next to them), so a labelled capture folder is a dataset `garagecam train --data` reads.
 
@@ -272,8 +273,9 @@ class FrameCapture:
     ) -> Path:
         stamp = dt.datetime.fromtimestamp(now, dt.UTC)
         base = stamp.strftime("%Y%m%dT%H%M%S") + f"{stamp.microsecond // 1000:03d}Z_{reason}"
+        suffix = ".png" if image.startswith(b"\x89PNG") else ".jpg"  # cameras send either
         for attempt in range(1000):
-            rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}.jpg"
+            rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}{suffix}"
             try:  # "x": never overwrite a file, ours or anyone's
                 out = (self.directory / rel).open("xb")
             except FileExistsError:
