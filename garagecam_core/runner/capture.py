@@ -47,7 +47,7 @@ def capture_labels(metadata: ModelMetadata, policies: Mapping[str, LabelPolicy])
 @dataclass
 class _Folder:
     directory: Path
-    labels: list[LabelSpec]
+    labels: tuple[LabelSpec, ...]
     capture: FrameCapture | None = None  # opened on the first frame, in the thread
     writing: asyncio.Task[None] | None = None
     failing: bool = False
@@ -60,7 +60,7 @@ class CaptureSink(CameraListener):
         self._folders: dict[str, _Folder] = {}
 
     def add_camera(self, camera_id: str, directory: Path, labels: Sequence[LabelSpec]) -> None:
-        self._folders[camera_id] = _Folder(directory, list(labels))
+        self._folders[camera_id] = _Folder(directory, tuple(labels))
 
     def folder(self, camera_id: str) -> Path | None:
         folder = self._folders.get(camera_id)
@@ -69,11 +69,8 @@ class CaptureSink(CameraListener):
     def set_labels(self, camera_id: str, labels: Sequence[LabelSpec]) -> None:
         """The camera's model (or its thresholds) changed: judge "unsure" by the new ones."""
         folder = self._folders.get(camera_id)
-        if folder is None:
-            return
-        folder.labels = list(labels)
-        if folder.capture is not None:
-            folder.capture.labels = tuple(labels)
+        if folder is not None:
+            folder.labels = tuple(labels)  # the next offer uses them
 
     def on_frame(self, camera: Camera, frame: Frame, transitions: Sequence[Transition]) -> None:
         folder = self._folders.get(camera.id)
@@ -132,6 +129,7 @@ class CaptureSink(CameraListener):
         if folder.capture is None:
             folder.capture = FrameCapture(folder.directory, folder.labels, self.rules)
         capture = folder.capture
+        capture.labels = folder.labels
         before = dict(capture.outcomes)
         capture.offer(image, probabilities, states)
         return {k: v - before.get(k, 0) for k, v in capture.outcomes.items() if v != before.get(k)}

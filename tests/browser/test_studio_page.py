@@ -159,14 +159,21 @@ def studio(
 
 
 @pytest.fixture(scope="module")
-def page(studio: dict[str, Any]) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    """One chromium for the module (Playwright's sync API allows one at a time)."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 960})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(studio: dict[str, Any], browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
 
 
 def shoot(page: Any, name: str) -> None:
@@ -440,13 +447,13 @@ def wait(predicate: Any, seconds: float = 30.0) -> bool:
 
 
 def test_runner_serves_the_page_label_deploy_and_roll_back(
-    runner_studio: dict[str, Any], tiny_model_path: Path
+    runner_studio: dict[str, Any], tiny_model_path: Path, browser: Any
 ) -> None:
     runner = runner_studio["runner"]
     camera = runner.cameras["garage"]
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
         page.set_default_timeout(30_000)
         page.goto(runner_studio["url"])
         page.wait_for_selector("#token-form:not([hidden])")  # the runner's token
@@ -487,4 +494,5 @@ def test_runner_serves_the_page_label_deploy_and_roll_back(
         assert runner_studio["model"].read_bytes() == demo_model_path().read_bytes()
         assert runner.engines["garage"].metadata.name == "garagecam-demo"
         playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-demo")
-        browser.close()
+    finally:
+        context.close()
