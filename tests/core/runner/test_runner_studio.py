@@ -386,3 +386,14 @@ async def test_the_bundled_demo_model_is_never_replaced(
         assert runner.engines["demo"].metadata.name == "garagecam-demo"
     assert demo.read_bytes() == before
     assert not previous_path(demo).exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True), ("localhost", True),
+     ("192.0.2.2", False), ("::ffff:192.0.2.2", False), ("", False), ("garage.lan", False)],
+)  # fmt: skip
+def test_loopback_clients_include_ipv4_mapped_addresses(address: str, loopback: bool) -> None:
+    from garagecam_core.runner.http import is_loopback
+
+    assert is_loopback(address) is loopback
