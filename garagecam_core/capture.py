@@ -11,8 +11,9 @@ probabilities and the debounced states) and keeps it when it is worth a label:
 Near-identical frames are skipped (a 64-bit difference hash of a 9x8 grey thumbnail within
 `dedupe_distance` bits of one of the last `dedupe_window` kept frames), whatever the reason.
 
-Layout: images go to `<dir>/images/`, and `<dir>/capture.jsonl` (this module's own manifest,
-one line per kept frame: path, time, reason, bytes, hash, probabilities, states) lists them.
+Layout: images go to `<dir>/images/` (`.jpg`, or `.png` for a PNG snapshot), and
+`<dir>/capture.jsonl` (this module's own manifest, one line per kept frame: path, time,
+reason, bytes, hash, probabilities, states) lists them.
 Labels are written by whoever labels the frames (`garagecam studio` writes `labels.jsonl`
 next to them), so a labelled capture folder is a dataset `garagecam train --data` reads.
 
@@ -33,7 +34,7 @@ import os
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -202,6 +203,9 @@ class FrameCapture:
         self._kept: list[_Kept] = []
         self._foreign_lines: list[str] = []  # manifest lines we cannot parse: kept verbatim
         self._full_logged = False
+        #: what became of the offered frames: a kept frame's reason, or `duplicate`,
+        #: `undecodable`, `full` (refused by the bounds); for the runner's metrics
+        self.outcomes: Counter[str] = Counter()
         (self.directory / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
         self._load_manifest()
 
@@ -242,16 +246,20 @@ class FrameCapture:
             digest = frame_hash(image)
             if digest is None:
                 _LOGGER.debug("capture: frame does not decode; not kept")
+                self.outcomes["undecodable"] += 1
                 return None
             if any(hamming(digest, seen) <= self.rules.dedupe_distance for seen in self._recent):
+                self.outcomes["duplicate"] += 1
                 return None
             if not self._make_room(len(image)):
+                self.outcomes["full"] += 1
                 return None
             path = self._write(
                 image, now=now, reason=reason, digest=digest, probabilities=probabilities,
                 states=states,
             )  # fmt: skip
             self._recent.append(digest)
+            self.outcomes[reason] += 1
             if reason == "unsure":
                 self._last_unsure = now
             # Any kept frame covers the scene as well as a background one would.
@@ -280,8 +288,9 @@ class FrameCapture:
     ) -> Path:
         stamp = dt.datetime.fromtimestamp(now, dt.UTC)
         base = stamp.strftime("%Y%m%dT%H%M%S") + f"{stamp.microsecond // 1000:03d}Z_{reason}"
+        suffix = ".png" if image.startswith(b"\x89PNG") else ".jpg"  # cameras send either
         for attempt in range(1000):
-            rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}.jpg"
+            rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}{suffix}"
             try:  # "x": never overwrite a file, ours or anyone's
                 out = (self.directory / rel).open("xb")
             except FileExistsError:
@@ -289,7 +298,7 @@ class FrameCapture:
             try:
                 with out:
                     out.write(image)
-            except OSError:  # disk full: no truncated frame that no manifest line lists
+            except BaseException:  # a full disk: no partial file that no manifest lists
                 (self.directory / rel).unlink(missing_ok=True)
                 raise
             break
@@ -308,7 +317,7 @@ class FrameCapture:
         try:
             with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
                 manifest.write(line + "\n")
-        except OSError:  # an image the manifest does not list would never be deleted
+        except BaseException:  # unlisted, the image would never be deleted by the bounds
             (self.directory / rel).unlink(missing_ok=True)
             raise
         self._kept.append(_Kept(rel, len(image), line))

@@ -111,6 +111,11 @@ class RemoteAuthError(RemoteEngineError):
     """The remote runner rejected the token."""
 
 
+class RemoteConfigError(ConfigError, RemoteEngineError):
+    """The remote engine's settings cannot work together (a configuration error that callers
+    handling RemoteEngineError also catch)."""
+
+
 # --- sources, datasets ---------------------------------------------------------------------
 
 

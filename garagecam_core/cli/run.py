@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help=(
             "check everything that needs no network (config, model files, label overrides, "
-            "TLS files, HTTP port free, debug folder writable) and exit"
+            "TLS files, HTTP port free, debug, capture and studio folders writable) and exit"
         ),
     )
     parser.set_defaults(func=run)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -16,6 +19,7 @@ from ..engine.base import AsyncEngine, ExecutorEngine
 from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
 from .camera import Camera, CameraListener
+from .capture import CaptureSink, capture_labels
 from .config import (
     CameraConfig,
     FileSourceConfig,
@@ -30,6 +34,9 @@ from .mqtt import Kind, MqttPublisher
 from .priority import Priority, PriorityGate
 from .sinks import DebugSnapshotSink, MetricsSink, MqttSink
 from .sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
+
+if TYPE_CHECKING:
+    from ..studio.state import Studio
 
 _LOGGER = logging.getLogger("garagecam.runner")
 
@@ -80,6 +87,9 @@ class Runner:
         self.http: HttpServer | None = None
         self._mqtt_sink: MqttSink | None = None
         self._debug_sink: DebugSnapshotSink | None = None
+        self.capture: CaptureSink | None = None
+        self.studio: Studio | None = None
+        self._swapping = asyncio.Lock()  # one model replacement at a time
         self._session: aiohttp.ClientSession | None = None
         self._started = False
 
@@ -105,8 +115,17 @@ class Runner:
                     max_queued_requests=http.max_queued_requests,
                     open_metrics=http.open_metrics,
                 )
-                self.http = HttpServer(context, http.host, http.port)
+                if self.config.studio is not None:
+                    self.studio = await self._start_studio()
+                self.http = HttpServer(context, http.host, http.port, studio=self.studio)
                 await self.http.start()
+                if self.studio is not None:
+                    _LOGGER.info(
+                        "Studio pages on http://%s:%d/studio/ (%s)",
+                        http.host,
+                        self.http.port,
+                        "API token required" if http.token else "no token: this machine only",
+                    )
         except BaseException:
             await self.stop()
             raise
@@ -130,9 +149,16 @@ class Runner:
                 meta.input_width,
                 meta.input_height,
             )
-            self.metrics.model_info.set(
-                name, meta.name, meta.version, ",".join(meta.label_names), model.engine, value=1
-            )
+            self._model_info(name, engine, present=True)
+
+    def _model_info(self, name: str, engine: AsyncEngine, *, present: bool) -> None:
+        meta = engine.metadata
+        series = (name, meta.name, meta.version, ",".join(meta.label_names))
+        kind = self.config.models[name].engine
+        if present:
+            self.metrics.model_info.set(*series, kind, value=1)
+        else:
+            self.metrics.model_info.remove(*series, kind)
 
     def _make_source(self, camera: CameraConfig) -> SnapshotSource:
         assert self._session is not None
@@ -170,14 +196,20 @@ class Runner:
             debug = self.config.debug_snapshots
             self._debug_sink = DebugSnapshotSink(debug.directory, debug.max_files)
             listeners.append(self._debug_sink)
+        capture = self.config.capture
+        if capture is not None and any(camera.capture for camera in self.config.cameras):
+            self.capture = CaptureSink(self.metrics, capture.rules())
+            listeners.append(self.capture)  # after debouncing: it keeps the states too
         listeners += self._extra_listeners
         for index, camera in enumerate(self.config.cameras):
             engine = self.gates[camera.model].view(Priority.CAMERA)
-            debouncer = Debouncer(
-                label_policies(camera, engine.metadata, f"cameras[{index}]"),
-                max_age=camera.effective_max_age,
-                name=camera.id,
-            )
+            policies = label_policies(camera, engine.metadata, f"cameras[{index}]")
+            debouncer = Debouncer(policies, max_age=camera.effective_max_age, name=camera.id)
+            if self.capture is not None and capture is not None and camera.capture:
+                folder = capture.folder(camera.id)
+                labels = capture_labels(engine.metadata, policies)
+                self.capture.add_camera(camera.id, folder, labels)
+                _LOGGER.info("Camera %s: frames worth labelling are kept in %s", camera.id, folder)
             self.cameras[camera.id] = Camera(
                 camera.id,
                 camera.name,
@@ -230,6 +262,122 @@ class Runner:
         for camera_publisher in self.camera_mqtt.values():
             camera_publisher.start()
 
+    # --- the studio and model replacement --------------------------------------------------
+
+    async def _start_studio(self) -> Studio | None:
+        """The studio for the configured camera's frames and model; a studio that cannot start
+        is logged and left out (the cameras matter more)."""
+        from ..studio.state import Studio, default_deploy_target
+
+        config = self.config.studio
+        assert config is not None
+        camera = self.config.camera(config.camera)
+        model = self.config.models[camera.model]
+        studio = None
+        try:
+            if self.capture is not None and config.dataset == self.capture.folder(camera.id):
+                await asyncio.to_thread(config.dataset.mkdir, parents=True, exist_ok=True)
+            studio = Studio(
+                config.dataset,
+                model.path,
+                deploy_to=default_deploy_target(model.path, None),  # never the bundled demo
+                check_model=lambda candidate: self.check_replacement(model.name, candidate),
+                on_model_change=lambda target: self.replace_model(model.name, target),
+                no_target=(
+                    f"camera {camera.id} uses the bundled demo model, which is never replaced: "
+                    "copy it to a file, name that file under 'models:' for the camera, restart "
+                    "the runner, then 'Use this model' replaces it (or download the model)"
+                ),
+            )
+            await studio.start()
+        except (GarageCamError, OSError) as err:
+            _LOGGER.error("Studio not started: %s", err)
+            if studio is not None:
+                await studio.close()
+            return None
+        _LOGGER.info("Studio for camera %s on %s (model %s)", camera.id, config.dataset, model.name)
+        return studio
+
+    def _policies_for(
+        self, name: str, metadata: ModelMetadata
+    ) -> dict[str, dict[str, LabelPolicy]]:
+        """Each camera of model `name`: its label policies under `metadata`; ConfigError when
+        `metadata` cannot replace the running model."""
+        current = self.engines[name].metadata
+        if sorted(metadata.label_names) != sorted(current.label_names):
+            raise ConfigError(
+                f"model {name}: the new model's labels ({', '.join(metadata.label_names)}) are "
+                f"not the cameras' labels ({', '.join(current.label_names)}); the current model "
+                "keeps running"
+            )
+        return {
+            camera.id: label_policies(camera, metadata, f"cameras[{index}]")
+            for index, camera in enumerate(self.config.cameras)
+            if camera.model == name
+        }
+
+    async def check_replacement(self, name: str, candidate: Path) -> None:
+        """Refuse (ConfigError) a file whose labels do not fit the cameras of model `name`."""
+        from ..bundle import read_metadata
+
+        metadata = await asyncio.to_thread(read_metadata, candidate)
+        try:
+            self._policies_for(name, metadata)
+        except ConfigError:
+            self.metrics.model_swaps.inc(name, "refused")
+            raise
+
+    async def replace_model(self, name: str, path: Path) -> None:
+        """Run model `name` from `path` from now on, without a restart.
+
+        The new engine is loaded and its labels checked first; on any error it is closed and
+        the current one keeps running. Then it takes the old engine's place at the priority
+        gate once the classification in flight is done, so every camera sharing the model
+        (and the API) uses it from its next frame; the old engine is closed.
+        """
+        async with self._swapping:
+            model = dataclasses.replace(self.config.models[name], path=path)
+            started = time.perf_counter()
+            try:
+                engine = await asyncio.to_thread(self._engine_factory, model)
+            except GarageCamError:
+                self.metrics.model_swaps.inc(name, "failed")
+                raise
+            try:
+                policies = self._policies_for(name, engine.metadata)
+            except BaseException:
+                await engine.close()
+                self.metrics.model_swaps.inc(name, "refused")
+                raise
+            old = await self.gates[name].swap(engine)
+            self._model_info(name, old, present=False)
+            self.engines[name] = engine
+            self._model_info(name, engine, present=True)
+            for camera_id, camera_policies in policies.items():
+                camera = self.cameras[camera_id]
+                for label, policy in camera_policies.items():
+                    camera.debouncer.set_policy(label, policy)
+                if self.capture is not None:
+                    labels = capture_labels(engine.metadata, camera_policies)
+                    self.capture.set_labels(camera_id, labels)
+                if self._mqtt_sink is not None:
+                    self._mqtt_sink.announce(camera)  # the device's model and version
+            self.metrics.model_swaps.inc(name, "ok")
+            meta = engine.metadata
+            _LOGGER.info(
+                "Model %s replaced in %.1f s: now %s v%s from %s (cameras: %s)",
+                name,
+                time.perf_counter() - started,
+                meta.name,
+                meta.version,
+                path,
+                ", ".join(policies) or "none",
+            )
+            try:
+                await old.close()
+            except GarageCamError as err:
+                _LOGGER.warning("Closing the replaced model %s: %s", name, err)
+
     # --- health -----------------------------------------------------------------------------
 
     def health_problems(self) -> list[str]:
@@ -276,14 +424,20 @@ class Runner:
             await asyncio.gather(*(publisher.stop() for publisher in publishers))
         if self.http is not None:
             await self.http.stop()
+        if self.studio is not None:
+            await self.studio.close()
+            self.studio = None
+        if self.capture is not None:
+            await self.capture.drain()
         if self._debug_sink is not None:
             await self._debug_sink.drain()
-        for name, engine in list(self.engines.items()):
-            try:
-                await engine.close()
-            except GarageCamError as err:
-                _LOGGER.warning("Closing model %s: %s", name, err)
-        self.engines.clear()
+        async with self._swapping:  # a model being replaced right now is closed too
+            for name, engine in list(self.engines.items()):
+                try:
+                    await engine.close()
+                except GarageCamError as err:
+                    _LOGGER.warning("Closing model %s: %s", name, err)
+            self.engines.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -82,6 +82,7 @@ class Camera:
         self.failures = 0  # consecutive
         self.last_error: str | None = None
         self._lost_logged = False
+        self._bugs = 0  # unexpected errors in a row: the traceback of the first is logged
         self._reported_available = False  # what the listeners were last told
         self._new_frame = asyncio.Event()  # wakes the freshness timer
 
@@ -131,6 +132,27 @@ class Camera:
         for listener in self.listeners:
             listener.on_failure(self, error, reason)
 
+    def _unexpected(self, error: Exception) -> None:
+        """A bug: its traceback once, then one line per repeat until a poll ends normally."""
+        self.failures += 1
+        self.last_error = f"unexpected error: {type(error).__name__}"
+        self._bugs += 1
+        if self._bugs == 1:
+            _LOGGER.exception("Camera %s: unexpected error; retrying with backoff", self.id)
+        else:
+            _LOGGER.warning(
+                "Camera %s: unexpected error again (%s: %s)", self.id, type(error).__name__, error
+            )
+
+    def _no_bug(self) -> None:
+        if self._bugs:
+            _LOGGER.info(
+                "Camera %s: no unexpected error any more (after %d in a row)",
+                self.id,
+                self._bugs,
+            )
+            self._bugs = 0
+
     def _succeeded(self) -> None:
         if self._lost_logged:
             _LOGGER.info("Camera %s: frames are back after %d failures", self.id, self.failures)
@@ -178,9 +200,10 @@ class Camera:
                 started = time.monotonic()
                 try:
                     await self.poll_once()
-                except Exception:  # a bug must not silently kill this camera's loop
-                    _LOGGER.exception("Camera %s: unexpected error", self.id)
-                    self.failures += 1
+                except Exception as err:  # a bug must not silently kill this camera's loop
+                    self._unexpected(err)
+                else:
+                    self._no_bug()
                 self.check_freshness()
                 if self.failures:  # backoff counts from the failure
                     delay = self.next_delay()

@@ -83,6 +83,13 @@ def check_config(config: RunnerConfig, load: ModelLoader = load_model_metadata) 
     if config.debug_snapshots is not None:
         directory = config.debug_snapshots.directory
         report.run(lambda: _check_writable(directory, "debug_snapshots.directory"))
+    capture = config.capture
+    if capture is not None and any(camera.capture for camera in config.cameras):
+        report.run(lambda: _check_writable(capture.directory, "capture.directory"))
+    if config.studio is not None:
+        dataset = config.studio.dataset
+        captured = capture is not None and dataset == capture.folder(config.studio.camera)
+        report.run(lambda: _check_dataset(dataset, created=captured))
     if config.mqtt is not None and config.mqtt.tls is not None:
         report.run(lambda: "mqtt.tls: certificate files exist and are readable")
     return report
@@ -112,6 +119,15 @@ def _check_port_free(host: str, port: int) -> str:
             problem = "is already in use" if err.errno == errno.EADDRINUSE else err.strerror
             raise ConfigError(f"http.port: {host}:{port} {problem}") from None
     return f"http: {host}:{port} is free"
+
+
+def _check_dataset(dataset: Path, created: bool) -> str:
+    """The studio writes labels and its cache there; a capture folder is created by the
+    runner, any other folder must exist (a typo must not label an empty new folder)."""
+    if not created and not dataset.is_dir():
+        problem = "is not a folder" if dataset.exists() else "does not exist"
+        raise ConfigError(f"studio.dataset: {dataset} {problem}")
+    return _check_writable(dataset, "studio.dataset")
 
 
 def _check_writable(directory: Path, where: str) -> str:

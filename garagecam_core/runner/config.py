@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import voluptuous as vol
 import yaml
@@ -25,6 +25,9 @@ from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from ..errors import ConfigError
 from ..redact import SECRETS, url_secrets
 from ..roi import Roi
+
+if TYPE_CHECKING:
+    from ..capture import CaptureRules
 
 DEMO_MODEL = "demo"
 DEFAULT_INTERVAL = 10.0
@@ -92,6 +95,7 @@ class CameraConfig:
     max_age: float | None = None
     max_backoff: float = 300.0
     labels: Mapping[str, LabelOverride] = field(default_factory=dict)
+    capture: bool = False  # keep frames worth labelling (`capture` section, or per camera)
 
     @property
     def effective_max_age(self) -> float:
@@ -141,12 +145,47 @@ class DebugSnapshotsConfig:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    """Frames worth labelling, kept per camera in `directory/<camera id>` (see capture.py)."""
+
+    directory: Path
+    enabled: bool = False  # storing frames of someone's home is opt-in
+    max_frames: int = 2000  # per camera
+    max_bytes: int = 500_000_000  # per camera
+    background_interval: float = 3600.0
+    unsure_interval: float = 60.0
+
+    def folder(self, camera_id: str) -> Path:
+        return self.directory / camera_id
+
+    def rules(self) -> CaptureRules:
+        from ..capture import CaptureRules
+
+        return CaptureRules(
+            background_interval=self.background_interval,
+            unsure_interval=self.unsure_interval,
+            max_frames=self.max_frames,
+            max_bytes=self.max_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """The labelling pages served by the runner for one camera's frames and model."""
+
+    camera: str  # whose model "Use this model" replaces (every camera sharing it follows)
+    dataset: Path
+
+
+@dataclass(frozen=True)
 class RunnerConfig:
     cameras: tuple[CameraConfig, ...]
     models: Mapping[str, ModelConfig]
     mqtt: MqttConfig | None = None
     http: HttpConfig | None = field(default_factory=HttpConfig)
     debug_snapshots: DebugSnapshotsConfig | None = None
+    capture: CaptureConfig | None = None  # None: no `capture` section and no camera asks
+    studio: StudioConfig | None = None
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:
@@ -264,6 +303,7 @@ _CAMERA = vol.Schema(
         vol.Optional("max_age"): _positive,
         vol.Optional("max_backoff", default=300.0): _positive,
         vol.Optional("labels", default=dict): {str: _LABEL_OVERRIDE},
+        vol.Optional("capture"): bool,
     }
 )
 
@@ -320,6 +360,27 @@ _HTTP = vol.Schema(
     }
 )
 
+_CAPTURE = vol.Schema(
+    {
+        vol.Optional("enabled", default=False): bool,
+        vol.Optional("directory", default="captures"): _str,
+        vol.Optional("max_frames", default=2000): vol.All(_integer, vol.Range(min=1)),
+        vol.Optional("max_bytes", default=500_000_000): vol.All(_integer, vol.Range(min=1)),
+        vol.Optional("background_interval", default=3600.0): _positive,
+        vol.Optional("unsure_interval", default=60.0): vol.All(_number, vol.Range(min=0)),
+    }
+)
+
+_STUDIO = vol.Schema(
+    {
+        vol.Optional("enabled", default=False): bool,
+        vol.Optional("camera"): vol.All(
+            str, vol.Match(_ID_RE, msg="expected 1-64 letters, digits, '_' or '-'")
+        ),
+        vol.Optional("dataset"): _str,
+    }
+)
+
 SCHEMA = vol.Schema(
     {
         vol.Optional("cameras", default=list): vol.Any(None, [_CAMERA]),
@@ -333,6 +394,8 @@ SCHEMA = vol.Schema(
             vol.Required("directory"): _str,
             vol.Optional("max_files", default=100): vol.All(_integer, vol.Range(min=1)),
         },
+        vol.Optional("capture"): vol.Any(None, _CAPTURE),
+        vol.Optional("studio"): vol.Any(None, _STUDIO),
     }
 )
 
@@ -479,6 +542,8 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
             timeout=raw["timeout"],
         )
 
+    raw_capture = valid.get("capture") or _CAPTURE({})
+    capture_default: bool = raw_capture["enabled"]
     cameras = []
     seen: set[str] = set()
     for index, raw in enumerate(valid["cameras"] or []):
@@ -503,6 +568,7 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
                 max_age=raw.get("max_age"),
                 max_backoff=raw["max_backoff"],
                 labels={k: LabelOverride(**v) for k, v in raw["labels"].items()},
+                capture=raw.get("capture", capture_default),
             )
         )
     # Every configured model is served (HTTP API); the demo one only when something uses it.
@@ -522,7 +588,50 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
         )
     if not cameras and http is None:
         raise ConfigError("nothing to do: configure 'cameras', or 'http' to serve /v1/classify")
-    return RunnerConfig(tuple(cameras), models, mqtt, http, debug)
+    capture = None
+    if valid.get("capture") is not None or any(camera.capture for camera in cameras):
+        capture = CaptureConfig(
+            directory=_resolve(base_dir, raw_capture["directory"]),
+            **{k: v for k, v in raw_capture.items() if k != "directory"},
+        )
+    studio = _build_studio(valid.get("studio"), cameras, capture, http, base_dir)
+    return RunnerConfig(tuple(cameras), models, mqtt, http, debug, capture, studio)
+
+
+def _build_studio(
+    raw: dict[str, Any] | None,
+    cameras: list[CameraConfig],
+    capture: CaptureConfig | None,
+    http: HttpConfig | None,
+    base_dir: Path,
+) -> StudioConfig | None:
+    if not raw or not raw["enabled"]:
+        return None
+    if http is None:
+        raise ConfigError("studio: the studio pages are served by the HTTP API; enable 'http'")
+    ids = [camera.id for camera in cameras]
+    camera_id = raw.get("camera")
+    if camera_id is None:
+        if len(ids) != 1:
+            raise ConfigError(
+                f"studio.camera: name the camera whose model the studio replaces "
+                f"(cameras: {', '.join(ids) or 'none'})"
+            )
+        camera_id = ids[0]
+    elif camera_id not in ids:
+        raise ConfigError(
+            f"studio.camera: unknown camera {camera_id!r} (cameras: {', '.join(ids) or 'none'})"
+        )
+    if "dataset" in raw:
+        dataset = _resolve(base_dir, raw["dataset"])
+    elif capture is not None and next(c for c in cameras if c.id == camera_id).capture:
+        dataset = capture.folder(camera_id)
+    else:
+        raise ConfigError(
+            f"studio.dataset: camera {camera_id} does not capture frames; enable 'capture' "
+            "or give the dataset folder to label"
+        )
+    return StudioConfig(camera_id, dataset)
 
 
 def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConfig:

@@ -32,7 +32,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -42,6 +42,9 @@ from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
 from ..roi import Roi
 from .camera import Camera
 from .metrics import CONTENT_TYPE, RunnerMetrics
+
+if TYPE_CHECKING:
+    from ..studio.state import Studio
 
 _LOGGER = logging.getLogger("garagecam.runner.http")
 
@@ -349,15 +352,23 @@ class _OneLineBadRequests(logging.Filter):
 _BAD_REQUESTS = _OneLineBadRequests()
 
 
-def create_app(context: ApiContext) -> web.Application:
+def create_app(context: ApiContext, studio: Studio | None = None) -> web.Application:
+    """The API; with `studio`, also the studio's page and its API under /v1/studio/ (behind
+    the same token; without a token, for loopback clients only: see the studio's guard)."""
     server_logger = logging.getLogger("aiohttp.server")
     if _BAD_REQUESTS not in server_logger.filters:
         server_logger.addFilter(_BAD_REQUESTS)
+    middlewares: list[Any] = [auth_middleware]
+    if studio is not None:
+        from ..studio import app as studio_app  # it imports this module: not at the top
+
+        middlewares.insert(0, studio_app.guard(not context.token))
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
-    app = web.Application(
-        middlewares=[auth_middleware], client_max_size=context.max_body_bytes + 1024
-    )
+    app = web.Application(middlewares=middlewares, client_max_size=context.max_body_bytes + 1024)
     app[CONTEXT] = context
+    if studio is not None:
+        app[studio_app.STUDIO] = studio
+        studio_app.add_routes(app)
     app[BUDGET] = BodyBudget(context.max_inflight_bytes, context.max_queued_requests)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -387,16 +398,20 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 class HttpServer:
     """Runs the API on host:port until stop(); port 0 picks a free port (see `.port`)."""
 
-    def __init__(self, context: ApiContext, host: str, port: int) -> None:
-        self._app = create_app(context)
+    def __init__(
+        self, context: ApiContext, host: str, port: int, studio: Studio | None = None
+    ) -> None:
+        self._app = create_app(context, studio)
         self._token = context.token
         self._runner: web.AppRunner | None = None
         self._host, self._port = host, port

@@ -178,10 +178,30 @@ class RunnerMetrics:
             "POST /v1/classify requests, by HTTP status.",
             ["status"],
         )
+        self.captured = Counter(
+            "garagecam_captured_frames_total",
+            "Frames kept for labelling, by reason (state_change, unsure, background).",
+            ["camera", "reason"],
+        )
+        self.capture_refused = Counter(
+            "garagecam_capture_refused_total",
+            "Frames worth keeping that were not kept: full (bounds reached, all labelled), "
+            "error (the folder cannot be written), busy (the previous write still running).",
+            ["camera", "reason"],
+        )
+        self.capture_bytes = Gauge(
+            "garagecam_capture_bytes", "Bytes of the frames kept for labelling.", ["camera"]
+        )
+        self.model_swaps = Counter(
+            "garagecam_model_swaps_total",
+            "Models replaced in the running runner (studio deploy or rollback), by result.",
+            ["model", "result"],
+        )
         self._all: tuple[_Metric, ...] = (
             self.frames, self.failures, self.inference_seconds, self.end_to_end_seconds,
             self.probability, self.state, self.camera_up, self.last_frame, self.model_info,
-            self.mqtt_connected, self.classify_requests,
+            self.mqtt_connected, self.classify_requests, self.captured, self.capture_refused,
+            self.capture_bytes, self.model_swaps,
         )  # fmt: skip
 
     def render(self, with_states: bool = True) -> str:

@@ -45,6 +45,15 @@ class PriorityGate:
         finally:
             self._release()
 
+    async def swap(self, engine: AsyncEngine) -> AsyncEngine:
+        """Put `engine` in place of the current one as soon as the classification running now
+        (if any) ends; every later one, from any queue, runs on it. Returns the old engine,
+        idle from then on (its owner closes it)."""
+        await self._acquire(Priority.CAMERA)
+        old, self.engine = self.engine, engine
+        self._release()
+        return old
+
     async def _acquire(self, priority: Priority) -> None:
         if not self._busy:
             self._busy = True

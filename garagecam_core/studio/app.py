@@ -21,7 +21,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..errors import ConfigError, GarageCamError
-from ..runner.http import CONTEXT, ApiContext, auth_middleware
+from ..runner.http import CONTEXT, ApiContext, auth_middleware, is_loopback
 from ..runner.metrics import RunnerMetrics
 from .state import Studio
 from .training import INSTALL_HINT, TrainSettings, train_available
@@ -62,8 +62,8 @@ def _host_name(host: str) -> str:
 
 
 def guard(loopback_only: bool) -> Any:
-    """Middleware: Host check (when `loopback_only`), JSON-only POSTs, errors as 400 JSON,
-    security headers. The runner adds it too when it serves the studio."""
+    """Middleware: Host and client address checks (when `loopback_only`), JSON-only POSTs,
+    errors as 400 JSON, security headers. The runner adds it too when it serves the studio."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -72,6 +72,10 @@ def guard(loopback_only: bool) -> Any:
         host = _host_name(request.host or "")
         if loopback_only and host not in LOOPBACK_NAMES:
             return _error(421, f"unexpected Host {host!r}; open the studio by 127.0.0.1")
+        # The Host header is the client's to write: a runner listening beyond loopback
+        # without a token serves the studio to this machine only.
+        if loopback_only and not is_loopback(request.remote or ""):
+            return _error(403, "without a token the studio answers only this machine")
         if request.method == "POST" and request.content_type != "application/json":
             return _error(415, "send JSON (Content-Type: application/json)")
         try:
@@ -194,7 +198,7 @@ async def accept(request: web.Request) -> web.Response:
 
 async def refresh(request: web.Request) -> web.Response:
     studio = request.app[STUDIO]
-    await asyncio.to_thread(studio.refresh)
+    await studio.rescan()
     return web.json_response({"frames": len(studio.store.frames)})
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import demo_model_path
 from ..capture import write_atomic
-from ..deploy import Validator, install_model, previous_path, rollback
+from ..deploy import Deployment, Validator, install_model, previous_path, rollback
 from ..errors import ConfigError, CorruptModelError, GarageCamError
 from ..metadata import LabelSpec, ModelMetadata
 from .predictor import Predictor, file_digest
@@ -69,11 +69,22 @@ class Studio:
         teacher: TeacherConfig | None = None,
         settings: TrainSettings | None = None,
         on_model_change: Callable[[Path], Awaitable[None]] | None = None,
+        check_model: Callable[[Path], Awaitable[None]] | None = None,
+        no_target: str | None = None,
     ) -> None:
         self.store = LabelStore(dataset)
         #: called with the model path after "use this model" or a rollback replaced the file
-        #: (the runner reloads the camera's engine there)
+        #: (the runner swaps the camera's engine there); if it raises, the file is put back
         self.on_model_change = on_model_change
+        #: called with the candidate file before anything changes; raises to refuse it (the
+        #: runner checks its labels against the cameras')
+        self.check_model = check_model
+        #: why there is no model file to replace, when `deploy_to` is None
+        self.no_target = no_target or (
+            "no model file to replace: start the studio with --deploy-to FILE.pte "
+            "(or download the model for Home Assistant)"
+        )
+        self._deploying = asyncio.Lock()  # one deploy or rollback at a time
         self.model_path = Path(model)
         self.deploy_to = deploy_to
         self.teacher = Teacher(teacher) if teacher else None
@@ -141,8 +152,14 @@ class Studio:
 
     def refresh(self) -> None:
         """Re-scan the folder and compute predictions of new frames in the background."""
-        frames = self.store.scan()
-        if self.predictor is not None:
+        self._predict_new(self.store.scan())
+
+    async def rescan(self) -> None:
+        """`refresh` with the folder scan in a thread (on the event loop's behalf)."""
+        self._predict_new(await asyncio.to_thread(self.store.scan))
+
+    def _predict_new(self, frames: Mapping[str, Frame]) -> None:
+        if self.predictor is not None:  # a task of the event loop: called on it
             self._spawn(self.predictor.fill(self.store.root, list(frames.values())))
 
     # -- frames --------------------------------------------------------------------------
@@ -390,42 +407,49 @@ class Studio:
             raise ConfigError(f"no finished training run {job_id!r}")
         target = self.deploy_to
         if target is None:
-            raise ConfigError(
-                "no model file to replace: start the studio with --deploy-to FILE.pte "
-                "(or download the model for Home Assistant)"
-            )
-        predictor, validate = await self._loaded(job.model_path)
-        try:
-            done = await asyncio.to_thread(install_model, job.model_path, target, validate)
-        except BaseException:
-            await predictor.close()
-            raise
+            raise ConfigError(self.no_target)
+        done = await self._replace(job.model_path, lambda check: install_model(
+            job.model_path, target, check))  # fmt: skip
         for other in self.jobs.values():
             other.deployed = other is job
-        await self._open_model(target, predictor)
-        if self.on_model_change is not None:
-            await self.on_model_change(target)
         return {"target": str(done.target), "previous": str(done.previous or "")}
 
     async def rollback(self) -> dict[str, Any]:
         target = self.deploy_to
         if target is None:
-            raise ConfigError("nothing to roll back: the studio has no --deploy-to model")
+            raise ConfigError("nothing to roll back: " + self.no_target)
         previous = previous_path(target)
         if not previous.is_file():
             raise ConfigError(f"there is no previous model to roll back to ({previous.name})")
-        predictor, validate = await self._loaded(previous)
-        try:
-            done = await asyncio.to_thread(rollback, target, validate)
-        except BaseException:
-            await predictor.close()
-            raise
+        done = await self._replace(previous, lambda check: rollback(target, check))
         for job in self.jobs.values():
             job.deployed = False
-        await self._open_model(target, predictor)
-        if self.on_model_change is not None:
-            await self.on_model_change(target)
         return {"target": str(done.target), "model": done.metadata.name}
+
+    async def _replace(
+        self, candidate: Path, move: Callable[[Validator], Deployment]
+    ) -> Deployment:
+        """Check `candidate` (the host's check, then a load in an inference worker), move it
+        into place, tell the host. If the host fails after the move, the move is undone (a
+        rollback swaps the files back): the file and the model the host runs stay the same."""
+        async with self._deploying:
+            if self.check_model is not None:
+                await self.check_model(candidate)
+            predictor, validate = await self._loaded(candidate)
+            try:
+                done = await asyncio.to_thread(move, validate)
+                if self.on_model_change is not None:
+                    try:
+                        await self.on_model_change(done.target)
+                    except BaseException:
+                        if done.previous is not None:
+                            await asyncio.to_thread(rollback, done.target)
+                        raise
+            except BaseException:
+                await predictor.close()
+                raise
+            await self._open_model(done.target, predictor)
+            return done
 
 
 def default_deploy_target(model: Path | None, deploy_to: Path | None) -> Path | None:

@@ -3,7 +3,9 @@ keyboard, filter, ask the teacher, bulk-accept, train, deploy, roll back.
 
 The studio runs as the real `garagecam studio` command in a child process, on a folder laid
 out as Home Assistant's `save_snapshot` writes it; the teacher is a local server speaking the
-OpenAI chat-completions protocol. Screenshots of the page go to docs/images/studio-*.png
+OpenAI chat-completions protocol. The last test drives the same page served by a running
+runner (`garagecam run` with `studio:`) on its own captures: label, deploy, roll back, with
+the runner's camera switching models. Screenshots of the page go to docs/images/studio-*.png
 when GARAGECAM_SCREENSHOTS=1.
 
 Needs the `playwright` Python package and /usr/bin/chromium (never `playwright install`);
@@ -28,6 +30,7 @@ import pytest
 
 from garagecam_core import demo_model_path
 from garagecam_core.capture import frame_hash, hamming
+from garagecam_core.engine.local import LocalEngine
 from garagecam_core.scenes import generate_scene
 from tests.core.studio.vlm_server import FakeVlm, serve
 
@@ -156,14 +159,21 @@ def studio(
 
 
 @pytest.fixture(scope="module")
-def page(studio: dict[str, Any]) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    """One chromium for the module (Playwright's sync API allows one at a time)."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 960})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(studio: dict[str, Any], browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
 
 
 def shoot(page: Any, name: str) -> None:
@@ -366,3 +376,123 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
     )
     assert model.read_bytes() == original
     playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-demo")
+
+
+# -- the same page served by a running runner --------------------------------------------------
+
+
+@pytest.fixture
+def runner_studio(tmp_path: Path, tiny_model_path: Path) -> Iterator[dict[str, Any]]:
+    """A real runner (its own event loop in a thread) capturing a file camera's frames, with
+    the studio on them behind its token, and a finished training run whose model is the tiny
+    test model (training itself is driven by the tests above)."""
+    from garagecam_core.runner.config import parse_config
+    from garagecam_core.studio.training import TrainingJob, TrainSettings
+    from tests.core.runner.support import local_engine, running_runner
+
+    (tmp_path / "models").mkdir()
+    shutil.copyfile(demo_model_path(), tmp_path / "models" / "garage.pte")
+    (tmp_path / "frames").mkdir()
+    for index in (0, 2, 4):  # door closed, open, open: a background frame and a state change
+        scene = generate_scene(5, index, sizes=((320, 180),))
+        (tmp_path / "frames" / f"{index}.jpg").write_bytes(scene.jpeg)
+    config = parse_config(
+        {
+            "models": {"garage": {"path": "models/garage.pte"}},
+            "http": {"port": 0, "token": TOKEN},
+            "capture": {"enabled": True},
+            "studio": {"enabled": True},
+            "cameras": [{"id": "garage", "model": "garage", "file": "frames", "interval": 0.1,
+                         "confirm_frames": 1}],
+        },
+        base_dir=tmp_path,
+    )  # fmt: skip
+    started = threading.Event()
+    held: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with running_runner(config, engine_factory=local_engine) as runner:
+            held["runner"], held["loop"] = runner, asyncio.get_running_loop()
+            held["stop"] = asyncio.Event()
+            directory = runner.studio.store.studio_dir / "runs" / "r1"
+            directory.mkdir(parents=True)
+            shutil.copyfile(tiny_model_path, directory / "model.pte")
+            job = TrainingJob("r1", directory, TrainSettings(), 2, status="done")
+            runner.studio.jobs["r1"] = job
+            started.set()
+            await held["stop"].wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert started.wait(60), "the runner did not start"
+    runner = held["runner"]
+    assert wait(lambda: runner.metrics.captured.value("garage", "state_change") >= 1)
+    yield {"runner": runner, "url": f"http://127.0.0.1:{runner.http.port}/studio/",
+           "model": tmp_path / "models" / "garage.pte",
+           "captures": tmp_path / "captures" / "garage"}  # fmt: skip
+    held["loop"].call_soon_threadsafe(held["stop"].set)
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def wait(predicate: Any, seconds: float = 30.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def test_runner_serves_the_page_label_deploy_and_roll_back(
+    runner_studio: dict[str, Any], tiny_model_path: Path, browser: Any
+) -> None:
+    runner = runner_studio["runner"]
+    camera = runner.cameras["garage"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(runner_studio["url"])
+        page.wait_for_selector("#token-form:not([hidden])")  # the runner's token
+        page.fill("#token", TOKEN)
+        page.click("#token-form button")
+        page.wait_for_selector("#app:not([hidden])")
+        page.click("#rescan")  # frames captured since the runner started
+        page.wait_for_selector(".card")
+        captured = {f"images/{p.name}" for p in (runner_studio["captures"] / "images").iterdir()}
+        shown = set(page.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.path)"))
+        assert shown == captured and len(shown) >= 2  # the runner's own captures
+
+        page.locator("#grid").focus()
+        path = page.locator(".card.focus").get_attribute("data-path")
+        page.keyboard.press("1")  # neither label
+        page.wait_for_selector(f'.card[data-path="{path}"] .flag.ok')
+        records = labels_file(runner_studio["captures"])
+        assert records[path]["labels"] == {"door_open": 0, "car_present": 0}
+
+        page.wait_for_selector("#result:not([hidden])")  # the finished run
+        page.click("#deploy")
+        page.wait_for_function(
+            "() => document.querySelector('#deploy-status').textContent.includes('now using')"
+        )
+        assert runner_studio["model"].read_bytes() == tiny_model_path.read_bytes()
+        assert runner.engines["garage"].metadata.name == "tiny"
+        frames = runner.metrics.frames.value("garage")
+        assert wait(lambda: runner.metrics.frames.value("garage") >= frames + 2)
+        with LocalEngine(tiny_model_path) as tiny:
+            expected = tiny.classify(camera.last_frame.image).probabilities
+        assert camera.last_frame.classification.probabilities == pytest.approx(expected, abs=1e-4)
+        playwright.expect(page.locator("#summary")).to_contain_text("model tiny")
+
+        page.click("#rollback")
+        page.wait_for_function(
+            "() => document.querySelector('#deploy-status').textContent.includes('rolled back')"
+        )
+        assert runner_studio["model"].read_bytes() == demo_model_path().read_bytes()
+        assert runner.engines["garage"].metadata.name == "garagecam-demo"
+        playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-demo")
+    finally:
+        context.close()

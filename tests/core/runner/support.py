@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,3 +241,31 @@ def running_broker(directory: Path) -> Iterator[Broker]:
         yield broker
     finally:
         broker.stop()
+
+
+def local_engine(model: Any) -> Any:
+    """The in-process engine (no worker process to start): for tests that need no isolation."""
+    from garagecam_core.engine.base import ExecutorEngine
+    from garagecam_core.engine.local import LocalEngine
+
+    return ExecutorEngine(LocalEngine(model.path))
+
+
+@contextlib.asynccontextmanager
+async def running_runner(config: Any, **options: Any) -> AsyncIterator[Any]:
+    """A real `Runner` started and polling its cameras until the block ends, then stopped as
+    `garagecam run` stops it. `options` go to `Runner` (engine_factory, extra_listeners)."""
+    import asyncio
+
+    from garagecam_core.runner.app import Runner
+
+    runner = Runner(config, **options)
+    await runner.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await task
+        await runner.stop()

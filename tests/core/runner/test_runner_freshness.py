@@ -7,7 +7,6 @@ not when the blocked poll finally returns.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -18,12 +17,18 @@ import aiohttp
 import pytest
 
 from garagecam_core.engine.base import ExecutorEngine
-from garagecam_core.engine.local import LocalEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.app import Runner
 from garagecam_core.runner.camera import Camera, CameraListener
-from garagecam_core.runner.config import ModelConfig, parse_config
-from tests.core.runner.support import ALWAYS, CameraServer, eventually, jpeg
+from garagecam_core.runner.config import parse_config
+from tests.core.runner.support import (
+    ALWAYS,
+    CameraServer,
+    eventually,
+    jpeg,
+    local_engine,
+    running_runner,
+)
 
 MAX_AGE = 1.0
 
@@ -34,10 +39,6 @@ class AvailabilityLog(CameraListener):
 
     def on_availability(self, camera: Camera, available: bool) -> None:
         self.events.append((camera.id, available))
-
-
-def local_engine(model: ModelConfig) -> Any:
-    return ExecutorEngine(LocalEngine(model.path))
 
 
 def camera(camera_id: str, **source: Any) -> dict[str, Any]:
@@ -78,33 +79,27 @@ async def test_hung_camera_turns_unavailable_at_max_age(
         }
     )
     log = AvailabilityLog()
-    runner = Runner(config, engine_factory=local_engine, extra_listeners=[log])
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    garage = runner.cameras["garage"]
-    try:
-        assert await eventually(lambda: garage.available)
-        assert log.events == [("garage", True)]
+    async with running_runner(config, engine_factory=local_engine, extra_listeners=[log]) as runner:
+        garage = runner.cameras["garage"]
+        try:
+            assert await eventually(lambda: garage.available)
+            assert log.events == [("garage", True)]
 
-        camera_server.mode = "hang"
-        assert await eventually(lambda: camera_server.hanging >= 1)
-        assert await eventually(lambda: ("garage", False) in log.events, seconds=10)
-        # The poll that hangs has not returned (its timeout is 30 s): the timer did it.
-        assert camera_server.hanging >= 1
-        assert garage.failures == 0
-        assert not garage.available
-        assert (await camera_json(session, runner, "garage"))["available"] is False
-        assert runner.metrics.camera_up.value("garage") == 0.0
+            camera_server.mode = "hang"
+            assert await eventually(lambda: camera_server.hanging >= 1)
+            assert await eventually(lambda: ("garage", False) in log.events, seconds=10)
+            # The poll that hangs has not returned (its timeout is 30 s): the timer did it.
+            assert camera_server.hanging >= 1
+            assert garage.failures == 0
+            assert not garage.available
+            assert (await camera_json(session, runner, "garage"))["available"] is False
+            assert runner.metrics.camera_up.value("garage") == 0.0
 
-        camera_server.mode = "ok"
-        assert await eventually(lambda: log.events[-1] == ("garage", True))
-        assert (await camera_json(session, runner, "garage"))["available"] is True
-    finally:
-        camera_server.mode = "ok"
-        stop.set()
-        await task
-        await runner.stop()
+            camera_server.mode = "ok"
+            assert await eventually(lambda: log.events[-1] == ("garage", True))
+            assert (await camera_json(session, runner, "garage"))["available"] is True
+        finally:
+            camera_server.mode = "ok"
 
 
 async def test_stopped_worker_never_reports_a_stale_frame_as_available(
@@ -123,34 +118,28 @@ async def test_stopped_worker_never_reports_a_stale_frame_as_available(
         }
     )
     log = AvailabilityLog()
-    runner = Runner(config, extra_listeners=[log])
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    shed = runner.cameras["shed"]
-    engine = runner.engines["tiny"]
-    assert isinstance(engine, ExecutorEngine) and isinstance(engine.engine, WorkerEngine)
-    pid = engine.engine.pid
-    assert pid is not None
-    stopped = False
-    try:
-        assert await eventually(lambda: shed.available)
-        os.kill(pid, signal.SIGSTOP)
-        stopped = True
-        assert await eventually(lambda: ("shed", False) in log.events, seconds=10)
-        status = await camera_json(session, runner, "shed")
-        assert status["available"] is False
-        assert shed.last_frame is not None
-        assert shed.stale_in() is not None and shed.stale_in() < 0  # older than max_age
-        assert runner.metrics.camera_up.value("shed") == 0.0
-
-        os.kill(pid, signal.SIGCONT)
+    async with running_runner(config, extra_listeners=[log]) as runner:
+        shed = runner.cameras["shed"]
+        engine = runner.engines["tiny"]
+        assert isinstance(engine, ExecutorEngine) and isinstance(engine.engine, WorkerEngine)
+        pid = engine.engine.pid
+        assert pid is not None
         stopped = False
-        assert await eventually(lambda: log.events[-1] == ("shed", True), seconds=30)
-        assert (await camera_json(session, runner, "shed"))["available"] is True
-    finally:
-        if stopped:
+        try:
+            assert await eventually(lambda: shed.available)
+            os.kill(pid, signal.SIGSTOP)
+            stopped = True
+            assert await eventually(lambda: ("shed", False) in log.events, seconds=10)
+            status = await camera_json(session, runner, "shed")
+            assert status["available"] is False
+            assert shed.last_frame is not None
+            assert shed.stale_in() is not None and shed.stale_in() < 0  # older than max_age
+            assert runner.metrics.camera_up.value("shed") == 0.0
+
             os.kill(pid, signal.SIGCONT)
-        stop.set()
-        await task
-        await runner.stop()
+            stopped = False
+            assert await eventually(lambda: log.events[-1] == ("shed", True), seconds=30)
+            assert (await camera_json(session, runner, "shed"))["available"] is True
+        finally:
+            if stopped:
+                os.kill(pid, signal.SIGCONT)

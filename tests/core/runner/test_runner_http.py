@@ -8,26 +8,28 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from PIL import Image
 
-from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.engine.remote import RemoteEngine
-from garagecam_core.errors import RemoteAuthError, RemoteEngineError
+from garagecam_core.errors import ConfigError, RemoteAuthError, RemoteEngineError
 from garagecam_core.roi import Roi
 from garagecam_core.runner.app import Runner
-from garagecam_core.runner.config import ModelConfig, parse_config
-from tests.core.runner.support import ALWAYS, CameraServer, eventually, free_port, jpeg
+from garagecam_core.runner.config import parse_config
+from tests.core.runner.support import (
+    ALWAYS,
+    CameraServer,
+    eventually,
+    free_port,
+    jpeg,
+    local_engine,
+    running_runner,
+)
 
 TOKEN = "s3cret-token-1"
-
-
-def local_engine(model: ModelConfig) -> Any:
-    return ExecutorEngine(LocalEngine(model.path))
 
 
 @pytest.fixture
@@ -56,14 +58,8 @@ async def runner(
             "debug_snapshots": {"directory": str(tmp_path / "debug"), "max_files": 2},
         }
     )
-    runner = Runner(config, engine_factory=local_engine)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    yield runner
-    stop.set()
-    await task
-    await runner.stop()
+    async with running_runner(config, engine_factory=local_engine) as runner:
+        yield runner
 
 
 @pytest.fixture
@@ -268,6 +264,32 @@ async def test_remote_engine_against_runner(runner: Runner, session: aiohttp.Cli
         await RemoteEngine.connect(session, url, model="tiny")
     with pytest.raises(RemoteEngineError, match="cannot reach the runner"):
         await RemoteEngine.connect(session, f"http://127.0.0.1:{free_port()}", model="tiny")
+
+
+async def test_remote_engine_refuses_url_credentials_with_a_token_in_one_line(
+    runner: Runner, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp cannot send both (it raised a bare ValueError on the first request): a config
+    error naming the problem, without the password or the token, and nothing sent."""
+    port = base_url(runner).rsplit(":", 1)[1]
+    url = f"http://admin:pa55word@127.0.0.1:{port}"
+    requests = runner.metrics.classify_requests.value("200")
+    for make in (
+        lambda: RemoteEngine(session, url, TOKEN, "tiny"),
+        lambda: RemoteEngine.connect(session, url, token=TOKEN, model="tiny"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            result = make()
+            if asyncio.iscoroutine(result):
+                await result
+        assert isinstance(err.value, RemoteEngineError)  # what callers already handle
+        message = str(err.value)
+        assert "user name or password and a token" in message and "\n" not in message
+        assert "pa55word" not in message and TOKEN not in message
+    assert runner.metrics.classify_requests.value("200") == requests
+    # credentials alone still reach the runner (which then asks for its token)
+    with pytest.raises(RemoteAuthError):
+        await RemoteEngine.connect(session, url, model="tiny")
 
 
 @pytest.mark.parametrize(("host", "level"), [("127.0.0.1", "INFO"), ("0.0.0.0", "WARNING")])

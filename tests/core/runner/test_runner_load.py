@@ -26,7 +26,15 @@ from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import ModelConfig, parse_config
 from garagecam_core.runner.http import BodyBudget
 from garagecam_core.runner.priority import Priority, PriorityGate
-from tests.core.runner.support import ALWAYS, eventually, free_port, jpeg, wait_until
+from tests.core.runner.support import (
+    ALWAYS,
+    eventually,
+    free_port,
+    jpeg,
+    local_engine,
+    running_runner,
+    wait_until,
+)
 
 TOKEN = "load-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -303,11 +311,7 @@ async def test_metrics_never_show_protected_states_without_the_token(
             ],
         }
     )
-    runner = Runner(config, engine_factory=lambda m: ExecutorEngine(LocalEngine(m.path)))
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    async with running_runner(config, engine_factory=local_engine) as runner:
         assert await eventually(lambda: runner.metrics.frames.value("garage") >= 1)
         assert runner.http is not None
         url = f"http://127.0.0.1:{runner.http.port}/metrics"
@@ -316,10 +320,6 @@ async def test_metrics_never_show_protected_states_without_the_token(
                 anonymous = response.status, await response.text()
             async with session.get(url, headers=AUTH) as response:
                 with_token = response.status, await response.text()
-    finally:
-        stop.set()
-        await task
-        await runner.stop()
     assert with_token[0] == 200
     if open_metrics:
         assert anonymous[0] == 200

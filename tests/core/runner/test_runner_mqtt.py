@@ -10,10 +10,17 @@ from typing import Any
 
 import pytest
 
-from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import parse_config
 from garagecam_core.runner.priority import GatedEngine
-from tests.core.runner.support import ALWAYS, Broker, CameraServer, eventually, jpeg
+from tests.core.runner.support import (
+    ALWAYS,
+    Broker,
+    CameraServer,
+    eventually,
+    jpeg,
+    local_engine,
+    running_runner,
+)
 
 pytestmark = pytest.mark.mqtt
 
@@ -92,11 +99,7 @@ async def test_runner_mqtt_end_to_end(  # noqa: PLR0917 - fixtures
     config = parse_config(
         runner_config(tiny_model_path, broker, camera_server.url, frames_dir(tmp_path))
     )
-    runner = Runner(config)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    async with running_runner(config) as runner:
         # One loaded model (one worker process) shared by both cameras.
         assert list(runner.engines) == ["tiny"]
         garage, shed = runner.cameras["garage"].engine, runner.cameras["shed"].engine
@@ -149,10 +152,6 @@ async def test_runner_mqtt_end_to_end(  # noqa: PLR0917 - fixtures
         before = after_restart.count(topic)
         after_restart.publish("homeassistant/status", "online")
         assert await eventually(lambda: after_restart.count(topic) > before)
-    finally:
-        stop.set()
-        await task
-        await runner.stop()
 
     # Graceful stop: `offline` retained for the bridge (every entity becomes unavailable).
     final = spy_factory()
@@ -180,25 +179,10 @@ async def test_states_republished_periodically(
         mqtt=config.mqtt,
         http=None,
     )
-    runner = Runner(config, engine_factory=_local_engine)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    async with running_runner(config, engine_factory=local_engine):
         spy = spy_factory()
         assert await eventually(lambda: spy.count("garagecam/shed/door_open") >= 3)
         assert spy.get("garagecam/shed/door_open") == "ON"
-    finally:
-        stop.set()
-        await task
-        await runner.stop()
-
-
-def _local_engine(model: Any) -> Any:
-    from garagecam_core.engine.base import ExecutorEngine
-    from garagecam_core.engine.local import LocalEngine
-
-    return ExecutorEngine(LocalEngine(model.path))
 
 
 async def test_states_are_published_on_change_only(
@@ -222,11 +206,7 @@ async def test_states_are_published_on_change_only(
         http=None,
     )
     spy = spy_factory(("garagecam/#",))
-    runner = Runner(config, engine_factory=_local_engine)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    async with running_runner(config, engine_factory=local_engine) as runner:
         assert await eventually(lambda: runner.metrics.frames.value("shed") >= 20)
         await asyncio.sleep(0.3)  # anything still in flight reaches the spy
         assert spy.get("garagecam/shed/door_open") == "ON"
@@ -237,7 +217,3 @@ async def test_states_are_published_on_change_only(
         assert availability in (["online"], ["offline", "online"])  # before the first frame
         # Diagnostics follow their value: the two frames alternate, so they do change.
         assert spy.count("garagecam/shed/door_open/probability") >= 1
-    finally:
-        stop.set()
-        await task
-        await runner.stop()

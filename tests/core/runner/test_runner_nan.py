@@ -7,7 +7,6 @@ Mosquitto broker, file camera.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -16,13 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.errors import EngineError
-from garagecam_core.runner.app import Runner
-from garagecam_core.runner.config import ModelConfig, parse_config
+from garagecam_core.runner.config import parse_config
 from tests.conftest import tiny_metadata
-from tests.core.runner.support import Broker, eventually, jpeg
+from tests.core.runner.support import Broker, eventually, jpeg, local_engine, running_runner
 
 TOKEN = "nan-test-token"
 
@@ -40,10 +37,6 @@ def nan_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("broken") / "broken.pte"
     export_model(module, tiny_metadata("broken"), out, progress=False)
     return out
-
-
-def local_engine(model: ModelConfig) -> Any:
-    return ExecutorEngine(LocalEngine(model.path))
 
 
 def test_the_engine_refuses_the_nan_answer(nan_model_path: Path) -> None:
@@ -64,11 +57,7 @@ async def test_runner_never_reports_a_nan_frame(
             "cameras": [{"id": "shed", "model": "broken", "file": str(frame), "interval": 0.1}],
         }
     )
-    runner = Runner(config, engine_factory=local_engine)
-    stop = asyncio.Event()
-    await runner.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    async with running_runner(config, engine_factory=local_engine) as runner:
         camera = runner.cameras["shed"]
         assert await eventually(lambda: camera.failures >= 3)
         assert runner.http is not None
@@ -99,10 +88,6 @@ async def test_runner_never_reports_a_nan_frame(
         published = spy.snapshot()
         assert not any(topic.startswith("garagecam/shed/door_open") for topic in published)
         assert all("nan" not in payload.lower() for payload in published.values())
-    finally:
-        stop.set()
-        await task
-        await runner.stop()
 
 
 def _no_constants(name: str) -> None:

@@ -177,3 +177,16 @@ def test_labelled_capture_folder_is_a_training_dataset(tmp_path: Path) -> None:
 def test_rules_are_checked() -> None:
     with pytest.raises(ConfigError, match="max_frames"):
         CaptureRules(max_frames=0)
+
+
+def test_a_png_snapshot_is_kept_as_png(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(frame(0))).save(out, format="PNG")
+    path = capture(tmp_path).offer(out.getvalue(), {"door_open": 0.1, "car_present": 0.9}, STATES)
+    assert path is not None and path.suffix == ".png"
+    with Image.open(path) as image:
+        assert image.format == "PNG"
