@@ -24,6 +24,7 @@ from ..debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from ..errors import ConfigError
 from ..redact import SECRETS, url_secrets
+from ..retained import REPUBLISH_INTERVAL
 from ..roi import Roi
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class MqttConfig:
     discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
     base_topic: str = DEFAULT_BASE_TOPIC
     keepalive: int = 60
-    republish_interval: float = 3600.0
+    republish_interval: float = REPUBLISH_INTERVAL
     reconnect_min_delay: float = 1.0
     reconnect_max_delay: float = 60.0
 
@@ -338,7 +339,7 @@ _MQTT = vol.Schema(
         vol.Optional("discovery_prefix", default=DEFAULT_DISCOVERY_PREFIX): _TOPIC,
         vol.Optional("base_topic", default=DEFAULT_BASE_TOPIC): _TOPIC,
         vol.Optional("keepalive", default=60): vol.All(_integer, vol.Range(min=5, max=3600)),
-        vol.Optional("republish_interval", default=3600.0): _positive,
+        vol.Optional("republish_interval", default=REPUBLISH_INTERVAL): _positive,
         vol.Optional("reconnect_min_delay", default=1.0): _positive,
         vol.Optional("reconnect_max_delay", default=60.0): _positive,
     }

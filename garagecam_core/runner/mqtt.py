@@ -25,24 +25,19 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable, Iterable
-from enum import Enum
 from typing import Any
 
 from ..discovery import OFFLINE, ONLINE, Message, Topics
 from ..errors import ConfigError
+from ..retained import ON_HOMEASSISTANT_ONLINE, Kind, RetainedMessages, is_online
 from .config import MqttConfig
+
+# Kind is re-exported: sinks and app import it from here
+__all__ = ["Kind", "MessageHandler", "MqttPublisher", "make_client"]
 
 _LOGGER = logging.getLogger("garagecam.runner.mqtt")
 
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
-
-
-class Kind(Enum):
-    """What a retained message is, which decides when it is re-published."""
-
-    CONFIG = "config"  # discovery: replayed on connect and when Home Assistant comes online
-    AVAILABILITY = "availability"
-    STATE = "state"  # also re-published periodically (HomeKit bridges drop silent devices)
 
 
 def _import_paho() -> Any:
@@ -102,7 +97,7 @@ class MqttPublisher:
         self._log_level = logging.INFO if bridge else logging.DEBUG
         self._mqtt = _import_paho()
         self._lock = threading.RLock()
-        self._retained: dict[str, tuple[Message, Kind]] = {}
+        self._retained = RetainedMessages()  # what to send on change, what to replay
         self._subscriptions: dict[str, MessageHandler] = {}
         self._connected = threading.Event()
         self._ever_connected = False
@@ -171,30 +166,20 @@ class MqttPublisher:
     def publish(self, messages: Iterable[Message], kind: Kind) -> int:
         """Publish now if connected; retained ones are also remembered for replays and sent
         only when their payload changed. Returns how many were sent."""
-        sent = 0
         with self._lock:
-            for message in messages:
-                if message.retain:
-                    known = self._retained.get(message.topic)
-                    if known is not None and known[0].payload == message.payload:
-                        continue  # the broker holds it already (or gets it on connect)
-                    if message.payload == "":
-                        self._retained.pop(message.topic, None)
-                    else:
-                        self._retained[message.topic] = (message, kind)
-                if self.connected:
-                    sent += 1
-                    self._client.publish(
-                        message.topic, message.payload, qos=0, retain=message.retain
-                    )
-        return sent
+            send = self._retained.changed(messages, kind)
+            if not self.connected:
+                return 0
+            for message in send:
+                self._client.publish(message.topic, message.payload, qos=0, retain=message.retain)
+            return len(send)
 
     def republish(self, *kinds: Kind) -> int:
         """Publish the remembered retained messages of these kinds again; returns how many."""
         with self._lock:
             if not self.connected:
                 return 0
-            selected = [m for m, k in self._retained.values() if not kinds or k in kinds]
+            selected = self._retained.replay(*kinds)
             for message in selected:
                 self._client.publish(message.topic, message.payload, qos=0, retain=True)
             return len(selected)
@@ -202,7 +187,7 @@ class MqttPublisher:
     def retained(self) -> dict[str, str]:
         """The remembered retained topics and payloads (what the broker should hold)."""
         with self._lock:
-            return {topic: message.payload for topic, (message, _kind) in self._retained.items()}
+            return self._retained.payloads()
 
     def subscribe(self, topic: str, handler: MessageHandler) -> None:
         """Subscribe now and after every reconnect; handler runs on paho's thread."""
@@ -263,8 +248,8 @@ class MqttPublisher:
                     _LOGGER.exception("MQTT handler for %s failed", pattern)
 
     def _handle_homeassistant_status(self, _topic: str, payload: bytes, _retained: bool) -> None:
-        if payload.strip().lower() == b"online":
-            count = self.republish(Kind.CONFIG, Kind.AVAILABILITY, Kind.STATE)
+        if is_online(payload):
+            count = self.republish(*ON_HOMEASSISTANT_ONLINE)
             _LOGGER.info("Home Assistant came online: re-published %d retained topics", count)
 
     def _notify(self, connected: bool) -> None:
