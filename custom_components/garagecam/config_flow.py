@@ -47,6 +47,7 @@ from garagecam_core.errors import (
     MetadataError,
     ModelError,
     RemoteAuthError,
+    RemoteConfigError,
     RemoteEngineError,
     RuntimeMissingError,
 )
@@ -108,10 +109,11 @@ async def _async_snapshot(hass: HomeAssistant, camera_entity_id: str) -> bytes:
     return image.content
 
 
-# Most specific first: RemoteAuthError is a RemoteEngineError.
+# Most specific first: RemoteAuthError and RemoteConfigError are RemoteEngineErrors.
 _ERROR_KEYS: tuple[tuple[type[Exception], str], ...] = (
     (CameraUnavailable, "camera_unavailable"),
     (RuntimeMissingError, "runtime_missing"),
+    (RemoteConfigError, "url_credentials"),
     (RemoteAuthError, "invalid_auth"),
     (RemoteEngineError, "cannot_connect"),
     (ModelError, "cannot_load_model"),

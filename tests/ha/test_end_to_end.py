@@ -158,6 +158,21 @@ async def test_remote_cannot_connect(hass: HomeAssistant, socket_enabled: None) 
     assert result["errors"] == {"base": "cannot_connect"}
 
 
+async def test_remote_url_with_credentials_and_a_token_is_refused_without_a_request(
+    hass: HomeAssistant,
+) -> None:
+    # no socket_enabled: the refusal must come before any connection attempt
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": CAMERA})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"mode": "remote"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": "http://admin:hunter2@127.0.0.1:9", "token": "s3cret-token"}
+    )
+    assert result["errors"] == {"base": "url_credentials"}
+
+
 async def test_missing_model_file_is_a_repair_issue_until_it_is_back(
     hass: HomeAssistant, tiny_model_path: Path, config_dir: Path
 ) -> None:
