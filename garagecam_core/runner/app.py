@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ..capture import labels_with_policies
 from ..debounce import Debouncer, LabelPolicy, PolicyError, merge_policies
 from ..discovery import Topics
 from ..engine.base import AsyncEngine, ExecutorEngine
 from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
 from .camera import Camera, CameraListener
-from .capture import CaptureSink, capture_labels
+from .capture import CaptureSink
 from .config import (
     CameraConfig,
     FileSourceConfig,
@@ -207,7 +208,7 @@ class Runner:
             debouncer = Debouncer(policies, max_age=camera.effective_max_age, name=camera.id)
             if self.capture is not None and capture is not None and camera.capture:
                 folder = capture.folder(camera.id)
-                labels = capture_labels(engine.metadata, policies)
+                labels = labels_with_policies(engine.metadata.labels, policies)
                 self.capture.add_camera(camera.id, folder, labels)
                 _LOGGER.info("Camera %s: frames worth labelling are kept in %s", camera.id, folder)
             self.cameras[camera.id] = Camera(
@@ -358,7 +359,7 @@ class Runner:
                 for label, policy in camera_policies.items():
                     camera.debouncer.set_policy(label, policy)
                 if self.capture is not None:
-                    labels = capture_labels(engine.metadata, camera_policies)
+                    labels = labels_with_policies(engine.metadata.labels, camera_policies)
                     self.capture.set_labels(camera_id, labels)
                 if self._mqtt_sink is not None:
                     self._mqtt_sink.announce(camera)  # the device's model and version

@@ -21,27 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..capture import CaptureRules, FrameCapture
-from ..debounce import LabelPolicy, Transition
-from ..metadata import LabelSpec, ModelMetadata
+from ..debounce import Transition
+from ..metadata import LabelSpec
 from .camera import Camera, CameraListener, Frame
 from .metrics import RunnerMetrics
 
 _LOGGER = logging.getLogger("garagecam.runner.capture")
 
 KEPT_REASONS = ("state_change", "unsure", "background")
-
-
-def capture_labels(metadata: ModelMetadata, policies: Mapping[str, LabelPolicy]) -> list[LabelSpec]:
-    """The model's labels with the camera's merged thresholds (what "unsure" means for it)."""
-    return [
-        LabelSpec(
-            spec.name,
-            spec.device_class,
-            policies[spec.name].on_threshold,
-            policies[spec.name].off_threshold,
-        )
-        for spec in metadata.labels
-    ]
 
 
 @dataclass
