@@ -34,6 +34,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -146,8 +147,9 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
     garages = [("a", int(g)) for g in args.garages_a] + [("b", int(g)) for g in args.garages_b]
     sizes = sorted(set(args.n))
     result: dict[str, Any] = {"machine": _machine(), "eval_frames": args.eval_frames,
-                              "fine_tune_args": args.fine_tune_args, "garages": []}  # fmt: skip
-    demo = demo_model_path()
+                              "init": args.init, "fine_tune_args": args.fine_tune_args,
+                              "garages": []}  # fmt: skip
+    demo = Path(args.init) if args.init != "demo" else demo_model_path()
     with tempfile.TemporaryDirectory() as tmp:
         for family, garage in garages:
             generate = FAMILIES[family]
@@ -158,8 +160,8 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
             print(family, garage, 0, base["per_frame"], flush=True)
             root = Path(tmp) / f"{family}{garage}"
             for n in sizes:
-                modes = [("fine-tune", ["--init-from", "demo", *args.fine_tune_args])]
-                if n == max(sizes):
+                modes = [("fine-tune", ["--init-from", args.init, *args.fine_tune_args])]
+                if n == max(sizes) and not args.no_scratch:
                     modes.append(("scratch", ["--input-size", "160"]))
                 data = root / f"n{n}"
                 write_scenes(data, _balanced(generate, n, garage), n, f"g{garage}")
@@ -238,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cur.add_argument("--n", type=int, nargs="*", default=[10, 20, 40, 60])
     cur.add_argument("--eval-frames", type=int, default=200)
     cur.add_argument("--threads", type=int, default=2)
-    cur.add_argument("--fine-tune-args", nargs="*", default=[],
-                     help="extra garagecam train flags for the fine-tuning runs")  # fmt: skip
+    cur.add_argument("--fine-tune-args", type=shlex.split, default=[],
+                     help="extra garagecam train flags for the fine-tuning runs, as one "
+                     "string: --fine-tune-args='--lr 0.001'")  # fmt: skip
+    cur.add_argument("--init", default="demo", help="model to fine-tune (default: demo)")
+    cur.add_argument("--no-scratch", action="store_true", help="skip the from-scratch run")
     cur.add_argument("--json", type=Path)
     cur.add_argument("--plot", type=Path)
     sh = sub.add_parser("sheet")

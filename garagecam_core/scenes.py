@@ -303,8 +303,8 @@ def _draw_open_door(
 ) -> None:
     left, top, right, bottom = box
     width, height = right - left, bottom - top
-    lit = rng.random() < 0.2  # the garage's own light is on
-    base = g.interior + (int(rng.integers(30, 70)) if lit else 0)
+    lit = rng.random() < 0.12  # the garage's own light is on
+    base = g.interior + (int(rng.integers(20, 45)) if lit else 0)
     slope = int(rng.integers(5, 25))
     for y in range(top, bottom):  # interior: dark, a bit lighter toward the floor
         v = int(base + (y - top) / max(1, height) * slope)
@@ -455,6 +455,10 @@ def _draw_car_end(
                        fill=_shade(body, 0.4))  # fmt: skip
 
 
+_SIDE_HEIGHT_MAX = 0.46  # car height / length, side view (SUV, the tallest shape)
+_END_HEIGHT_MAX = 0.86 * 1.07  # car height / width, front or rear view (SUV, +7% jitter)
+
+
 def _draw_car(
     draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: tuple[int, int, int, int], *,
     canvas: tuple[int, int], door_open: bool,
@@ -476,6 +480,10 @@ def _draw_car(
     width = door_w * rng.uniform(0.65, 0.95) * (1.5 if side_view else 1.0)
     # The frame's lower edge is at ~0.8-0.9 of the canvas height (zoom, shift, pose).
     bottom = ground + max(0.0, 0.8 * h - ground) * rng.uniform(0.1, 1.0)
+    # The upper 40% of the door stays visible above the car (at the car's tallest shape):
+    # a door hidden behind a car has no visible state, so it could not be labelled.
+    tallest = _SIDE_HEIGHT_MAX if side_view else _END_HEIGHT_MAX
+    width = min(width, (bottom - top - 0.4 * door_h) / tallest)
     cx = (left + right) / 2 + door_w * rng.uniform(-0.25, 0.25)
     if rng.random() < 0.2:  # parked to one side: up to ~45% of the car beyond the frame edge
         edge = w * (0.5 + rng.choice([-1.0, 1.0]) * 0.5 / _CANVAS_MARGIN)

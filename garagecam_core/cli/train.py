@@ -20,10 +20,12 @@ _DEFAULTS: dict[str, Any] = {
     "off_margin": 0.2,
 }  # kept equal to TrainOptions' defaults (checked by a test)
 
-#: defaults when starting from a trained model (--init-from): fewer epochs at a lower peak
-#: learning rate keep what the model knows while it adapts to a few dozen frames of one
-#: camera (measured: bench/finetune_curve.py, docs/demo-model.md)
-FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 30, "lr": 1e-3}
+#: defaults when starting from a trained model (--init-from), for a few dozen frames of one
+#: camera: a lower peak learning rate keeps what the model knows; small batches give enough
+#: optimiser steps (60 frames in batches of 32 are one step per epoch); no early stop, as a
+#: handful of validation frames make the validation loss noisy (the best epoch is kept).
+#: Measured: bench/generalisation.py curve, docs/demo-model.md.
+FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 40, "lr": 1e-3, "batch_size": 8, "patience": 40}
 
 
 def register(subparsers: Any) -> None:
@@ -61,7 +63,9 @@ def register(subparsers: Any) -> None:
         "the starting model's)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=_DEFAULTS["batch_size"], help="default %(default)s"
+        "--batch-size",
+        type=int,
+        help=f"default {_DEFAULTS['batch_size']}, fine-tuning {FINE_TUNE_DEFAULTS['batch_size']}",
     )
     parser.add_argument(
         "--lr",
@@ -78,8 +82,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--patience",
         type=int,
-        default=_DEFAULTS["patience"],
-        help="stop after this many epochs without a better validation loss (default %(default)s)",
+        help="stop after this many epochs without a better validation loss (default "
+        f"{_DEFAULTS['patience']}, fine-tuning {FINE_TUNE_DEFAULTS['patience']})",
     )
     parser.add_argument(
         "--seed",
@@ -124,13 +128,15 @@ def run(args: argparse.Namespace) -> int:
     defaults = {**_DEFAULTS, **(FINE_TUNE_DEFAULTS if init else {})}
     if init and args.input_size is None:
         defaults["input_size"] = _init_input_size(init)
+    given = {key: getattr(args, key) for key in defaults if getattr(args, key, None) is not None}
+    chosen = {**defaults, **given}
     options = TrainOptions(
-        epochs=defaults["epochs"] if args.epochs is None else args.epochs,
-        input_size=defaults["input_size"] if args.input_size is None else args.input_size,
-        batch_size=args.batch_size,
-        lr=defaults["lr"] if args.lr is None else args.lr,
+        epochs=chosen["epochs"],
+        input_size=chosen["input_size"],
+        batch_size=chosen["batch_size"],
+        lr=chosen["lr"],
         val_fraction=args.val_fraction,
-        patience=args.patience,
+        patience=chosen["patience"],
         seed=args.seed,
         threads=args.threads,
         off_margin=args.off_margin,

@@ -19,6 +19,7 @@ import pytest
 from garagecam_core import demo_model_path
 from garagecam_core.bundle import load_program
 from garagecam_core.cli import main
+from garagecam_core.cli.train import FINE_TUNE_DEFAULTS
 from garagecam_core.scenes import write_dataset
 from garagecam_core.scenes_family_b import generate_scene_b
 
@@ -68,7 +69,8 @@ def test_a_short_fine_tune_changes_the_weights_and_exports(frames: Path, tmp_pat
     assert _train(frames, out, "--init-from", "demo", "--epochs", "2", "--lr", "0.01") == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["epochs_run"] == 2
-    assert report["options"]["lr"] == 0.01
+    assert report["options"]["lr"] == 0.01  # given flags win over the fine-tuning defaults
+    assert report["options"]["patience"] == FINE_TUNE_DEFAULTS["patience"]
     assert report["export"]["portable_ops"] == []
     assert report["pte_max_abs_diff"] < 1e-4
     demo, tuned = load_program(demo_model_path()), load_program(out)
@@ -87,10 +89,11 @@ def test_a_short_fine_tune_changes_the_weights_and_exports(frames: Path, tmp_pat
 
 
 def test_fine_tune_defaults_differ_from_training_from_scratch() -> None:
-    from garagecam_core.cli.train import _DEFAULTS, FINE_TUNE_DEFAULTS
+    from garagecam_core.cli.train import _DEFAULTS
 
     assert FINE_TUNE_DEFAULTS["lr"] < _DEFAULTS["lr"]
-    assert FINE_TUNE_DEFAULTS["epochs"] < _DEFAULTS["epochs"]
+    assert FINE_TUNE_DEFAULTS["batch_size"] < _DEFAULTS["batch_size"]
+    assert FINE_TUNE_DEFAULTS["patience"] >= FINE_TUNE_DEFAULTS["epochs"]  # no early stop
 
 
 def test_other_labels_are_refused(
