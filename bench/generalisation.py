@@ -68,8 +68,25 @@ class Frame:
 
 def _frames(family: str, seed: int, count: int, garage: int | None = None) -> list[Frame]:
     generate = FAMILIES[family]
-    scenes = (generate(seed, i, garage=garage) for i in range(count))
-    return [Frame(s.jpeg, s.labels, s.light, s.door_type) for s in scenes]
+    kwargs = {} if garage is None else {"garage": garage}
+    scenes = (generate(seed, i, **kwargs) for i in range(count))
+    return [Frame(s.jpeg, s.labels, getattr(s, "light", "ir" if s.night else "day"),
+                  getattr(s, "door_type", "")) for s in scenes]  # fmt: skip
+
+
+def _load_family(spec: str) -> str:
+    """NAME=PATH.py: another generator module (e.g. an older scenes.py) as family NAME."""
+    import importlib.util
+
+    name, _, path = spec.partition("=")
+    module_spec = importlib.util.spec_from_file_location(f"family_{name}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module  # dataclasses look their module up there
+    module_spec.loader.exec_module(module)
+    FAMILIES[name] = module.generate_scene
+    return name
 
 
 def _evaluate(model: Path, frames: Sequence[Frame]) -> dict[str, Any]:
@@ -110,6 +127,9 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
         "in_family": [f for seed in FRESH_SEEDS for f in _frames("a", seed, per_seed)],
         "out_of_family": [f for seed in FRESH_SEEDS for f in _frames("b", seed, per_seed)],
     }
+    for spec in args.family:
+        name = _load_family(spec)
+        sets[name] = [f for seed in FRESH_SEEDS for f in _frames(name, seed, per_seed)]
     result: dict[str, Any] = {"machine": _machine(), "fresh_seeds": FRESH_SEEDS, "models": {}}
     for name, path in models.items():
         result["models"][name] = {"path": path, **{k: _evaluate(Path(path), v)
@@ -155,14 +175,17 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
             generate = FAMILIES[family]
             test = _frames(family, EVAL_STREAM, args.eval_frames, garage)
             entry: dict[str, Any] = {"family": family, "garage": garage, "runs": []}
-            base = _evaluate(demo, test)
-            entry["runs"].append({"n": 0, "mode": "demo", **base})
-            print(family, garage, 0, base["per_frame"], flush=True)
+            if not args.skip_fine_tune:
+                base = _evaluate(demo, test)
+                entry["runs"].append({"n": 0, "mode": "demo", **base})
+                print(family, garage, 0, base["per_frame"], flush=True)
             root = Path(tmp) / f"{family}{garage}"
             for n in sizes:
-                modes = [("fine-tune", ["--init-from", args.init, *args.fine_tune_args])]
+                modes = []
+                if not args.skip_fine_tune:
+                    modes.append(("fine-tune", ["--init-from", args.init, *args.fine_tune_args]))
                 if n == max(sizes) and not args.no_scratch:
-                    modes.append(("scratch", ["--input-size", "160"]))
+                    modes.append(("scratch", ["--input-size", "160", *args.scratch_args]))
                 data = root / f"n{n}"
                 write_scenes(data, _balanced(generate, n, garage), n, f"g{garage}")
                 for mode, extra in modes:
@@ -227,12 +250,59 @@ def sheet(args: argparse.Namespace) -> None:
     img.save(args.out, optimize=True)
 
 
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def tables(args: argparse.Namespace) -> None:
+    """The markdown tables of docs/demo-model.md, from the JSON results."""
+    acc = json.loads(args.accuracy.read_text())
+    sets = [k for k in next(iter(acc["models"].values())) if isinstance(
+        next(iter(acc["models"].values()))[k], dict) and "per_frame" in
+        next(iter(acc["models"].values()))[k]]  # fmt: skip
+    print("| model | frames | " + " | ".join(f"{s}: door_open / car_present / frame"
+                                           for s in sets) + " |")  # fmt: skip
+    print("| --- | --- |" + " --- |" * len(sets))
+    for name, entry in acc["models"].items():
+        cells = [" / ".join([*(_pct(entry[s]["per_label"][n]) for n in LABELS),
+                             f"**{_pct(entry[s]['per_frame'])}**"]) for s in sets]  # fmt: skip
+        print(f"| {name} | {entry[sets[0]]['frames']} | " + " | ".join(cells) + " |")
+    print()
+    cur = json.loads(args.curve.read_text())
+    extra: dict[tuple[str, int], dict[str, Any]] = {}
+    if args.scratch and args.scratch.is_file():  # from scratch with the fine-tuning's batches
+        for g in json.loads(args.scratch.read_text())["garages"]:
+            for r in g["runs"]:
+                extra[(g["family"], g["garage"])] = r
+    sizes = sorted({r["n"] for g in cur["garages"] for r in g["runs"]})
+    print("| garage | " + " | ".join(f"N = {n}" for n in sizes) + " | from scratch, N = "
+          f"{max(sizes)} | from scratch, batch 8, N = {max(sizes)} |")  # fmt: skip
+    print("| --- |" + " --- |" * (len(sizes) + 2))
+    for g in cur["garages"]:
+        runs = {(r["n"], r["mode"]): r for r in g["runs"]}
+        cells = []
+        for n in sizes:
+            r = runs.get((n, "demo" if n == 0 else "fine-tune"))
+            cells.append("" if r is None else _pct(r["per_frame"]) + (
+                f" ({r['wall_seconds']:.0f} s)" if "wall_seconds" in r else ""))  # fmt: skip
+        scratch = runs.get((max(sizes), "scratch"))
+        for run in (scratch, extra.get((g["family"], g["garage"]))):
+            if run is None:
+                cells.append("")
+            else:
+                cells.append(f"{_pct(run['per_frame'])} ({run['wall_seconds']:.0f} s)")
+        print(f"| family {g['family'].upper()}, garage {g['garage']} | " + " | ".join(cells)
+              + " |")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
     acc = sub.add_parser("accuracy")
     acc.add_argument("--model", action="append", default=[], metavar="NAME=PATH")
     acc.add_argument("--frames", type=int, default=400, help="per family (default 400)")
+    acc.add_argument("--family", action="append", default=[], metavar="NAME=PATH.py",
+                     help="also evaluate on another generator module's generate_scene")  # fmt: skip
     acc.add_argument("--json", type=Path)
     cur = sub.add_parser("curve")
     cur.add_argument("--garages-a", nargs="*", default=["101", "202", "303"])
@@ -245,13 +315,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "string: --fine-tune-args='--lr 0.001'")  # fmt: skip
     cur.add_argument("--init", default="demo", help="model to fine-tune (default: demo)")
     cur.add_argument("--no-scratch", action="store_true", help="skip the from-scratch run")
+    cur.add_argument("--skip-fine-tune", action="store_true", help="only the from-scratch run")
+    cur.add_argument(
+        "--scratch-args",
+        type=shlex.split,
+        default=[],
+        help="extra garagecam train flags for the from-scratch run, as one string",
+    )
     cur.add_argument("--json", type=Path)
     cur.add_argument("--plot", type=Path)
     sh = sub.add_parser("sheet")
     sh.add_argument("--out", type=Path, required=True)
+    tab = sub.add_parser("tables")
+    tab.add_argument(
+        "--accuracy", type=Path, default=Path("bench/results/generalisation/accuracy.json")
+    )
+    tab.add_argument("--curve", type=Path, default=Path("bench/results/finetune/curve.json"))
+    tab.add_argument(
+        "--scratch", type=Path, default=Path("bench/results/finetune/scratch-batch8.json")
+    )
     args = parser.parse_args(argv)
     if args.mode == "sheet":
         sheet(args)
+        return 0
+    if args.mode == "tables":
+        tables(args)
         return 0
     result = accuracy(args) if args.mode == "accuracy" else curve(args)
     result["command"] = " ".join(["bench/generalisation.py", *(argv or sys.argv[1:])])
