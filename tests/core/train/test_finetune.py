@@ -22,6 +22,7 @@ from garagecam_core.cli import main
 from garagecam_core.cli.train import FINE_TUNE_DEFAULTS
 from garagecam_core.scenes import write_dataset
 from garagecam_core.scenes_family_b import generate_scene_b
+from garagecam_core.train.trainer import MIN_THRESHOLD_FRAMES
 
 pytestmark = pytest.mark.slow
 SMALL = ((320, 180),)
@@ -59,6 +60,13 @@ def test_zero_epochs_from_the_demo_reproduce_its_outputs(frames: Path, tmp_path:
     # the input size and preprocessing come from the demo when --input-size is not given
     assert tuned.metadata.input_width == demo.metadata.input_width
     assert tuned.metadata.extra["fine_tuned_from"] == "garagecam-demo"
+    # a handful of validation frames are too few to choose thresholds: the demo's are kept
+    assert report["dataset"]["validation"] < MIN_THRESHOLD_FRAMES
+    assert tuned.metadata.labels == demo.metadata.labels
+    validation = report["dataset"]["validation"]
+    assert (
+        report["thresholds_from"] == f"garagecam-demo ({validation} validation frames are too few)"
+    )
     x = _inputs(6)
     for i in range(len(x)):
         np.testing.assert_allclose(tuned.run(x[i : i + 1]), demo.run(x[i : i + 1]), atol=1e-5)
