@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Write COUNT generated garage snapshots (JPEG) plus labels.csv (door_open, "
             "car_present) and labels.yaml into DIR, ready for 'garagecam train --data DIR'. "
-            "The same seed always gives the same images."
+            "The same seed always gives the same images. By default every image shows a new "
+            "garage; --garage G keeps one garage and camera (those of seed G) and varies only "
+            "door, car, people, light and weather: the frames of one new garage."
         ),
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -32,6 +34,19 @@ def register(subparsers: Any) -> None:
         metavar="WxH[,WxH...]",
         help="camera resolutions to pick from (default %(default)s)",
     )
+    parser.add_argument(
+        "--garage",
+        type=int,
+        metavar="SEED",
+        help="one garage: fix the garage and camera of this seed, vary only the moment",
+    )
+    parser.add_argument(
+        "--family",
+        choices=("a", "b"),
+        default="a",
+        help="a: the generator the demo is trained on (default); b: a separately written "
+        "renderer the demo never sees, to measure generalisation (see docs/demo-model.md)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -41,7 +56,16 @@ def run(args: argparse.Namespace) -> int:
 
     sizes = parse_sizes(args.size)
     start = time.perf_counter()
-    csv_path = write_dataset(args.out, args.seed, args.count, sizes, progress=not args.no_progress)
+    if args.family == "b":
+        from ..scenes_family_b import write_dataset_b
+
+        csv_path = write_dataset_b(
+            args.out, args.seed, args.count, sizes, not args.no_progress, garage=args.garage
+        )
+    else:
+        csv_path = write_dataset(
+            args.out, args.seed, args.count, sizes, not args.no_progress, garage=args.garage
+        )
     _LOGGER.info(
         "wrote %d scenes to %s in %.1f s (labels: %s)",
         args.count, args.out, time.perf_counter() - start, csv_path,

@@ -20,14 +20,22 @@ _DEFAULTS: dict[str, Any] = {
     "off_margin": 0.2,
 }  # kept equal to TrainOptions' defaults (checked by a test)
 
+#: defaults when starting from a trained model (--init-from), for a few dozen frames of one
+#: camera: a lower peak learning rate keeps what the model knows; small batches give enough
+#: optimiser steps (60 frames in batches of 32 are one step per epoch); no early stop, as a
+#: handful of validation frames make the validation loss noisy (the best epoch is kept).
+#: Measured: bench/generalisation.py curve, docs/demo-model.md.
+FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 40, "lr": 1e-3, "batch_size": 8, "patience": 40}
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a small student model on labelled snapshots and export it to .pte",
         description=(
-            "Train the built-in student CNN from scratch on DIR (labels.csv, labels.jsonl or "
-            "one sub-folder per class; see https://garagecam.github.io/garagecam/training/), "
+            "Train the built-in student CNN on DIR (labels.csv, labels.jsonl or one sub-folder "
+            "per class; see https://garagecam.github.io/garagecam/training/), from scratch or "
+            "fine-tuning a trained model (--init-from demo), "
             "pick ON/OFF thresholds on the validation split, export OUT (.pte with labels, "
             "thresholds and preprocessing inside) and write OUT's .pt PyTorch weights, .json "
             "report and .png training curve next to it."
@@ -36,26 +44,34 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--out", type=Path, required=True, help="model to write (.pte)")
     parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from 'demo' (the shipped demo model) or a model trained by "
+        "garagecam train (its .pt/.pte/.json); its labels must be the dataset's",
+    )
+    parser.add_argument(
         "--epochs",
         type=int,
-        default=_DEFAULTS["epochs"],
-        help="maximum epochs (default %(default)s)",
+        help=f"maximum epochs (default {_DEFAULTS['epochs']}, fine-tuning "
+        f"{FINE_TUNE_DEFAULTS['epochs']}; 0 with --init-from exports the starting weights)",
     )
     parser.add_argument(
         "--input-size",
         type=int,
-        default=_DEFAULTS["input_size"],
         metavar="PX",
-        help="square model input in pixels (default %(default)s)",
+        help=f"square model input in pixels (default {_DEFAULTS['input_size']}, fine-tuning: "
+        "the starting model's)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=_DEFAULTS["batch_size"], help="default %(default)s"
+        "--batch-size",
+        type=int,
+        help=f"default {_DEFAULTS['batch_size']}, fine-tuning {FINE_TUNE_DEFAULTS['batch_size']}",
     )
     parser.add_argument(
         "--lr",
         type=float,
-        default=_DEFAULTS["lr"],
-        help="peak learning rate, one-cycle schedule (default %(default)s)",
+        help=f"peak learning rate, one-cycle schedule (default {_DEFAULTS['lr']}, fine-tuning "
+        f"{FINE_TUNE_DEFAULTS['lr']})",
     )
     parser.add_argument(
         "--val-fraction",
@@ -66,8 +82,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--patience",
         type=int,
-        default=_DEFAULTS["patience"],
-        help="stop after this many epochs without a better validation loss (default %(default)s)",
+        help="stop after this many epochs without a better validation loss (default "
+        f"{_DEFAULTS['patience']}, fine-tuning {FINE_TUNE_DEFAULTS['patience']})",
     )
     parser.add_argument(
         "--seed",
@@ -105,15 +121,22 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..roi import Roi
+    from ..train.report import resolve_init
     from ..train.trainer import TrainOptions, train
 
+    init = resolve_init(args.init_from) if args.init_from else None
+    defaults = {**_DEFAULTS, **(FINE_TUNE_DEFAULTS if init else {})}
+    if init and args.input_size is None:
+        defaults["input_size"] = _init_input_size(init)
+    given = {key: getattr(args, key) for key in defaults if getattr(args, key, None) is not None}
+    chosen = {**defaults, **given}
     options = TrainOptions(
-        epochs=args.epochs,
-        input_size=args.input_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        epochs=chosen["epochs"],
+        input_size=chosen["input_size"],
+        batch_size=chosen["batch_size"],
+        lr=chosen["lr"],
         val_fraction=args.val_fraction,
-        patience=args.patience,
+        patience=chosen["patience"],
         seed=args.seed,
         threads=args.threads,
         off_margin=args.off_margin,
@@ -122,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         version=args.model_version,
         int8=args.int8,
         progress=not args.no_progress,
+        init_from=init,
     )
     result = train(args.data, args.out, options)
     report = result.report
@@ -129,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(result.model_path),
         "report": str(result.report_path),
         "curve": str(result.plot_path) if result.plot_path else None,
+        "fine_tuned_from": str(init) if init else None,
         "epochs_run": report["epochs_run"],
         "best_epoch": report["best_epoch"],
         "thresholds": {
@@ -144,3 +169,14 @@ def run(args: argparse.Namespace) -> int:
     json.dump(summary, sys.stdout, indent=2)
     print()
     return 0
+
+
+def _init_input_size(report_path: Path) -> int:
+    from ..errors import ConfigError
+    from ..metadata import ModelMetadata
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        return ModelMetadata.from_dict(report["metadata"]).input_width
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{report_path} is not a readable training report: {err}") from err

@@ -59,15 +59,49 @@ def load_trained(report_path: Path) -> TrainedStudent:
         raise ConfigError(
             f"{report_path} names the weights {weights.name}, which are not next to it"
         )
-    kwargs = report.get("student_kwargs") or {}
-    if "widths" in kwargs:
-        kwargs = {**kwargs, "widths": tuple(kwargs["widths"])}
-    module = StudentNet(len(metadata.labels), **kwargs)
+    module = StudentNet(len(metadata.labels), **_student_kwargs(report))
     try:
         module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except Exception as err:  # pickle/zip errors, shape mismatches: all mean "wrong file"
         raise ConfigError(f"{weights} does not hold this report's student weights: {err}") from err
     return TrainedStudent(module.eval(), metadata)
+
+
+def _student_kwargs(report: dict[str, Any]) -> dict[str, Any]:
+    kwargs = report.get("student_kwargs") or {}
+    if "widths" in kwargs:
+        kwargs = {**kwargs, "widths": tuple(kwargs["widths"])}
+    return dict(kwargs)
+
+
+def student_widths(report_path: Path) -> tuple[int, ...]:
+    """The stage widths of the network a (readable) training report describes."""
+    from .student import DEFAULT_WIDTHS
+
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    widths: tuple[int, ...] = _student_kwargs(report).get("widths", DEFAULT_WIDTHS)
+    return widths
+
+
+def resolve_init(spec: str) -> Path:
+    """`demo` or a model's `.pt`/`.pte`/`.json` -> the training report next to its weights."""
+    if spec == "demo":
+        from .. import demo_model_path
+
+        return demo_model_path().with_suffix(".json")
+    path = Path(spec)
+    if path.suffix not in (".pt", ".pte", ".json"):
+        raise ConfigError(
+            f"--init-from {spec!r}: give 'demo' or a model trained by `garagecam train` "
+            "(its .pt, .pte or .json; the three sit side by side)"
+        )
+    report = path.with_suffix(".json")
+    if not report.is_file():
+        raise ConfigError(
+            f"--init-from {spec}: no training report {report.name} next to it (fine-tuning "
+            "needs the PyTorch weights and the report `garagecam train` writes)"
+        )
+    return report
 
 
 def plot_history(history: Sequence[_Epoch], path: Path, title: str = "") -> Path | None:

@@ -15,6 +15,7 @@ from garagecam_scrypted.plugin import GarageCamPlugin
 from scrypted_sdk import types as sdk_types
 
 from garagecam_core import demo_model_path
+from garagecam_core.bundle import read_metadata
 from garagecam_core.engine.base import AsyncEngine
 from garagecam_core.errors import (
     ConfigError,
@@ -205,7 +206,8 @@ async def test_settings_round_trip_and_apply_without_restart(
     # clearing a value goes back to the default
     await camera.putSetting("on_threshold:door_open", None)
     assert "on_threshold:door_open" not in host.native_ids[native_id].storage
-    assert camera.gc_core.debouncer.policy("door_open").on_threshold == 0.2
+    demo_door = read_metadata(demo_model_path()).label("door_open")  # the model's own default
+    assert camera.gc_core.debouncer.policy("door_open").on_threshold == demo_door.on_threshold
 
 
 @pytest.mark.parametrize(

