@@ -337,19 +337,23 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
     model: Path = studio["model"]
     original = model.read_bytes()
     page.select_option("#filter", "all")
-    # tiny for the test; a real run for the documentation's screenshots
-    page.fill("#epochs", "30" if DOCS else "2")
-    page.fill("#input-size", "96" if DOCS else "32")
+    # tiny for the test; the page's defaults (what a user gets) for the documentation's screenshots
+    if not DOCS:
+        page.fill("#epochs", "2")
+        page.fill("#input-size", "32")
+    epochs = page.input_value("#epochs")
     page.click("#train")
-    page.wait_for_selector("#result:not([hidden])", timeout=600_000 if DOCS else 240_000)
+    page.wait_for_selector("#result:not([hidden])", timeout=900_000 if DOCS else 240_000)
     status = page.locator("#train-status").inner_text()
-    assert "done" in status and ("/30," if DOCS else "epoch 2/2") in status
+    assert "done" in status and f"epoch {epochs}/{epochs}" in status
     table = page.locator("#compare").inner_text()
     assert "door_open" in table and "held-out frames" in table and "%" in table
     page.wait_for_selector("#curve-png:not([hidden])")
     shoot(page, "train")
 
     runs = api_get(page, "/train")
+    assert runs[-1]["init_from"] == "demo"  # the camera's labels are the demo's: fine-tuned
+    assert "--init-from demo" in runs[-1]["command"]
     run_model = Path(runs[-1]["command"].split("--out ")[1].split(" ")[0])
     with page.expect_download() as download:
         page.click("#download")
