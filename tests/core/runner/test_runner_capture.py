@@ -5,6 +5,7 @@ never stopping the camera. Plus the `capture` and `studio` config keys and `--ch
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from garagecam_core import demo_model_path
+from garagecam_core.engine.local import LocalEngine
 from garagecam_core.errors import ConfigError
 from garagecam_core.runner.check import check_config
 from garagecam_core.runner.config import parse_config
@@ -28,9 +31,30 @@ SHARP = {
 }
 
 
+@functools.cache
+def sure_scenes() -> dict[str, list[int]]:
+    """Generated scenes of seed 5 (320x180) that the demo model gets right with a wide margin,
+    by what they show: `empty` (door closed, no car) and `busy` (door open, car). Chosen by the
+    scenes' own labels and the demo's answers, so the tests do not hang on which pictures a
+    given generator or demo version draws or gets wrong."""
+    found: dict[str, list[int]] = {"empty": [], "busy": []}
+    with LocalEngine(demo_model_path()) as engine:
+        for index in range(200):
+            drawn = generate_scene(5, index, sizes=((320, 180),))
+            kind = {(False, False): "empty", (True, True): "busy"}.get(
+                (drawn.door_open, drawn.car_present)
+            )
+            if kind is None or len(found[kind]) >= 6:
+                continue
+            probs = engine.classify(drawn.jpeg).probabilities.values()
+            if all(p < 0.2 for p in probs) if kind == "empty" else all(p > 0.8 for p in probs):
+                found[kind].append(index)
+    assert all(len(v) == 6 for v in found.values()), found
+    return found
+
+
 def scene(index: int, quality: int | None = None) -> bytes:
-    """Generated scene `index` of seed 5 (0: door closed, no car; 2: door open, car; 1, 3, 5:
-    door closed, the demo model is sure of it but not certain; see the thresholds below)."""
+    """Generated scene `index` of seed 5 (see `sure_scenes`)."""
     jpeg = generate_scene(5, index, sizes=((320, 180),)).jpeg
     if quality is None:
         return jpeg
@@ -58,10 +82,11 @@ async def test_state_changes_and_background_are_kept_once_and_duplicates_skipped
 ) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
-    (frames / "0.jpg").write_bytes(scene(0))  # door closed, no car
-    (frames / "1.jpg").write_bytes(scene(0, quality=60))  # the same scene again
-    (frames / "2.jpg").write_bytes(scene(2))  # door open, car
-    (frames / "3.jpg").write_bytes(scene(4))  # door open, car (another scene)
+    empty, busy = sure_scenes()["empty"], sure_scenes()["busy"]
+    (frames / "0.jpg").write_bytes(scene(empty[0]))  # door closed, no car
+    (frames / "1.jpg").write_bytes(scene(empty[0], quality=60))  # the same scene again
+    (frames / "2.jpg").write_bytes(scene(busy[0]))  # door open, car
+    (frames / "3.jpg").write_bytes(scene(busy[1]))  # door open, car (another scene)
     config = parse_config(
         {
             "http": None,
@@ -86,7 +111,7 @@ async def test_state_changes_and_background_are_kept_once_and_duplicates_skipped
         assert change["states"] == {"door_open": "on", "car_present": "on"}
         assert change["probabilities"]["door_open"] > 0.5
         assert {Path(r["path"]).name for r in records} == images(folder)
-        assert (folder / records[0]["path"]).read_bytes() == scene(0)
+        assert (folder / records[0]["path"]).read_bytes() == scene(empty[0])
         assert runner.metrics.captured.value("garage", "background") == 1
         assert runner.metrics.captured.value("garage", "state_change") == 1
         assert runner.metrics.capture_bytes.value("garage") == sum(r["bytes"] for r in records)
@@ -100,7 +125,8 @@ async def test_unsure_frames_within_bounds_never_delete_labels_or_foreign_files(
 ) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
-    for index in (0, 1, 3, 5):  # door closed, each somewhere in the wide band below
+    closed = sure_scenes()["empty"]
+    for index in closed[:4]:  # door closed, each somewhere in the wide band below
         (frames / f"{index}.jpg").write_bytes(scene(index))
     folder = tmp_path / "captures" / "garage"
     (folder / "images").mkdir(parents=True)
@@ -136,8 +162,8 @@ async def test_unsure_frames_within_bounds_never_delete_labels_or_foreign_files(
         # Both kept frames labelled: nothing may be deleted, new frames are refused.
         labels = [{"path": r["path"], "labels": {"door_open": 0, "car_present": 0}} for r in kept]
         (folder / "labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
-        (frames / "7.jpg").write_bytes(scene(7))
-        (frames / "9.jpg").write_bytes(scene(9))
+        for index in closed[4:6]:
+            (frames / f"{index}.jpg").write_bytes(scene(index))
         assert await eventually(lambda: metrics.capture_refused.value("garage", "full") >= 2)
         await runner.capture.drain()
         assert manifest(folder) == kept
@@ -150,7 +176,7 @@ async def test_a_folder_that_cannot_be_written_never_stops_the_camera(
 ) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
-    for index in (0, 2):
+    for index in (sure_scenes()["empty"][0], sure_scenes()["busy"][0]):
         (frames / f"{index}.jpg").write_bytes(scene(index))
     blocker = tmp_path / "disk"
     blocker.write_text("a file where the capture folder should be")  # fails even for root
