@@ -14,9 +14,13 @@ GarageCam-level validation and turns failures into the core's error types.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -316,3 +320,54 @@ def get_runtime(name: str | None = None) -> PteRuntime:
         "garagecam-runtime binding, Linux glibc x86_64/aarch64), or use a remote GarageCam "
         f"runner ({'; '.join(errors)})"
     )
+
+
+# --- the native runtime's own messages -------------------------------------------------------
+
+
+def _swap_stream(old: Any, new: Any) -> None:
+    """Point the root logger's handlers that write to `old` at `new`."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+            handler.setStream(new)
+
+
+@contextlib.contextmanager
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what the runtime writes to stderr inside the block to this module's log: DEBUG
+    lines, or WARNING lines if the block raises.
+
+    The ExecuTorch runtime writes INFO lines ("Failed to open midr file ...", "Resetting
+    threadpool ...") when its thread pool is made and a program loads: the binding to file
+    descriptor 2, the official runtime through Python's `sys.stderr`; neither has a log
+    level to set. Both are captured; the root logger's handlers keep writing to the real
+    stderr. fd 2 is process-wide: use this only where no other thread writes to stderr
+    meanwhile (a command's start-up), not in a long-running service.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    real = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    python_stderr = sys.stderr
+    _swap_stream(python_stderr, real)
+    failed = False
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            python_stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            _swap_stream(real, python_stderr)
+            real.close()
+            sink.seek(0)
+            _log_native(sink.read(), logging.WARNING if failed else logging.DEBUG)
+
+
+def _log_native(output: bytes, level: int) -> None:
+    for line in output.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            _LOGGER.log(level, "ExecuTorch runtime: %s", line.rstrip())

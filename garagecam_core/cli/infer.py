@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GarageCamError
 from ..roi import Roi
+
+if TYPE_CHECKING:
+    from ..engine.base import Engine
 
 
 def register(subparsers: Any) -> None:
@@ -42,20 +45,28 @@ def _roi(text: str) -> Roi:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def run(args: argparse.Namespace) -> int:
+def _open_engine(args: argparse.Namespace) -> Engine:
     from .. import demo_model_path
-    from ..engine.base import Engine
 
     model = args.model or demo_model_path()
-    engine: Engine
-    if args.worker:
+    if args.worker:  # the worker logs its runtime's messages at DEBUG itself
         from ..engine.worker import WorkerEngine
 
-        engine = WorkerEngine(model, threads=args.threads)
-    else:
-        from ..engine.local import LocalEngine
+        return WorkerEngine(model, threads=args.threads)
+    from ..engine.local import LocalEngine
 
-        engine = LocalEngine(model, threads=args.threads)
+    if getattr(args, "verbose", 0):
+        return LocalEngine(model, threads=args.threads)
+    # The ExecuTorch runtime writes INFO lines to fd 2 while its thread pool is made and the
+    # program loads: keep them out of the output unless asked for (-v).
+    from ..pte_runtimes import native_stderr_to_log
+
+    with native_stderr_to_log():
+        return LocalEngine(model, threads=args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = _open_engine(args)
     failed = False
     try:
         for path in args.images:
