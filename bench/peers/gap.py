@@ -89,7 +89,7 @@ def export_all(workdir: Path, stems: bool = False) -> dict[str, Any]:
     from garagecam_core import demo_model_path
     from garagecam_core.bench.module import resolve_module
     from garagecam_core.bench.peers import litert, ncnn
-    from garagecam_core.bench.snapshots import generated_snapshots
+    from garagecam_core.bench.snapshots import generated_snapshots, goal_snapshot
     from garagecam_core.bundle import read_metadata
     from garagecam_core.export import lower_to_pte
     from garagecam_core.preprocess import prepare
@@ -98,7 +98,7 @@ def export_all(workdir: Path, stems: bool = False) -> dict[str, Any]:
     source = resolve_module(metadata, None, True, demo_model_path().parent)
     assert source is not None and source.trained, "needs the demo's trained weights"
     eager = source.probabilities_module(metadata)
-    tensor = prepare(generated_snapshots()[-1].data, metadata).tensor
+    tensor = prepare(goal_snapshot(generated_snapshots()).data, metadata).tensor
     nchw = np.ascontiguousarray(tensor)
     np.save(workdir / "input.npy", nchw)
     example = torch.from_numpy(nchw)

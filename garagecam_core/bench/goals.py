@@ -58,6 +58,35 @@ def _goal(
     }
 
 
+def _int8_features(result: dict[str, Any]) -> str:
+    """The instructions int8 kernels can use on the CPU measured (dot products or not)."""
+    flags = set((result.get("machine") or {}).get("cpu_flags") or [])
+    dot = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm"})
+    return f"reported; int8 dot products: {', '.join(dot)}" if dot else "reported; no VNNI/dotprod"
+
+
+def _other_frames(
+    result: dict[str, Any], size: list[int] | None, threads: int
+) -> Iterator[dict[str, Any]]:
+    """End to end vs naive on the other frames of the goal size (the IR night frame: a
+    heavier JPEG, decoded by the same code), reported beside the judged first frame."""
+    pipeline, naive = result.get("pipeline", []), result.get("naive", [])
+    names = [
+        r["image"]
+        for r in pipeline
+        if r["size"] == size and r["engine"] == "in-process" and r.get("image")
+    ]
+    for name in list(dict.fromkeys(names))[1:]:
+        local = _pick(pipeline, image=name, threads=threads, engine="in-process")
+        baseline = _pick(naive, image=name, threads=threads)
+        ratio = _ratio(_median(baseline, "end_to_end"), _median(local, "end_to_end"))
+        yield _goal(
+            f"end_to_end_vs_naive_{name.rsplit('.', 1)[0]}",
+            f"End to end vs naive pipeline ({name}, {threads} thread)", "reported", ratio,
+            met=None,
+        )  # fmt: skip
+
+
 def evaluate_goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     return list(_goals(result))
 
@@ -68,13 +97,15 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
     local = _pick(pipeline, size=size, threads=threads, engine="in-process")
     worker = _pick(pipeline, size=size, threads=threads, engine="worker")
     baseline = _pick(naive, size=size, threads=threads)
-    where = f"{size[0]}x{size[1]}, {threads} thread" if size else "no image"
+    name = local.get("image") if local else None
+    where = f"{name or (f'{size[0]}x{size[1]}' if size else 'no image')}, {threads} thread"
 
     ratio = _ratio(_median(baseline, "end_to_end"), _median(local, "end_to_end"))
     yield _goal(
         "end_to_end_vs_naive", f"End to end vs naive pipeline ({where})", ">= 5x", ratio,
         met=None if ratio is None else ratio >= 5.0,
     )  # fmt: skip
+    yield from _other_frames(result, size, threads)
     ratio = _ratio(_median(baseline, "decode_preprocess"), _median(local, "decode_preprocess"))
     yield _goal(
         "preprocess_vs_full_decode", f"Decode + preprocess vs full decode + resize ({where})",
@@ -115,7 +146,7 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
     )  # fmt: skip
     ratio = _ratio(fp32, _runtime_median(result, ET_INT8, threads))
     yield _goal(
-        "int8_speed", "int8 speed-up over fp32 (reported; no VNNI on x86 here)", "reported",
+        "int8_speed", f"int8 speed-up over fp32 ({_int8_features(result)})", "reported",
         ratio, met=None,
     )  # fmt: skip
     overhead = None
@@ -131,7 +162,8 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
     memory = result.get("memory") or {}
     rss = memory.get("worker_rss_mb")
     yield _goal(
-        "worker_rss", "Worker process RSS with the model loaded", "<= 64 MB",
+        "worker_rss", "Worker process RSS while classifying (after the timed frames)",
+        "<= 64 MB",
         rss, met=None if rss is None else rss <= 64.0, unit="MB",
     )  # fmt: skip
     yield from _binding_goals(result.get("binding") or {})

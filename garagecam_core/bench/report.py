@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .machine import cpu_features
 from .peers.report import draw_peers, peers_markdown
 
 _STAGES = ("decode", "preprocess", "inference", "debounce", "call_overhead", "end_to_end")
@@ -45,17 +46,45 @@ def _size(row: dict[str, Any]) -> str:
     return f"{row['size'][0]}x{row['size'][1]}"
 
 
+def _load(values: list[float] | None) -> str:
+    return " / ".join(f"{v:.2f}" for v in values) if values else "n/a"
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """CPU, its SIMD features (what decides int8 vs fp32 and runtime against runtime) and the
+    load average around the run: printed with every result."""
+    features = machine.get("cpu_features") or cpu_features(machine.get("cpu_flags", []))
+    return (
+        f"CPU: {machine['cpu_model']}, {machine['usable_cpus']} cores, {machine['machine']}; "
+        f"{features}. Load average (1/5/15 min) at the start: "
+        f"{_load(machine.get('load_average_start'))}, at the end: "
+        f"{_load(machine.get('load_average_end'))}."
+    )
+
+
+def _image_facts(result: dict[str, Any]) -> str:
+    images = result.get("images") or []
+    return "; ".join(
+        f"{i['name']}: {i['size'][0]}x{i['size'][1]}, {i['bytes'] / 1024:,.0f} KiB"
+        + (f", JPEG quality ~{i['quality']}" if i.get("quality") else "")
+        for i in images
+    )
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     model, machine = result["model"], result["machine"]
     versions = machine["versions"]
     out = [
         f"Model `{model['name']}` ({model['weights']}), input {model['input_size'][1]}x"
-        f"{model['input_size'][0]}; {machine['cpu_model']} ({machine['usable_cpus']} cores, "
-        f"{', '.join(machine['cpu_flags']) or 'no SIMD flags found'}), Python "
+        f"{model['input_size'][0]}; Python "
         f"{machine['python']}, torch {versions.get('torch')}, executorch "
         f"{versions.get('executorch')}, onnxruntime {versions.get('onnxruntime') or 'absent'}. "
         f"Times in ms, median / p90 over {result['config']['runs']} runs after "
         f"{result['config']['warmup']} warm-up runs.",
+        "",
+        machine_line(machine),
+        "",
+        f"Frames: {_image_facts(result) or 'n/a'}.",
         "",
         "**Pipeline per stage** (bytes in, debounced states out):",
         "",
@@ -175,9 +204,14 @@ def _facts_rows(result: dict[str, Any]) -> list[list[str]]:
     memory = result.get("memory") or {}
     if memory.get("worker_rss_mb") is not None:
         rows.append(
-            [f"Worker RSS with the model loaded ({memory['threads']} thread(s))",
-             f"{memory['worker_rss_mb']:.1f} MB"]
+            [f"Worker RSS while classifying, after {memory.get('frames_classified', 0):,} frames "
+             f"({memory['threads']} thread(s))", f"{memory['worker_rss_mb']:.1f} MB"]
         )  # fmt: skip
+        if memory.get("worker_rss_loaded_mb") is not None:
+            rows.append(
+                ["Worker RSS right after loading, before any frame",
+                 f"{memory['worker_rss_loaded_mb']:.1f} MB"]
+            )  # fmt: skip
         rows.append(["Worker peak RSS", f"{_num(memory.get('worker_peak_rss_mb'), 1)} MB"])
         rows.append(
             [f"Worker RSS growth over {memory['iterations']:,} classifications",

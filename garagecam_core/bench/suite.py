@@ -18,12 +18,19 @@ from .. import demo_model_path
 from ..errors import ConfigError
 from ..metadata import ModelMetadata
 from .goals import EAGER, ET_FP32, ET_INT8, ORT, evaluate_goals, goal_image
-from .machine import machine_info
+from .machine import load_average, machine_info
 from .model_facts import count_params_and_macs, pte_facts
 from .module import SourceModule, resolve_module
 from .peers import LITERT, NCNN
 from .peers.goals import peer_goals
-from .snapshots import BENCH_SEED, Snapshot, generated_snapshots, load_snapshots
+from .snapshots import (
+    BENCH_SEED,
+    Snapshot,
+    generated_snapshots,
+    goal_snapshot,
+    image_facts,
+    load_snapshots,
+)
 
 _LOGGER = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -155,6 +162,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "model": str(model_path),
             "images": [s.name for s in snapshots],
         },
+        "images": image_facts(snapshots),
     }
     try:
         with tempfile.TemporaryDirectory(prefix="garagecam-bench-") as tmp:
@@ -179,6 +187,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     result["capacity"] = _capacity(result)
     result["goals"] = evaluate_goals(result) + peer_goals(result)
     result["duration_s"] = round(time.perf_counter() - started, 1)
+    result["machine"]["load_average_end"] = load_average()
     return result
 
 
@@ -230,9 +239,11 @@ def _pipeline(
                 if measure_memory:
                     progress.phase(f"worker RSS over {config.rss_iterations} frames")
                     memory = measure_growth(
-                        engine, engine.pid, snapshots[-1], config.rss_iterations,
+                        engine, engine.pid, goal_snapshot(snapshots), config.rss_iterations,
                         tick=progress.tick, loaded_mb=loaded_mb, threads=threads,
                     )  # fmt: skip
+                    timed = len(snapshots) * (config.runs + config.warmup)
+                    memory["frames_classified"] = timed + config.rss_iterations
     return rows, memory
 
 
@@ -282,8 +293,7 @@ def _side_by_side(
     from . import runtimes as rt
     from .peers.bench import peer_candidates, peer_figures
 
-    size = goal_image(result)
-    snapshot = next(s for s in snapshots if list(s.size) == size)
+    snapshot = goal_snapshot(snapshots)
     tensor = prepare(snapshot.data, metadata).tensor
     if source is None:
         why = "needs the PyTorch module: pass --module pkg.mod:factory"
@@ -362,8 +372,7 @@ def _binding(
     from ..preprocess import prepare
     from .binding import cold_starts, compare_runtimes
 
-    size = goal_image(result)
-    snapshot = next(s for s in snapshots if list(s.size) == size)
+    snapshot = goal_snapshot(snapshots)
     tensor = prepare(snapshot.data, metadata).tensor
     progress.phase("binding vs official runtime")
     rows = compare_runtimes(programs, tensor, config.runs, config.warmup, progress.tick)
@@ -417,14 +426,15 @@ def _capacity(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if size is None:
         return rows
+    goal = next(r["image"] for r in result["pipeline"] if r["size"] == size)
     for row in result["pipeline"]:
-        if row["size"] != size or row["threads"] != 1:
+        if row["image"] != goal or row["threads"] != 1:
             continue
         per_second = 1000.0 / row["stages"]["end_to_end"]["median"]
         rows.append(
             {
                 "engine": row["engine"],
-                "image": f"{size[0]}x{size[1]}",
+                "image": goal,
                 "classifications_per_s_per_core": round(per_second, 2),
                 "cameras_at_10s_per_core": round(per_second * CAMERA_INTERVAL_S, 1),
                 "cameras_at_10s_machine": round(per_second * CAMERA_INTERVAL_S * cores, 1),

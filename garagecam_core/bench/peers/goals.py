@@ -78,8 +78,8 @@ def _goals(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
     best = min(peer_rss) if peer_rss else None
     worker = (result.get("memory") or {}).get("worker_rss_mb")
     yield _goal(
-        "worker_rss_vs_best_peer", "GarageCam worker RSS with the model loaded / best peer's "
-        "RSS (fresh process, model loaded)", "<= 1.0",
+        "worker_rss_vs_best_peer", "GarageCam worker RSS while classifying / best peer's "
+        "RSS (fresh process, model loaded, after the same probe frames)", "<= 1.0",
         worker / best if worker and best else None, limit=1.0,
     )  # fmt: skip
     # the same with the preprocessing a pipeline needs around any runtime (Pillow, buffers)

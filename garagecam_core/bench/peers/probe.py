@@ -8,7 +8,8 @@ own natural layout before the clock starts. With `--frame`, the process also doe
 pipeline does around the runtime: it imports GarageCam's preprocessing (Pillow) and makes
 the input from the image with the model's metadata, so its memory compares with a worker's.
 Prints one JSON line: milliseconds for the runtime's import, the model's load and the first
-run; VmRSS and VmHWM (MiB) after the first run; the output probabilities. numpy is imported
+run; VmRSS and VmHWM (MiB) after `PROBE_FRAMES` runs (the working figure); the output
+probabilities. numpy is imported
 before the clock: every runtime needs it. Run by `footprint.py`; only numpy, the runtime's
 package and the modules named here are imported.
 """
@@ -26,6 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float32]
+#: runs before the memory is read: a runtime's buffers are allocated by the first frames,
+#: so RSS after a few frames is the working figure, comparable with a worker's
+PROBE_FRAMES = 20
 Runner = Callable[[], Array]
 
 
@@ -151,6 +155,8 @@ def probe(
     loaded = time.perf_counter()
     output = run()
     done = time.perf_counter()
+    for _ in range(PROBE_FRAMES - 1):
+        output = run()
     return {
         "kind": kind,
         "import_ms": round(import_s * 1000.0, 2),

@@ -31,6 +31,8 @@ GOAL_IDS = {
     "engine_vs_litert_1", "engine_vs_ncnn_1", "end_to_end_vs_litert_1",
     "worker_end_to_end_vs_litert_1", "worker_rss_vs_best_peer", "engine_process_rss_vs_best_peer",
     "worker_rss_vs_best_peer_pipeline",
+    # the generated IR night frame, reported beside the judged daylight 2560x1440 frame
+    "end_to_end_vs_naive_night-ir-2560x1440",
 }  # fmt: skip
 PEER_GOALS = {g for g in GOAL_IDS if "litert" in g or "ncnn" in g or "peer" in g}
 STAGES = {
