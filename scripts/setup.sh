@@ -4,6 +4,8 @@
 #   .venv          Python 3.13: model tooling (torch, executorch, ONNX Runtime), lint, types,
 #                  docs (MkDocs), the core and Scrypted plugin tests
 #   .venv-py311    Python 3.11: the core as on Raspberry Pi OS bookworm
+#                  Both are thin venvs of this checkout (its own code, editable, and its own
+#                  garagecam-runtime) over cached dependency venvs (scripts/lib/venv.sh).
 #   Debian sid tree (scripts/lib/sid.sh) with the Home Assistant test harnesses, no torch:
 #     /opt/venvs/ha-newest  Python 3.14, the newest Home Assistant
 #     /opt/venvs/ha-min     the oldest Home Assistant hacs.json declares
@@ -11,7 +13,8 @@
 #                  each of these Pythons and installed into each environment.
 #
 # Everything is built under $GARAGECAM_CACHE (default ~/.cache/garagecam) in directories named
-# after the hash of their inputs and reused by later runs and other clones; with no cache
+# after the hash of their inputs and reused by later runs and other clones (the dependency
+# venvs hold dependencies only: each checkout imports its own code); with no cache
 # everything is built from the package registries (about 11 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +25,8 @@ mkdir -p "$cache/venvs" "$cache/build/wheels"
 log() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=lib/sid.sh
 source scripts/lib/sid.sh
+# shellcheck source=lib/venv.sh
+source scripts/lib/venv.sh
 
 EXECUTORCH_VERSION=1.5.1
 
@@ -76,9 +81,10 @@ build_venv() {  # build_venv LINK PYVER REQUIREMENTS CONSTRAINTS
     else
         log "Reusing the Python $pyver environment $dir"
     fi
-    ln -sfn "$dir" "$link"
-    # The project itself, editable, so this checkout's code and its `garagecam` command are used.
-    "$link/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$root"
+    # The cache holds the dependencies only (an older set-up installed the project there);
+    # this checkout gets a thin venv of its own over it, with its own code editable in it.
+    deps_without_project "$dir"
+    checkout_venv "$root/$link" "$dir" "$root"
 }
 
 build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (inside the sid tree)
