@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
+_SHIPPED = Path("shipped-trunk")  # --trunk without a path: the trunk in the package
 
 
 def _threads(text: str) -> list[int]:
@@ -69,6 +70,12 @@ def register(subparsers: Any) -> None:
         "--footprint-processes", type=int,
         help="fresh processes per runtime for import time and memory (default 3; quick: 1)",
     )  # fmt: skip
+    parser.add_argument(
+        "--trunk", nargs="?", type=Path, const=_SHIPPED, metavar="TRUNK.pte",
+        help="instead of the pipeline: the pretrained trunk (default: the shipped one) against "
+        "LiteRT, ncnn, ONNX Runtime and eager on the same weights (--threads, --runs, "
+        "--warmup, --footprint-processes, --json and --markdown apply)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short run with small counts")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write all figures")
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="write the tables")
@@ -77,7 +84,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _run_trunk(args: argparse.Namespace) -> int:
+    from ..bench.report import write_json
+    from ..bench.trunk import TrunkBenchConfig, run_trunk_bench, trunk_markdown
+
+    values: dict[str, Any] = {"command": _command(args)}
+    if args.trunk != _SHIPPED:
+        values["trunk"] = args.trunk
+    for key in ("threads", "runs", "warmup", "footprint_processes"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    result = run_trunk_bench(TrunkBenchConfig(**values))
+    text = trunk_markdown(result)
+    if args.json is not None:
+        write_json(result, args.json)
+    if args.markdown is not None:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.trunk is not None:
+        return _run_trunk(args)
     from ..bench.report import to_markdown, write_json, write_markdown, write_plot
     from ..bench.suite import BenchConfig, run_bench
 
@@ -130,6 +159,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--module-outputs", args.module_outputs]
     for image in args.image:
         words += ["--image", str(image)]
+    if args.trunk is not None:
+        words += ["--trunk"] + ([] if args.trunk == _SHIPPED else [str(args.trunk)])
     if args.quick:
         words.append("--quick")
     return shlex.join(words)

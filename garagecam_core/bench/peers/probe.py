@@ -55,6 +55,21 @@ def _engine(models: list[str], threads: int, x: Array) -> tuple[Callable[[], Run
     return load, imported - start
 
 
+def _trunk(models: list[str], threads: int, x: Array) -> tuple[Callable[[], Runner], float]:
+    """GarageCam's pretrained trunk (`heads.trunk.load_trunk(...).embed`): features out."""
+    start = time.perf_counter()
+    from garagecam_core.heads.trunk import load_trunk
+
+    imported = time.perf_counter()
+
+    def load() -> Runner:
+        trunk = load_trunk(models[0], threads=threads)
+        layout_x = _channels_last(x) if trunk.info.input_layout == "NHWC" else x
+        return lambda: trunk.embed(layout_x)
+
+    return load, imported - start
+
+
 def _channels_last(x: Array) -> Array:
     """The same logical (1, 3, H, W) tensor in channels-last memory."""
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
@@ -127,6 +142,7 @@ def _binding(models: list[str], threads: int, x: Array) -> tuple[Callable[[], Ru
 
 KINDS: dict[str, Callable[[list[str], int, Array], tuple[Callable[[], Runner], float]]] = {
     "garagecam-engine": _engine,
+    "garagecam-trunk": _trunk,
     "garagecam-runtime": _binding,
     "litert": _litert,
     "ncnn": _ncnn,
@@ -155,6 +171,7 @@ def probe(
     loaded = time.perf_counter()
     output = run()
     done = time.perf_counter()
+    first_result_at = time.time()  # wall clock: the parent knows when it started the process
     for _ in range(PROBE_FRAMES - 1):
         output = run()
     return {
@@ -162,6 +179,7 @@ def probe(
         "import_ms": round(import_s * 1000.0, 2),
         "load_ms": round((loaded - start) * 1000.0, 2),
         "first_run_ms": round((done - loaded) * 1000.0, 2),
+        "first_result_at": first_result_at,
         "rss_mb": round(_vm("VmRSS"), 2),
         "peak_rss_mb": round(_vm("VmHWM"), 2),
         "output": [float(v) for v in np.asarray(output).reshape(-1)],
