@@ -171,6 +171,7 @@ def measure_runtimes(
     *,
     rounds: int = ROUNDS,
     tolerances: dict[str, float] | None = None,
+    reference: npt.NDArray[np.float32] | None = None,
 ) -> list[dict[str, Any]]:
     """Time every candidate at every thread count in turns; compare its output with eager's.
 
@@ -179,9 +180,10 @@ def measure_runtimes(
     and its share of `runs` timed calls, the order rotating from round to round. Load that
     comes and goes on the machine then hits all of them alike, and the per-round medians
     give paired ratios (`paired_ratio`) steadier than a ratio of two separate medians.
+    Outputs are compared with `reference` if given (eager's, computed once), else with the
+    first candidate's (eager is put first).
     """
     order = sorted(candidates, key=lambda c: c.name != EAGER)  # eager first: the reference
-    reference: npt.NDArray[np.float32] | None = None
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     shares = split_runs(runs, rounds)
     for count in threads:
