@@ -28,8 +28,16 @@ from .stats import Summary, sample_ms, summarize
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Largest allowed |probability - eager probability| per runtime.
-TOLERANCES = {EAGER: 0.0, ET_FP32: 1e-4, ORT: 1e-4, ET_INT8: 0.05}
+#: Largest allowed |probability - eager probability| per runtime. fp32 runtimes only sum in
+#: other orders. int8 carries post-training quantisation error, which is a property of the
+#: model and its calibration, not of the runtime: for the demo model (version 2, 32
+#: calibration frames) over 200 generated scenes it is 0.004 (median), 0.065 (p90), 0.15
+#: (p99), 0.24 (max) in probability, larger where outputs sit mid-range (the sigmoid's slope).
+#: 0.15 flags a broken int8 program (wrong layout, scales: differences of 0.3 and more), not
+#: ordinary quantisation error; int8's quality is judged by the accuracy goals (points lost,
+#: decision agreement with fp32 on generated scenes). (It was 0.05 when the demo's outputs
+#: sat near 0 and 1, where the same error in logits moves probabilities by 1e-4.)
+TOLERANCES = {EAGER: 0.0, ET_FP32: 1e-4, ORT: 1e-4, ET_INT8: 0.15}
 
 Runner = Callable[[], npt.NDArray[np.float32]]
 #: turns each runtime takes at each thread count (see `measure_runtimes`)
