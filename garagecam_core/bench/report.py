@@ -43,7 +43,8 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
 
 
 def _size(row: dict[str, Any]) -> str:
-    return f"{row['size'][0]}x{row['size'][1]}"
+    """The frame's name (several frames may share a size), else its size."""
+    return str(row.get("image") or f"{row['size'][0]}x{row['size'][1]}")
 
 
 def _load(values: list[float] | None) -> str:

@@ -62,7 +62,7 @@ def peers_markdown(result: dict[str, Any]) -> list[str]:
     ]
     out += _table(
         ["Runtime", "Threads", "Inference ms", "time / engine's", "Max abs diff vs eager",
-         "RSS loaded", "cold start"],
+         "RSS after 20 frames", "cold start"],
         runtime_ratio_rows(result),
     )  # fmt: skip
     footprint = peers.get("footprint", [])
