@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ExportError
 from ..metadata import METADATA_METHOD
 from .trunk import TrunkInfo
@@ -82,7 +84,24 @@ def build_module(variant: str) -> Any:
     return Features(net).eval()
 
 
-def export_trunk(out: Path, variant: str = "lite0", size: int | None = None) -> TrunkInfo:
+def _calibration(info: TrunkInfo, directory: Path) -> list[Any]:
+    """Frames preprocessed exactly as at inference, for int8 calibration."""
+    import torch
+
+    from ..export import calibration_files
+    from ..preprocess import prepare
+
+    meta = info.model_metadata(({"name": "x"},), "calibration")
+    return [
+        torch.from_numpy(np.ascontiguousarray(prepare(p.read_bytes(), meta).tensor))
+        for p in calibration_files(directory)
+    ]
+
+
+def export_trunk(
+    out: Path, variant: str = "lite0", size: int | None = None, calibration: Path | None = None
+) -> TrunkInfo:
+    """Export to `out`; with `calibration` (a folder of frames) int8-quantized for XNNPACK."""
     import torch
 
     from ..export import _write_atomically, lower_to_pte
@@ -93,7 +112,10 @@ def export_trunk(out: Path, variant: str = "lite0", size: int | None = None) -> 
     example = torch.zeros(1, 3, info.input_height, info.input_width).contiguous(
         memory_format=torch.channels_last
     )
-    data, summary = lower_to_pte(module, example, {METADATA_METHOD: info.to_json()})
+    tensors = _calibration(info, calibration) if calibration else None
+    data, summary = lower_to_pte(
+        module, example, {METADATA_METHOD: info.to_json()}, calibration=tensors
+    )
     if summary.portable_ops:
         raise ExportError(f"ops not delegated to XNNPACK: {summary.portable_ops}")
     tmp = _write_atomically(data, out)
@@ -110,8 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
     parser.add_argument("--size", type=int, default=None, help="input side (default: native)")
+    parser.add_argument(
+        "--int8", type=Path, metavar="FRAMES", help="int8, calibrated on this folder of frames"
+    )
     args = parser.parse_args(argv)
-    info = export_trunk(args.out, args.variant, args.size)
+    info = export_trunk(args.out, args.variant, args.size, args.int8)
     print(
         json.dumps(
             {"wrote": str(args.out), "bytes": args.out.stat().st_size, **json.loads(info.to_json())}
