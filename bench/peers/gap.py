@@ -86,7 +86,7 @@ def _stem_variants(torch: Any, eager: Any) -> dict[str, Any]:
 def export_all(workdir: Path, stems: bool = False) -> dict[str, Any]:
     import torch
 
-    from garagecam_core import demo_model_path
+    from garagecam_core import student_demo_path
     from garagecam_core.bench.module import resolve_module
     from garagecam_core.bench.peers import litert, ncnn
     from garagecam_core.bench.snapshots import generated_snapshots, goal_snapshot
@@ -94,8 +94,8 @@ def export_all(workdir: Path, stems: bool = False) -> dict[str, Any]:
     from garagecam_core.export import lower_to_pte
     from garagecam_core.preprocess import prepare
 
-    metadata = read_metadata(demo_model_path())
-    source = resolve_module(metadata, None, True, demo_model_path().parent)
+    metadata = read_metadata(student_demo_path())
+    source = resolve_module(metadata, None, True, student_demo_path().parent)
     assert source is not None and source.trained, "needs the demo's trained weights"
     eager = source.probabilities_module(metadata)
     tensor = prepare(goal_snapshot(generated_snapshots()).data, metadata).tensor
@@ -185,11 +185,11 @@ def _runners(
                 "forward", x_nhwc_view
             )
         if name in ("full", "call_floor") and engine_path:
-            from garagecam_core import demo_model_path
+            from garagecam_core import student_demo_path
             from garagecam_core.bundle import load_program
 
             # programs with GarageCam metadata: the demo is the same export as "full"
-            loaded = load_program(case.get("pte_engine", demo_model_path()), count)
+            loaded = load_program(case.get("pte_engine", student_demo_path()), count)
             runners[name, "garagecam-engine"] = lambda p=loaded: p.run(x_nhwc_view)
         lite = LiteRTProgram(Path(case["tflite"]), count)
         array = nhwc(x)

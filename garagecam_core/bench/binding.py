@@ -83,10 +83,12 @@ def compare_runtimes(
     return rows
 
 
-def cold_starts(model: Path, image: Path, repeats: int = 2) -> list[dict[str, Any]]:
+def cold_starts(
+    model: Path, image: Path, repeats: int = 2, runtimes: tuple[str, ...] = RUNTIMES
+) -> list[dict[str, Any]]:
     """Per runtime, the best of `repeats` fresh processes (page cache warm after the first)."""
     rows = []
-    for runtime in RUNTIMES:
+    for runtime in runtimes:
         env = {**os.environ, RUNTIME_ENV: runtime}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         best: dict[str, Any] | None = None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .. import demo_model_path
+from .. import student_demo_path
 from ..errors import ConfigError
 from ..metadata import ModelMetadata
 from .goals import EAGER, ET_FP32, ET_INT8, ORT, evaluate_goals, goal_image
@@ -146,10 +146,12 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     from ..bundle import read_metadata
 
     started = time.perf_counter()
-    model_path = config.model or demo_model_path()
+    model_path = config.model or student_demo_path()
     metadata = read_metadata(model_path)
     snapshots = load_snapshots(config.images) if config.images else generated_snapshots()
-    source = resolve_module(metadata, config.module, config.model is None, demo_model_path().parent)
+    source = resolve_module(
+        metadata, config.module, config.model is None, student_demo_path().parent
+    )
     # 6 runtimes side by side, plus the binding and the official runtime on 2 programs
     progress = _Progress(_planned_calls(config, len(snapshots), 6 + 4), config.progress)
     result: dict[str, Any] = {
@@ -308,7 +310,7 @@ def _side_by_side(
         rows = rt.measure_runtimes(
             candidates, config.threads, config.runs, config.warmup, progress.tick
         )
-        return rows, None, {"fp32": config.model or demo_model_path()}
+        return rows, None, {"fp32": config.model or student_demo_path()}
     from ..export import export_model
 
     progress.phase("export fp32 .pte")
@@ -344,7 +346,7 @@ def _side_by_side(
         candidates, config.threads, config.runs, config.warmup, progress.tick
     )
     result["peers"] = peer_figures(
-        peer_models, module=eager, engine_model=config.model or demo_model_path(),
+        peer_models, module=eager, engine_model=config.model or student_demo_path(),
         onnx=workdir / "model.onnx", metadata=metadata, snapshot=snapshot, tensor=tensor,
         threads=config.threads, runs=config.runs, warmup=config.warmup,
         processes=config.footprint_processes, workdir=workdir, tick=progress.tick,

@@ -34,16 +34,19 @@ def register(subparsers: Any) -> None:
             "end) in the in-process and worker engines; run the same network in ExecuTorch "
             "XNNPACK fp32 and int8, ONNX Runtime, PyTorch eager and a naive pipeline; measure "
             "worker memory and capacity. Prints a Markdown table; --json, --markdown and "
-            "--plot write the results. Defaults: the demo model and generated 1920x1080 and "
-            "2560x1440 JPEG snapshots."
+            "--plot write the results. Defaults: the demo student network (demo.pte) and "
+            "generated daylight 1920x1080 and 2560x1440 and IR night 2560x1440 JPEG snapshots; "
+            "--trunk measures the pretrained trunk the default demo.gcam runs on."
         ),
     )
-    parser.add_argument("--model", type=Path, help="model .pte (default: the demo model)")
+    parser.add_argument(
+        "--model", type=Path, help="model .pte (default: the demo student network, demo.pte)"
+    )
     parser.add_argument(
         "--module",
         metavar="PKG.MOD:FACTORY",
         help="factory of the PyTorch module (logits out) for the runtime comparison; needed "
-        "with --model, the demo model's network is known",
+        "with --model, the demo student's network is known",
     )
     parser.add_argument(
         "--module-outputs", choices=("logits", "probabilities"), default="logits",
