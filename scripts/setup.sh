@@ -81,10 +81,12 @@ build_venv() {  # build_venv LINK PYVER REQUIREMENTS CONSTRAINTS
     else
         log "Reusing the Python $pyver environment $dir"
     fi
-    # The cache holds the dependencies only (an older set-up installed the project there);
-    # this checkout gets a thin venv of its own over it, with its own code editable in it.
-    deps_without_project "$dir"
+    # The cache holds the dependencies only (an older set-up installed the project there;
+    # its garagecam-runtime goes once this checkout has its own, see below); this checkout
+    # gets a thin venv of its own over it, with its own code editable in it.
+    deps_without "$dir" garagecam-core
     checkout_venv "$root/$link" "$dir" "$root"
+    deps_dirs+=("$dir")
 }
 
 build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (inside the sid tree)
@@ -150,6 +152,7 @@ install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-
 }
 
 install_debian_packages
+deps_dirs=()
 build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
 build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
 ensure_sid_root
@@ -160,6 +163,7 @@ executorch_dir=$(unpack_executorch)
 rm -rf build/wheels && mkdir -p build/wheels
 install_runtime on_host .venv/bin/python
 install_runtime on_host .venv-py311/bin/python
+for dir in "${deps_dirs[@]}"; do deps_without "$dir" garagecam-runtime; done
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
 install_scrypted_sdk

@@ -67,11 +67,12 @@ checkout_venv() {
     esac
 }
 
-# deps_without_project DEPS: remove the project (and its binding) from a dependencies venv
+# deps_without DEPS NAME...: uninstall NAMEs (the project, its binding) from a dependencies venv
 # that an older set-up installed them into, so that no checkout can fall back on them
-deps_without_project() {
+deps_without() {
     local deps=$1 name
-    for name in garagecam-core garagecam-runtime; do
+    shift
+    for name in "$@"; do
         if "$deps/bin/python" -m pip show -q "$name" >/dev/null 2>&1; then
             "$deps/bin/python" -m pip uninstall -q -y "$name"
         fi
