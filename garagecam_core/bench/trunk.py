@@ -50,6 +50,7 @@ class TrunkBenchConfig:
     runs: int = 200
     warmup: int = 3
     footprint_processes: int = 3
+    worker_frames: int = 200  # classifications before the worker's RSS is read
     command: str = "garagecam bench --trunk"
 
 
@@ -74,10 +75,6 @@ def _trunk_candidate(path: Path, tensor: npt.NDArray[np.float32]) -> Candidate:
         yield lambda: trunk.embed(tensor)
 
     return Candidate(TRUNK, open_)
-
-
-#: classifications before the worker's RSS is read (the working figure)
-WORKER_FRAMES = 200
 
 
 def product_figures(model: Path, jpeg: bytes, workdir: Path, frames: int) -> dict[str, Any]:
@@ -113,48 +110,55 @@ def _frame(info: Any) -> tuple[bytes, str, npt.NDArray[np.float32]]:
     return snapshot.data, metadata.to_json(), prepare(snapshot.data, metadata).tensor
 
 
+def _peer_candidates(
+    module: Any, path: Path, tensor: npt.NDArray[np.float32], workdir: Path
+) -> tuple[list[Candidate], dict[str, list[Path]]]:
+    """The trunk and its peers converted from the same module, and what each fresh-process
+    probe loads (runtimes skipped here are left out). Eager is not a candidate: it is the
+    reference, computed once (at ~85 ms a frame, timing it would outlast all the others)."""
+    from . import runtimes as rt
+    from .peers import litert, ncnn
+
+    lite, tflite = litert.candidate(module, tensor, workdir)
+    nc, ncnn_files = ncnn.candidate(module, tensor, workdir)
+    ort = rt.onnxruntime_candidate(module, tensor, workdir)
+    programs: dict[str, list[Path]] = {TRUNK: [path]}
+    if tflite is not None:
+        programs[LITERT] = [tflite]
+    if ncnn_files is not None:
+        programs[NCNN] = list(ncnn_files)
+    if ort.open is not None:
+        programs[ORT] = [workdir / "model.onnx"]
+    return [_trunk_candidate(path, tensor), ort, lite, nc], programs
+
+
 def run_trunk_bench(
     config: TrunkBenchConfig, tick: Callable[[], None] = lambda: None
 ) -> dict[str, Any]:
     from ..heads.trunk import SHIPPED_TRUNK
-    from . import runtimes as rt
-    from .peers import litert, ncnn
     from .peers.footprint import measure_footprints
+    from .runtimes import measure_runtimes
 
     started = time.perf_counter()
     path = config.trunk or SHIPPED_TRUNK
     machine = machine_info()
     module, info = _module_and_info(path)
     jpeg, metadata_json, tensor = _frame(info)
+    reference = eager_probabilities(module, np.ascontiguousarray(tensor))
+    tolerance = RELATIVE_TOLERANCE * float(np.max(np.abs(reference)))
     with tempfile.TemporaryDirectory(prefix="garagecam-trunk-bench-") as tmp:
         workdir = Path(tmp)
-        lite, tflite = litert.candidate(module, tensor, workdir)
-        nc, ncnn_files = ncnn.candidate(module, tensor, workdir)
-        # eager is the reference, computed once: at ~85 ms a frame, timing it would take
-        # longer than all the others together
-        candidates = [
-            _trunk_candidate(path, tensor), rt.onnxruntime_candidate(module, tensor, workdir),
-            lite, nc,
-        ]  # fmt: skip
-        reference = eager_probabilities(module, np.ascontiguousarray(tensor))
-        tolerance = RELATIVE_TOLERANCE * float(np.max(np.abs(reference)))
-        rows = rt.measure_runtimes(
+        candidates, programs = _peer_candidates(module, path, tensor, workdir)
+        rows = measure_runtimes(
             candidates, config.threads, config.runs, config.warmup, tick,
             tolerances={c.name: tolerance for c in candidates}, reference=reference,
         )  # fmt: skip
-        programs: dict[str, list[Path]] = {TRUNK: [path]}
-        if tflite is not None:
-            programs[LITERT] = [tflite]
-        if ncnn_files is not None:
-            programs[NCNN] = list(ncnn_files)
-        if (workdir / "model.onnx").is_file():
-            programs[ORT] = [workdir / "model.onnx"]
         footprint = measure_footprints(
             programs, tensor, reference, threads=min(config.threads),
             repeats=config.footprint_processes, workdir=workdir, tick=tick,
             frame=(jpeg, metadata_json),
         )  # fmt: skip
-        product = product_figures(demo_model_path(), jpeg, workdir, WORKER_FRAMES)
+        product = product_figures(demo_model_path(), jpeg, workdir, config.worker_frames)
     machine["load_average_end"] = load_average()
     result = {
         "kind": "trunk", "command": config.command, "machine": machine,

@@ -3,6 +3,7 @@ fresh-process probe on the shipped trunk. No timing asserts."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from garagecam_core.bench.trunk import (
     LITERT,
     NCNN,
     TRUNK,
+    TrunkBenchConfig,
+    run_trunk_bench,
     trunk_goals,
     trunk_markdown,
     trunk_ratios,
@@ -106,3 +109,22 @@ def test_trunk_probe_runs_frames_in_a_fresh_process(tmp_path: Path) -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(figures["output"]) == 1280
     assert figures["rss_mb"] > 0 and figures["first_result_at"] > 0
+
+
+@pytest.mark.skipif(
+    not SHIPPED_TRUNK.is_file() or importlib.util.find_spec("efficientnet_lite_pytorch") is None,
+    reason="needs the shipped trunk and the network it was exported from",
+)
+def test_trunk_bench_runs_end_to_end() -> None:
+    config = TrunkBenchConfig(threads=[1], runs=2, warmup=0, footprint_processes=1,
+                              worker_frames=2)  # fmt: skip
+    result = run_trunk_bench(config)
+    rows = {r["runtime"]: r for r in result["runtimes"]}
+    assert rows[TRUNK]["status"] == "ok" and rows[TRUNK]["agrees"], rows[TRUNK]
+    for row in rows.values():  # every runtime that ran agrees with eager's features
+        assert row["status"] == "skipped" or row["agrees"], row
+    probes = {r["runtime"]: r for r in result["footprint"]}
+    assert probes[TRUNK]["status"] == "ok" and probes[TRUNK + "+preprocess"]["rss_mb"] > 0
+    product = result["product"]
+    assert product["worker_rss_mb"] > 0 and product["cold_start"]["status"] == "ok"
+    assert "Trunk time per frame" in trunk_markdown(result) or not result["ratios"]
