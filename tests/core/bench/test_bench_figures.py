@@ -116,7 +116,7 @@ def test_machine_info_records_the_load_average() -> None:
 def test_int8_goal_names_the_dot_product_instructions() -> None:
     def goal(flags: list[str]) -> str:
         result: dict[str, Any] = {"machine": {"cpu_flags": flags}}
-        return next(g["goal"] for g in evaluate_goals(result) if g["id"] == "int8_speed")
+        return str(next(g["goal"] for g in evaluate_goals(result) if g["id"] == "int8_speed"))
 
     assert "int8 dot products: avx512_vnni" in goal(["avx2", "avx512_vnni"])
     assert "no VNNI/dotprod" in goal(["avx2", "fma"])
