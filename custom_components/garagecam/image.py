@@ -1,18 +1,27 @@
-"""Image entity: the last analysed frame with the region of interest and probabilities."""
+"""Image entity: an analysed frame with the region of interest and probabilities.
+
+An image entity's state is the time of its picture, so a new picture per poll would be a new
+state, and a recorder row, per poll (about 30 a minute at a 2 s interval). The picture
+therefore moves on when a sensor's state changes and otherwise at most every
+`REFRESH_INTERVAL`; the picture served is always the frame that time names.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import GarageCamConfigEntry
+from .coordinator import GarageCamConfigEntry, GarageCamData
 from .entity import GarageCamEntity
 
 PARALLEL_UPDATES = 0
+
+#: longest time the picture stays while the states do not change
+REFRESH_INTERVAL = timedelta(minutes=5)
 
 FRAME_DESCRIPTION = ImageEntityDescription(
     key="frame", translation_key="frame", entity_category=EntityCategory.DIAGNOSTIC
@@ -36,34 +45,47 @@ class GarageCamFrameImage(GarageCamEntity, ImageEntity):
         GarageCamEntity.__init__(self, entry, FRAME_DESCRIPTION.key)
         ImageEntity.__init__(self, entry.runtime_data.coordinator.hass)
         self.entity_description = FRAME_DESCRIPTION
+        #: the analysed frame the entity shows (its time is the entity's state)
+        self._shown: GarageCamData | None = None
         self._rendered: tuple[datetime, bytes] | None = None
-        self._update_last_updated()
+        self._update_shown()
 
     @callback
-    def _update_last_updated(self) -> None:
+    def _update_shown(self) -> None:
         data = self.coordinator.data
-        self._attr_image_last_updated = data.last_success if data else None
+        if data is None or data.image is None or data.last_success is None:
+            return  # no frame yet, or a failed poll (it keeps the last frame)
+        shown = self._shown
+        if (
+            shown is None
+            or shown.last_success is None
+            or data.states != shown.states
+            or data.last_success - shown.last_success >= REFRESH_INTERVAL
+        ):
+            self._shown = data
+            self._attr_image_last_updated = data.last_success
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        self._update_last_updated()
+        self._update_shown()
         super()._handle_coordinator_update()
 
     async def async_image(self) -> bytes | None:
-        data = self.coordinator.data
+        data = self._shown
         if data is None or data.image is None or data.last_success is None:
             return None
         if self._rendered is not None and self._rendered[0] == data.last_success:
             return self._rendered[1]
         from garagecam_core.debug_frame import render_debug_frame
 
-        assert data.classification is not None
+        image = data.image
         states = {label: str(state) for label, state in data.states.items()}
+        probabilities = data.classification.probabilities if data.classification else {}
         frame = await self.hass.async_add_executor_job(
             lambda: render_debug_frame(
-                data.image or b"",
+                image,
                 roi=self.coordinator.roi,
-                probabilities=data.classification.probabilities if data.classification else {},
+                probabilities=probabilities,
                 states=states,
                 title=self.coordinator.camera_entity_id,
             )

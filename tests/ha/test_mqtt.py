@@ -104,7 +104,66 @@ async def test_publishes_discovery_and_states_without_duplicates(
     await hass.async_block_till_done(wait_background_tasks=True)
     removed = _published(mqtt_mock)
     assert removed[config_topic] == ("", 1, True)
-    assert len(removed) == 6  # 2 binary sensors, status, 2 probabilities, 1 inference time
+    # 6 configs (2 binary sensors, status, 2 probabilities, inference time), 8 states and
+    # availability, the bridge status (the last entry)
+    assert len(removed) == 15
+    assert all(body == "" and retain for body, _, retain in removed.values())
+
+
+def _broker(mqtt_mock: MqttMockHAClient) -> dict[str, str]:
+    """What a broker retains after every publish so far (an empty payload clears a topic)."""
+    retained: dict[str, str] = {}
+    for call in mqtt_mock.async_publish.call_args_list:
+        topic, payload, _qos, retain = call.args[:4]
+        if retain and payload:
+            retained[topic] = payload
+        elif retain:
+            retained.pop(topic, None)
+    return retained
+
+
+async def test_removal_empties_every_retained_topic(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    await entry.runtime_data.coordinator.async_refresh()  # the states become known
+    await hass.async_block_till_done(wait_background_tasks=True)
+    base = "garagecam-ha/camera_garage_demo"
+    held = _broker(mqtt_mock)
+    assert held[f"{base}/door_open"] == "ON" and held["garagecam-ha/status"] == "online"
+    states = [t for t in held if t.startswith(f"{base}/")]
+    assert len(states) == 8  # availability, inference time, 3 topics per label
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock) == {}
+
+
+async def test_bridge_status_stays_while_another_entry_publishes(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    first = await set_up_entry(hass, mqtt_enabled=True)
+    second = await set_up_entry(hass, {"model": "mine.pte"}, mqtt_enabled=True)
+    await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    held = _broker(mqtt_mock)
+    assert held["garagecam-ha/status"] == "online"
+    assert not any(t.startswith("garagecam-ha/camera_garage_demo/") for t in held)
+    assert held["garagecam-ha/camera_garage_mine_pte/availability"] == "online"
+
+    await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock) == {}
+
+
+async def test_publishing_turned_off_empties_the_entry_topics(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _set_options(hass, entry, mqtt_enabled=False)
+    assert _broker(mqtt_mock) == {}
 
 
 async def test_republish_on_reconnect(
@@ -144,7 +203,7 @@ async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     await _set_options(hass, entry, mqtt_enabled=False)
     published = _published(mqtt_mock)
     assert published[new_topic] == ("", 1, True)
-    assert sum(body == "" for body, _, _ in published.values()) == 6
+    assert sum(body == "" for body, _, _ in published.values()) == 15  # and states, status
 
 
 @pytest.mark.parametrize(
