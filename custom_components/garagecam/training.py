@@ -30,6 +30,7 @@ from homeassistant.util.hass_dict import HassKey
 from garagecam_core.capture import LABELS_FILE, write_atomic
 from garagecam_core.discovery import sanitize
 from garagecam_core.errors import GarageCamError
+from garagecam_core.heads.train import MIN_FRAMES
 from garagecam_core.metadata import LabelSpec
 
 from .capture import dataset_dir
@@ -41,8 +42,6 @@ from .inference import models_dir
 #: `by` values of labels.jsonl lines that are labels (the studio's, this integration's action)
 LABELLED_BY = frozenset({"user", "action"})
 TRAINING_DIR = ".homeassistant-training"
-#: frames the core's dataset reader asks for at least (`garagecam_core.train.dataset`)
-MIN_FRAMES = 8
 HEAD_SUFFIX = ".gcam"
 
 _TRAINING: HassKey[set[str]] = HassKey(f"{DOMAIN}_training")
