@@ -2,13 +2,15 @@
 
 An image entity's state is the time of its picture, so a new picture per poll would be a new
 state, and a recorder row, per poll (about 30 a minute at a 2 s interval). The picture
-therefore moves on when a sensor's state changes and otherwise at most every
-`REFRESH_INTERVAL`; the picture served is always the frame that time names.
+therefore moves on when a sensor's state changes, and otherwise when Home Assistant rotates
+the entity's access token (every 5 minutes, `image.TOKEN_CHANGE_INTERVAL`): it writes a new
+state then anyway, so the newer picture costs no extra row. The picture served is always the
+frame the state names.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.const import EntityCategory
@@ -19,9 +21,6 @@ from .coordinator import GarageCamConfigEntry, GarageCamData
 from .entity import GarageCamEntity
 
 PARALLEL_UPDATES = 0
-
-#: longest time the picture stays while the states do not change
-REFRESH_INTERVAL = timedelta(minutes=5)
 
 FRAME_DESCRIPTION = ImageEntityDescription(
     key="frame", translation_key="frame", entity_category=EntityCategory.DIAGNOSTIC
@@ -43,32 +42,33 @@ class GarageCamFrameImage(GarageCamEntity, ImageEntity):
 
     def __init__(self, entry: GarageCamConfigEntry) -> None:
         GarageCamEntity.__init__(self, entry, FRAME_DESCRIPTION.key)
-        ImageEntity.__init__(self, entry.runtime_data.coordinator.hass)
-        self.entity_description = FRAME_DESCRIPTION
         #: the analysed frame the entity shows (its time is the entity's state)
         self._shown: GarageCamData | None = None
         self._rendered: tuple[datetime, bytes] | None = None
-        self._update_shown()
+        ImageEntity.__init__(self, entry.runtime_data.coordinator.hass)  # shows the frame
+        self.entity_description = FRAME_DESCRIPTION
 
     @callback
-    def _update_shown(self) -> None:
+    def _update_shown(self, latest: bool) -> None:
+        """Show the newest frame if `latest` or if the states changed since the shown one."""
         data = self.coordinator.data
         if data is None or data.image is None or data.last_success is None:
             return  # no frame yet, or a failed poll (it keeps the last frame)
-        shown = self._shown
-        if (
-            shown is None
-            or shown.last_success is None
-            or data.states != shown.states
-            or data.last_success - shown.last_success >= REFRESH_INTERVAL
-        ):
+        if latest or self._shown is None or data.states != self._shown.states:
             self._shown = data
             self._attr_image_last_updated = data.last_success
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        self._update_shown()
+        self._update_shown(latest=False)
         super()._handle_coordinator_update()
+
+    @callback
+    def async_update_token(self) -> None:
+        """Home Assistant writes the state after each token rotation: the newest frame goes
+        with it."""
+        super().async_update_token()
+        self._update_shown(latest=True)
 
     async def async_image(self) -> bytes | None:
         data = self._shown

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.image import TOKEN_CHANGE_INTERVAL
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.garagecam.image import REFRESH_INTERVAL
 from tests.images import RED, make_jpeg
 
 from .conftest import FakeCamera, ScriptedEngine, set_up_entry
@@ -68,19 +68,23 @@ async def test_a_state_change_updates_the_image_at_once(
     assert changes == [frame_time.isoformat()]  # the time of the frame that changed them
 
 
-async def test_an_unchanged_scene_still_updates_the_image_every_few_minutes(
-    hass: HomeAssistant, scripted_engine: ScriptedEngine, freezer: FrozenDateTimeFactory
+async def test_an_unchanged_scene_moves_the_picture_with_the_token_rotation(
+    hass: HomeAssistant,
+    scripted_engine: ScriptedEngine,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
-    await set_up_entry(hass, scan_interval=INTERVAL)
+    """Home Assistant writes an image entity's state every 5 minutes anyway (a new access
+    token): the newest frame goes with those states, and there are no others."""
+    entry = await set_up_entry(hass, scan_interval=INTERVAL)
     await _poll(hass, freezer)
     changes = _record_changes(hass)
-    polls = int(REFRESH_INTERVAL.total_seconds()) // INTERVAL
-    await _poll(hass, freezer, polls - 1)
-    assert changes == []
-    await _poll(hass, freezer)
-    assert len(changes) == 1
-    await _poll(hass, freezer, polls * 2)  # ten more minutes: two more pictures
-    assert len(changes) == 3
+    polls = int(TOKEN_CHANGE_INTERVAL.total_seconds()) // INTERVAL
+    await _poll(hass, freezer, polls * 2)  # ten minutes of an unchanged scene
+    assert len(changes) == 2  # Home Assistant's two token rotations
+    assert changes[0] < changes[1]  # each with a newer frame
+    coordinator = entry.runtime_data.coordinator
+    assert changes[1] <= coordinator.data.last_success.isoformat()
+    assert hass.states.get(IMAGE).state == changes[1]
 
 
 async def test_the_picture_is_the_frame_the_state_names(
