@@ -82,12 +82,22 @@ def _labelled_frames(dataset: Path, labels: tuple[str, ...]) -> dict[str, dict[s
         if record.get("by") not in LABELLED_BY or not isinstance(values, dict):
             frames.pop(path, None)  # a later unlabelled line: no longer a label
             continue
-        flags = [values.get(name) for name in labels]
-        if all(isinstance(v, int) and v in (0, 1) for v in flags):  # bools are ints too
-            frames[path] = {name: int(v) for name, v in zip(labels, flags, strict=True)}
+        if (flags := _flags(values, labels)) is not None:
+            frames[path] = flags
         else:
             frames.pop(path, None)  # a label missing (a sensor was unknown then)
     return {path: flags for path, flags in frames.items() if (dataset / path).is_file()}
+
+
+def _flags(values: dict[str, Any], labels: tuple[str, ...]) -> dict[str, int] | None:
+    """0/1 for every label, or None if one is missing or not 0/1 (bools are ints too)."""
+    flags: dict[str, int] = {}
+    for name in labels:
+        value = values.get(name)
+        if not isinstance(value, int) or value not in (0, 1):
+            return None
+        flags[name] = int(value)
+    return flags
 
 
 def write_training_set(dataset: Path, labels: tuple[LabelSpec, ...]) -> TrainingSet:

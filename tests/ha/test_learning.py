@@ -15,6 +15,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.garagecam.const import DOMAIN
+from garagecam_core.heads.train import MIN_FRAMES
 from tests.images import BLUE, RED, make_jpeg
 
 from .conftest import FakeCamera, ScriptedEngine, set_up_entry
@@ -109,7 +110,7 @@ async def test_save_snapshot_refuses_a_label_value_that_is_not_true_or_false(
 
     entry = await set_up_entry(hass)
     await _poll(hass, freezer)
-    with pytest.raises(vol.Invalid):
+    with pytest.raises(vol.Invalid, match="boolean"):
         await _save(hass, entry, labels={"door_open": "half"})
 
 
@@ -156,7 +157,7 @@ async def test_learning_needs_enough_labelled_frames(
     assert raised.value.translation_key == "not_enough_frames"
     assert raised.value.translation_placeholders is not None
     assert raised.value.translation_placeholders["frames"] == "3"
-    assert raised.value.translation_placeholders["needed"] == "8"
+    assert raised.value.translation_placeholders["needed"] == str(MIN_FRAMES)
     assert entry.data["model"] == "demo"  # unchanged
 
 
@@ -167,7 +168,7 @@ async def test_learning_needs_both_states_of_every_label(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     entry = await set_up_entry(hass)
-    await _label_frames(hass, entry, fake_camera, freezer, [True] * 9)
+    await _label_frames(hass, entry, fake_camera, freezer, [True] * (MIN_FRAMES + 1))
     with pytest.raises(ServiceValidationError) as raised:
         await _train(hass, entry)
     assert raised.value.translation_key == "label_one_state"
