@@ -193,7 +193,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
     def _update_unfamiliar_issue(self) -> None:
         """Repairs says so while the states are unknown because the frames are unlike anything
         the model learnt from: only the user can fix it (label a few frames, learn)."""
-        unfamiliar = bool(getattr(self.debouncer, "unfamiliar", False))  # TODO heads API
+        unfamiliar = self.unfamiliar
         if unfamiliar == self._unfamiliar:
             return
         self._unfamiliar = unfamiliar
@@ -221,6 +221,11 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                 "directory": f"{DATASET_DIR}/{sanitize(self.camera_entity_id.split('.', 1)[-1])}",
             },
         )
+
+    @property
+    def unfamiliar(self) -> bool:
+        """Whether the states are unknown because the frames are unfamiliar to the model."""
+        return bool(getattr(self.debouncer, "unfamiliar", False))  # TODO heads: Debouncer API
 
     @property
     def camera_name(self) -> str:

@@ -30,7 +30,6 @@ from homeassistant.util.hass_dict import HassKey
 from garagecam_core.capture import LABELS_FILE, write_atomic
 from garagecam_core.discovery import sanitize
 from garagecam_core.errors import GarageCamError
-from garagecam_core.heads.train import MIN_FRAMES
 from garagecam_core.metadata import LabelSpec
 
 from .capture import dataset_dir
@@ -55,6 +54,8 @@ class TrainingSet:
     frames: int
     #: label -> frames labelled on (1) and off (0)
     counts: dict[str, Counter[int]]
+    #: fewest frames `train_head` accepts
+    min_frames: int
 
 
 def model_name(entry: GarageCamConfigEntry) -> str:
@@ -103,6 +104,9 @@ def _flags(values: dict[str, Any], labels: tuple[str, ...]) -> dict[str, int] | 
 def write_training_set(dataset: Path, labels: tuple[LabelSpec, ...]) -> TrainingSet:
     """Write the labelled frames of `dataset` as `<dataset>/.homeassistant-training/`
     (blocking). Device classes come from the entry's model, so the sensors keep theirs."""
+    # here, in the executor: the heads package imports numpy, Pillow and the dataset reader
+    from garagecam_core.heads.train import MIN_FRAMES
+
     names = tuple(label.name for label in labels)
     frames = _labelled_frames(dataset, names)
     directory = dataset / TRAINING_DIR
@@ -113,7 +117,7 @@ def write_training_set(dataset: Path, labels: tuple[LabelSpec, ...]) -> Training
     yaml_text = yaml.safe_dump({k: v for k, v in classes.items() if v["device_class"]})
     write_atomic(directory / "labels.yaml", yaml_text.encode())
     counts = {name: Counter(flags[name] for flags in frames.values()) for name in names}
-    return TrainingSet(directory, len(frames), counts)
+    return TrainingSet(directory, len(frames), counts, MIN_FRAMES)
 
 
 def _error(kind: type[HomeAssistantError], key: str, **placeholders: str) -> HomeAssistantError:
@@ -124,13 +128,13 @@ def _error(kind: type[HomeAssistantError], key: str, **placeholders: str) -> Hom
 
 def _check(entry: GarageCamConfigEntry, training: TrainingSet, dataset: Path) -> None:
     """Enough labelled frames, and both states of every label; else a one-line error."""
-    if training.frames < MIN_FRAMES:
+    if training.frames < training.min_frames:
         raise _error(
             ServiceValidationError,
             "not_enough_frames",
             title=entry.title,
             frames=str(training.frames),
-            needed=str(MIN_FRAMES),
+            needed=str(training.min_frames),
             directory=str(dataset),
         )
     for label, counts in training.counts.items():

@@ -4,7 +4,6 @@ a `.gcam` head, the entry switched to it and running it in its worker process (n
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,14 +51,11 @@ async def _call(hass: HomeAssistant, action: str, **data: Any) -> dict[str, Any]
 async def test_learn_from_frames_labelled_by_an_automation(
     hass: HomeAssistant,
     fake_camera: FakeCamera,
-    tiny_model_path: Path,
     config_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     models = config_dir / "garagecam" / "models"
-    models.mkdir(parents=True)
-    shutil.copy(tiny_model_path, models / "tiny.pte")
-    entry = make_entry({"model": "tiny.pte"})
+    entry = make_entry()  # the shipped demo model, as after the first set-up
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -84,7 +80,7 @@ async def test_learn_from_frames_labelled_by_an_automation(
     assert set(result["validation"]) == {"door_open", "car_present"}
     assert result["validation"]["door_open"]["total"] == len(scenes)
     assert f"{len(scenes)} frames" in result["summary"]
-    assert (result["model"], result["previous_model"]) == ("garage.gcam", "tiny.pte")
+    assert (result["model"], result["previous_model"]) == ("garage.gcam", "demo")
     assert Path(result["path"]) == models / "garage.gcam" and (models / "garage.gcam").is_file()
 
     # The entry runs the new model; its entities kept their ids (and so their history).
