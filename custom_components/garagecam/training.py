@@ -16,6 +16,7 @@ Remote entries train where their runtime is (the runner's studio).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -150,6 +151,13 @@ def _check(entry: GarageCamConfigEntry, training: TrainingSet, dataset: Path) ->
             )
 
 
+def binding_installed() -> bool:
+    """Whether the torch-free garagecam-runtime binding imports here. Without it the core
+    would run the trunk with executorch's official runtime, which loads PyTorch (~700 MB)
+    into Home Assistant's own process."""
+    return importlib.util.find_spec("garagecam_runtime") is not None
+
+
 def _train(data: Path, out: Path) -> dict[str, Any]:
     """In the executor: the core's head training (imports numpy and the runtime binding).
     Returns the result as action response data (JSON types only)."""
@@ -207,6 +215,8 @@ async def _async_train(hass: HomeAssistant, entry: GarageCamConfigEntry) -> dict
             HomeAssistantError, "training_failed", title=entry.title, error=str(err)
         ) from err
     _check(entry, training, dataset)
+    if not await hass.async_add_executor_job(binding_installed):
+        raise _error(HomeAssistantError, "training_needs_binding", title=entry.title)
     out = models_dir(hass) / model_name(entry)
     LOGGER.info("%s: learning from %d labelled frames", entry.title, training.frames)
     try:

@@ -209,3 +209,26 @@ async def test_the_button_is_on_the_camera_device_and_reports_errors(
     with pytest.raises(HomeAssistantError) as raised:
         await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
     assert raised.value.translation_key == "not_enough_frames"
+
+
+async def test_learning_refuses_to_load_pytorch_into_home_assistant(
+    hass: HomeAssistant,
+    scripted_engine: ScriptedEngine,
+    fake_camera: FakeCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without the binding the core would run the trunk with executorch's official runtime,
+    which imports torch into Home Assistant's process: a clear error instead."""
+    from unittest.mock import patch
+
+    from homeassistant.exceptions import HomeAssistantError
+
+    entry = await set_up_entry(hass)
+    await _label_frames(hass, entry, fake_camera, freezer, [True, False] * MIN_FRAMES)
+    with (
+        patch("custom_components.garagecam.training.binding_installed", return_value=False),
+        pytest.raises(HomeAssistantError) as raised,
+    ):
+        await _train(hass, entry)
+    assert raised.value.translation_key == "training_needs_binding"
+    assert entry.data["model"] == "demo"
