@@ -151,6 +151,13 @@ def _check(entry: GarageCamConfigEntry, training: TrainingSet, dataset: Path) ->
             )
 
 
+def _one_line(err: Exception) -> str:
+    """The core's reason on one line: a dataset error lists its problems one per line."""
+    first, *rest = str(err).splitlines() or [""]
+    items = "; ".join(line.strip().removeprefix("- ") for line in rest if line.strip())
+    return f"{first} {items}" if items else first
+
+
 def binding_installed() -> bool:
     """Whether the torch-free garagecam-runtime binding imports here. Without it the core
     would run the trunk with executorch's official runtime, which loads PyTorch (~700 MB)
@@ -182,7 +189,6 @@ def _train(data: Path, out: Path) -> dict[str, Any]:
     }
 
 
-@callback
 def _check_local(entry: GarageCamConfigEntry) -> None:
     if entry.data[CONF_MODE] == MODE_REMOTE:
         raise _error(ServiceValidationError, "training_remote", title=entry.title)
@@ -222,8 +228,9 @@ async def _async_train(hass: HomeAssistant, entry: GarageCamConfigEntry) -> dict
     try:
         summary = await hass.async_add_executor_job(_train, training.directory, out)
     except (GarageCamError, OSError) as err:
-        error = str(err).splitlines()[0]
-        raise _error(HomeAssistantError, "training_failed", title=entry.title, error=error) from err
+        raise _error(
+            HomeAssistantError, "training_failed", title=entry.title, error=_one_line(err)
+        ) from err
     LOGGER.info("%s: %s", entry.title, summary["summary"])
     summary["path"] = str(out)
     summary["model"] = out.name

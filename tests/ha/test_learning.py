@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -232,3 +232,61 @@ async def test_learning_refuses_to_load_pytorch_into_home_assistant(
         await _train(hass, entry)
     assert raised.value.translation_key == "training_needs_binding"
     assert entry.data["model"] == "demo"
+
+
+async def test_a_second_learn_while_one_runs_is_refused(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    import asyncio
+    from unittest.mock import patch
+
+    entry = await set_up_entry(hass)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_training(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        raise HomeAssistantError("stopped by the test")
+
+    with patch("custom_components.garagecam.training._async_train", side_effect=slow_training):
+        first = hass.async_create_task(_train(hass, entry))
+        await started.wait()
+        with pytest.raises(ServiceValidationError) as raised:
+            await _train(hass, entry)
+        assert raised.value.translation_key == "training_running"
+        release.set()
+        with pytest.raises(HomeAssistantError, match="stopped by the test"):
+            await first
+        # the first one is over: learning can start again
+        started.clear()
+        release.set()
+        with pytest.raises(HomeAssistantError, match="stopped by the test"):
+            await _train(hass, entry)
+    assert entry.data["model"] == "demo"
+
+
+async def test_a_failed_training_is_one_line_and_changes_nothing(
+    hass: HomeAssistant,
+    scripted_engine: ScriptedEngine,
+    fake_camera: FakeCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    from unittest.mock import patch
+
+    from garagecam_core.errors import DatasetError
+
+    entry = await set_up_entry(hass)
+    await _label_frames(hass, entry, fake_camera, freezer, [True, False] * MIN_FRAMES)
+    problem = DatasetError("dataset x has 2 problem(s):\n  - a.jpg: cannot read image\n  - b")
+    with (
+        patch("custom_components.garagecam.training.binding_installed", return_value=True),
+        patch("custom_components.garagecam.training._train", side_effect=problem),
+        pytest.raises(HomeAssistantError) as raised,
+    ):
+        await _train(hass, entry)
+    assert raised.value.translation_key == "training_failed"
+    assert raised.value.translation_placeholders == {
+        "title": entry.title,
+        "error": "dataset x has 2 problem(s): a.jpg: cannot read image; b",
+    }
+    assert entry.data["model"] == "demo" and entry.title == "Garage camera (demo)"
