@@ -160,7 +160,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                 translation_placeholders={"camera": self.camera_entity_id, "error": str(err)},
             ) from err
         now = dt_util.utcnow()
-        self.debouncer.update(result.probabilities, now.timestamp())  # TODO heads: unfamiliar
+        self.debouncer.update(result.probabilities, now.timestamp(), unfamiliar=result.unfamiliar)
         self._update_unfamiliar_issue()
         self.recent_timings.append(result.timings.to_dict())
         if self._lost:
@@ -225,7 +225,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
     @property
     def unfamiliar(self) -> bool:
         """Whether the states are unknown because the frames are unfamiliar to the model."""
-        return bool(getattr(self.debouncer, "unfamiliar", False))  # TODO heads: Debouncer API
+        return self.debouncer.unfamiliar
 
     @property
     def camera_name(self) -> str:

@@ -214,6 +214,8 @@ class MqttBridge:
             data.classification.timings.inference_ms
             if data is not None and data.classification is not None
             else None,
+            # states the model cannot back any more go out as unknown (as the runner does)
+            unfamiliar=debouncer.unfamiliar,
         )
         return self.retained.changed([availability], Kind.AVAILABILITY) + self.retained.changed(
             states, Kind.STATE

@@ -375,3 +375,29 @@ async def test_changes_while_disconnected_are_sent_on_reconnect(
     assert published[f"{base}/door_open"] == ("OFF", 1, True)
     assert published[f"{base}/door_open/probability"] == ("5.0", 1, True)
     assert f"{PREFIX}/binary_sensor/{NODE}/door_open/config" in published
+
+
+async def test_states_the_model_cannot_back_go_out_as_unknown(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    """Unfamiliar frames turn the sensors unknown: a HomeKit bridge must not keep `ON`."""
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    coordinator = entry.runtime_data.coordinator
+    base = "garagecam-ha/camera_garage_demo"
+    await coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock)[f"{base}/door_open"] == "ON"
+
+    scripted_engine.novelty = 3.0
+    for _ in range(2):  # confirm frames
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    held = _broker(mqtt_mock)
+    assert held[f"{base}/door_open"] == "None"  # Home Assistant's MQTT: unknown
+    assert json.loads(held[f"{base}/door_open/json"]) == {"state": "None"}
+
+    scripted_engine.novelty = 0.3
+    for _ in range(2):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock)[f"{base}/door_open"] == "ON"
