@@ -13,9 +13,11 @@ import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core.scenes import Scene, iter_scenes
+from tests.images import RED, make_jpeg
 
 from .conftest import FakeCamera, make_entry
 
@@ -93,6 +95,22 @@ async def test_learn_from_frames_labelled_by_an_automation(
     answer = await _call(hass, "classify", config_entry_id=entry.entry_id)
     assert set(answer["probabilities"]) == {"door_open", "car_present"}
     assert hass.states.get(DOOR).attributes["device_class"] == "garage_door"
+
+    # A picture unlike anything it learnt from (the camera turned to a red wall): the sensors
+    # turn unknown and Repairs asks for a few labelled frames, until frames look familiar.
+    fake_camera.content = make_jpeg(640, 480, RED)
+    for _ in range(3):
+        answer = await _call(hass, "classify", config_entry_id=entry.entry_id)
+    coordinator = entry.runtime_data.coordinator
+    novelty = coordinator.data.classification.novelty
+    assert novelty is not None and novelty > 1.0
+    assert answer["states"] == {"door_open": "unknown", "car_present": "unknown"}
+    issue_id = f"unfamiliar_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    fake_camera.content = scenes[0].jpeg
+    await _call(hass, "classify", config_entry_id=entry.entry_id)
+    assert coordinator.data.classification.novelty < 1.0
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
     # Learning again (the button): the embeddings come from the cache, the entry reloads.
     caplog.set_level(logging.INFO, "custom_components.garagecam")
