@@ -211,7 +211,13 @@ async def _async_train_model(call: ServiceCall) -> ServiceResponse:
     """Learn from the camera's labelled frames; the entry uses the new model when it returns."""
     entry = _loaded_entry(call.hass, call)
     summary, target = await async_learn(call.hass, entry)
-    await call.hass.config_entries.async_reload(target.entry_id)
+    if not await call.hass.config_entries.async_reload(target.entry_id):
+        # the model is written and chosen; the entry's own error says why it does not start
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="learnt_model_not_loaded",
+            translation_placeholders={"title": target.title, "model": summary["model"]},
+        )
     return summary
 
 

@@ -290,3 +290,36 @@ async def test_a_failed_training_is_one_line_and_changes_nothing(
         "error": "dataset x has 2 problem(s): a.jpg: cannot read image; b",
     }
     assert entry.data["model"] == "demo" and entry.title == "Garage camera (demo)"
+
+
+async def test_a_learnt_model_that_does_not_start_is_an_error(
+    hass: HomeAssistant,
+    scripted_engine: ScriptedEngine,
+    fake_camera: FakeCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    from unittest.mock import patch
+
+    from homeassistant.config_entries import ConfigEntryState
+
+    from garagecam_core.errors import ModelError
+
+    entry = await set_up_entry(hass)
+    await _label_frames(hass, entry, fake_camera, freezer, [True, False] * MIN_FRAMES)
+    summary = {"summary": "wrote garage.gcam", "frames": 12}
+    with (
+        patch("custom_components.garagecam.training.binding_installed", return_value=True),
+        patch("custom_components.garagecam.training._train", return_value=summary),
+        patch(
+            "custom_components.garagecam.async_create_engine",
+            side_effect=ModelError("garage.gcam: the trunk changed"),
+        ),
+        pytest.raises(HomeAssistantError) as raised,
+    ):
+        await _train(hass, entry)
+    assert raised.value.translation_key == "learnt_model_not_loaded"
+    assert raised.value.translation_placeholders == {
+        "title": "Garage camera (garage.gcam)",
+        "model": "garage.gcam",
+    }
+    assert entry.state is ConfigEntryState.SETUP_ERROR
