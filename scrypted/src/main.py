@@ -23,8 +23,8 @@ def python_problem(version: tuple[int, ...] = sys.version_info[:2]) -> str | Non
     need, have = ".".join(map(str, MIN_PYTHON)), ".".join(map(str, version[:2]))
     return (
         f"GarageCam needs Python {need} or newer, this Scrypted server runs its plugins on "
-        f"Python {have}: update the server (it honours package.json's pythonVersion 3.12) "
-        "or set SCRYPTED_PYTHON312_PATH"
+        f"Python {have}; a current server starts the Python 3.12 package.json asks for "
+        "(SCRYPTED_PYTHON312_PATH names one)"
     )
 
 
