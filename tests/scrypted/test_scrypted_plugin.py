@@ -14,7 +14,7 @@ import scrypted_sdk
 from garagecam_scrypted.plugin import GarageCamPlugin
 from scrypted_sdk import types as sdk_types
 
-from garagecam_core import demo_model_path
+from garagecam_core import __version__, demo_model_path
 from garagecam_core.bundle import read_metadata
 from garagecam_core.engine.base import AsyncEngine
 from garagecam_core.errors import (
@@ -92,7 +92,14 @@ async def test_create_device_reports_a_camera_and_one_sensor_per_label(
         "remote_url",
         "remote_token",
         "remote_model",
+        "homekit",
     ]
+    # the Inference choices by their labels; each choice's fields grouped under its name
+    assert by_key["mode"]["choices"] == ["On this server", "GarageCam runner"]
+    assert by_key["model"]["group"] == "Model on this server"
+    assert {by_key[k]["group"] for k in ("remote_url", "remote_token", "remote_model")} == {
+        "GarageCam runner"
+    }
     assert by_key["camera"]["type"] == "device"
     assert "interfaces.includes('Camera')" in by_key["camera"]["deviceFilter"]
     assert by_key["remote_token"]["type"] == "password"
@@ -107,10 +114,13 @@ async def test_create_device_reports_a_camera_and_one_sensor_per_label(
     children = host.children(native_id)
     door, car = children[f"{native_id}:door_open"], children[f"{native_id}:car_present"]
     assert door["type"] == car["type"] == "Sensor"
-    assert door["interfaces"] == ["EntrySensor", "Online"]  # demo: garage_door
-    assert car["interfaces"] == ["OccupancySensor", "Online"]  # demo: occupancy
+    assert door["interfaces"] == ["EntrySensor", "Online", "TamperSensor"]  # demo: garage_door
+    assert car["interfaces"] == ["OccupancySensor", "Online", "TamperSensor"]  # demo: occupancy
     assert door["name"] == "Garage Door Open" and car["name"] == "Garage Car Present"
-    assert door["info"]["model"] == "garagecam-demo"
+    # HomeKit's accessory information: no "Default-SerialNumber", no firmware "0.0.0"
+    assert door["info"]["model"].startswith("garagecam-demo v")
+    assert door["info"]["serialNumber"] == f"{native_id}:door_open"
+    assert door["info"]["firmware"] == __version__
     # the camera device provides its sensors
     sensor = await (await plugin.getDevice(native_id)).getDevice(f"{native_id}:door_open")
     assert sensor.nativeId == f"{native_id}:door_open"
@@ -219,10 +229,21 @@ async def test_settings_round_trip_and_apply_without_restart(
         ("roi", "0.5,0.5,0.9,0.9", ConfigError, "Region of interest: "),
         ("roi", "a,b", ConfigError, "Region of interest: "),
         ("confirm_frames", 1.5, ConfigError, "not a whole number"),
-        ("on_threshold:door_open", 0.005, ConfigError, "door_open: "),  # below OFF 0.01
+        # below the model's OFF threshold: named as the page names the settings
+        (
+            "on_threshold:door_open",
+            0.005,
+            ConfigError,
+            "door_open ON threshold 0.005 is below door_open OFF threshold",
+        ),
         ("on_threshold:door_open", 2, ConfigError, "outside 0..1"),
         ("on_threshold:no_such_label", 0.5, ConfigError, ""),
-        ("mode", "cloud", ConfigError, "'cloud' is not one of local, remote"),
+        (
+            "mode",
+            "cloud",
+            ConfigError,
+            "'cloud' is not one of 'On this server', 'GarageCam runner'",
+        ),
         ("model", "missing.pte", ModelNotFoundError, "no file 'missing.pte'"),
         ("model", "../../etc/passwd", ModelNotFoundError, "file name or an absolute path"),
         ("model", "/nonexistent/x.pte", ModelNotFoundError, "does not exist"),
