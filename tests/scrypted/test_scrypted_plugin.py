@@ -602,6 +602,7 @@ async def test_remote_mode_classifies_on_a_garagecam_runner(
         assert page["remote_token"]["type"] == "password" and "model" not in page
         assert all("runner-token-123" not in line and "wrong-1" not in line for line in console)
         assert plugin._gc_engines.open_models == 0  # nothing loaded locally
+        assert "model" not in host.native_ids[native_id].storage  # a runner device has none
     finally:
         await server.stop()
         await engine.close()
@@ -672,3 +673,100 @@ async def test_sensors_asked_for_before_the_model_loads(
     sensor = await camera2.getDevice(f"{native_id}:door_open")
     assert sensor.nativeId == f"{native_id}:door_open"
     assert host.state(f"{native_id}:door_open", "online") is False
+
+
+# --- HomeKit ---------------------------------------------------------------------------------
+
+
+async def test_new_sensors_get_the_homekit_mixin_once(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    """HomeKit auto-enables devices only at its own start: new sensors get its mixin from us,
+    once (a user who turns HomeKit off on one keeps it off), and only if HomeKit is there."""
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    native_id, camera = await create(plugin, camera_id)  # no HomeKit plugin yet
+    ids = sensors(host, native_id)
+    assert host.mixin_changes == []
+
+    homekit = host.add_homekit()  # installed later: the next sync offers the sensors
+    await camera.putSetting("interval", TEST_INTERVAL * 2)
+    assert host.mixins(ids["door_open"]) == [homekit]
+    assert host.mixins(ids["car_present"]) == [homekit]
+
+    door_id = host.native_ids[ids["door_open"]].id
+    host.system_state[door_id]["mixins"] = {"value": []}  # the user disables HomeKit on it
+    await camera.putSetting("interval", TEST_INTERVAL)
+    assert host.mixins(ids["door_open"]) == []
+
+
+async def test_homekit_opt_out_adds_no_mixin(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    host.add_homekit()
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    native_id, camera = await create(plugin, camera_id, homekit=False)
+    assert host.mixin_changes == []
+    page = {s["key"]: s for s in await camera.getSettings()}
+    assert page["homekit"]["value"] is False
+
+
+async def test_sensors_are_unknown_until_a_state_is_decided(
+    host: FakeHost, make_plugin: Any, script: Script, clock: Clock
+) -> None:
+    """Fresh frames alone do not make the server's stored state current: until the debouncer
+    decides, the sensor is offline and tampered (HomeKit's StatusTampered); after, it is not;
+    frames older than the maximum age flag it again."""
+    run = await running(host, make_plugin, script)
+    door = run.ids["door_open"]
+    assert host.state(door, "online") is True and host.state(door, "tampered") is False
+    await run.plugin.gc_close()
+
+    host.set_state(door, "entryOpen", True)  # what the server kept from before the restart
+    flip = iter(range(10**9))
+    frames = script.frames
+    # frames that never agree twice in a row: with confirm_frames 2 nothing is decided
+    run.fake.frames = lambda: frames[OPEN if next(flip) % 2 else CLOSED][0]
+    host.native_ids[run.native_id].storage["confirm_frames"] = "2"
+    plugin2 = await make_plugin()
+    camera2 = await plugin2.getDevice(run.native_id)
+    await wait_until(lambda: camera2.gc_core is not None and camera2.gc_core.last_frame is not None)
+    calls = len(run.fake.calls)
+    await wait_until(lambda: len(run.fake.calls) >= calls + 3)
+    assert camera2.gc_core.available
+    assert camera2.gc_core.debouncer.state("door_open").value == "unknown"
+    assert host.state(door, "online") is False
+    assert host.state(door, "tampered") is True
+    assert host.state(door, "entryOpen") is True  # kept, but flagged as not current
+
+    run.fake.frames = lambda: frames[CLOSED][0]
+    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    assert host.state(door, "online") is True and host.state(door, "tampered") is False
+
+    clock.offset = 10_000  # every frame is now older than the maximum age
+    await wait_until(lambda: host.state(door, "tampered") is True)
+    assert host.state(door, "online") is False
+
+
+async def test_accessory_names_and_status_read_well(
+    host: FakeHost, make_plugin: Any, script: Script, console: list[str]
+) -> None:
+    run = await running(host, make_plugin, script)
+    # renaming the GarageCam device renames no sensor at the next settings change
+    host.set_state(run.native_id, "name", "Front")
+    await run.camera.putSetting("interval", TEST_INTERVAL * 2)
+    names = {label: host.devices[n]["name"] for label, n in run.ids.items()}
+    assert names == {"door_open": "Garage Door Open", "car_present": "Garage Car Present"}
+    # the demo model by its name, not its path in the plugin's pip folder
+    assert "model demo" in run.camera.gc_status()
+    assert str(demo_model_path()) not in run.camera.gc_status()
+
+    class RPCResultError(Exception):  # server/python/rpc.py: Exception.__init__ never called
+        def __init__(self, caught: Any, message: str) -> None:
+            self.caught, self.message = caught, message
+
+    run.fake.error = RPCResultError(None, "camera offline")
+    await wait_until(lambda: any("snapshot failed" in line for line in console))
+    (line,) = [line for line in console if "snapshot failed" in line]
+    assert "snapshot failed: camera offline)" in line and "(None," not in line, line
