@@ -706,7 +706,7 @@ async def test_homekit_opt_out_adds_no_mixin(
     host.add_homekit()
     camera_id, _ = host.add_camera("Driveway", script)
     plugin = await make_plugin()
-    native_id, camera = await create(plugin, camera_id, homekit=False)
+    _, camera = await create(plugin, camera_id, homekit=False)
     assert host.mixin_changes == []
     page = {s["key"]: s for s in await camera.getSettings()}
     assert page["homekit"]["value"] is False
