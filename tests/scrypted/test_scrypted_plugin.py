@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -770,3 +771,35 @@ async def test_accessory_names_and_status_read_well(
     await wait_until(lambda: any("snapshot failed" in line for line in console))
     (line,) = [line for line in console if "snapshot failed" in line]
     assert "snapshot failed: camera offline)" in line and "(None," not in line, line
+
+
+async def test_a_restart_shows_nothing_as_current_while_the_model_loads(
+    host: FakeHost, make_plugin: Any, script: Script, clock: Clock, console: list[str]
+) -> None:
+    """Scrypted restarts with the plugin's last states stored (an open door): from the
+    plugin's start until its first decision they are offline and tampered, not current."""
+    run = await running(host, make_plugin, script)
+    door = run.ids["door_open"]
+    await run.plugin.gc_close()
+    host.set_state(door, "entryOpen", True)  # what the server kept; the garage is closed
+
+    loading = threading.Event()
+
+    def slow_factory(config: ModelConfig) -> Any:  # a worker that takes its time to start
+        loading.wait(60)
+        return default_engine_factory(config)
+
+    plugin = GarageCamPlugin(
+        engine_kind="local", engine_factory=slow_factory, clock=clock, write=console.append
+    )
+    try:
+        await wait_until(lambda: host.state(door, "online") is False, limit=20)
+        assert host.state(door, "tampered") is True
+        assert host.state(door, "entryOpen") is True  # kept, flagged as not current
+        loading.set()
+        await plugin.gc_ready()
+        await wait_until(lambda: host.state(door, "entryOpen") is False)
+        assert host.state(door, "online") is True and host.state(door, "tampered") is False
+    finally:
+        loading.set()
+        await plugin.gc_close()
