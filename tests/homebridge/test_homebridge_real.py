@@ -143,7 +143,7 @@ def write_runner_config(tmp: Path, broker: Broker) -> tuple[Path, Path]:
         "http": None,
         "cameras": [{
             "id": "garage", "name": "Garage", "model": "demo", "file": str(frames / "frame.jpg"),
-            "interval": 0.3, "confirm_frames": 1, "labels": labels,
+            "interval": 0.3, "confirm_frames": 1, "labels": labels, "max_age": 3,
         }],
     }  # fmt: skip
     path = tmp / "garagecam.yaml"
@@ -256,6 +256,8 @@ def test_homebridge_shows_door_and_car_then_no_response(
 
 
 def test_tasmota_shows_the_door_again_when_the_runner_is_back(garage: Garage) -> None:
+    """homebridge-tasmota follows the injected availability both ways, and shows "No
+    Response" for a camera that stops delivering frames while the runner keeps running."""
     garage.show(door_open=True)
     garage.start_runner()
     start_homebridge(garage)
@@ -268,3 +270,10 @@ def test_tasmota_shows_the_door_again_when_the_runner_is_back(garage: Garage) ->
     wait_shows(
         garage, {DOOR_TASMOTA: {CONTACT_STATE: CLOSED}, DOOR_MQTTTHING: {CONTACT_STATE: CLOSED}}
     )
+
+    garage.frame.unlink()  # the camera fails: after max_age (3 s) its states are stale
+    wait_shows(
+        garage,
+        {DOOR_TASMOTA: {CONTACT_STATE: NO_RESPONSE}, DOOR_MQTTTHING: {CONTACT_STATE: NO_RESPONSE}},
+    )
+    assert garage.runner is not None and garage.runner.poll() is None  # still running
