@@ -745,7 +745,8 @@ async def test_sensors_are_unknown_until_a_state_is_decided(
     await wait_until(lambda: host.state(door, "entryOpen") is False)
     assert host.state(door, "online") is True and host.state(door, "tampered") is False
 
-    clock.offset = 10_000  # every frame is now older than the maximum age
+    run.fake.error = RuntimeError("camera unplugged")  # no more good frames ...
+    clock.offset = 10_000  # ... and the last one is now older than the maximum age
     await wait_until(lambda: host.state(door, "tampered") is True)
     assert host.state(door, "online") is False
 
