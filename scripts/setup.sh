@@ -157,4 +157,5 @@ install_runtime on_host .venv-py311/bin/python
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
 install_scrypted_sdk
+scripts/lib/homebridge.sh  # Homebridge + its MQTT plugins for tests/homebridge/
 log "Set-up done. Run the tests with: ./scripts/test.sh"
