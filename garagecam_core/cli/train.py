@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         init_from=init,
     )
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # --out runs/new/model.pte just works
     result = train(args.data, args.out, options)
     report = result.report
     summary = {

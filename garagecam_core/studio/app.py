@@ -116,6 +116,8 @@ async def state(request: web.Request) -> web.Response:
     meta = predictor.metadata
     return web.json_response({
         "dataset": str(studio.store.root),
+        "layout": studio.store.layout,
+        "labels_file": str(studio.store.labels_path),
         "labels": [
             {"name": s.name, "device_class": s.device_class, "on": s.on_threshold,
              "off": s.off_threshold}
@@ -132,7 +134,7 @@ async def state(request: web.Request) -> web.Response:
             "progress": studio.teacher_progress.to_dict(),
         },
         "train": {"available": train_available(), "install": INSTALL_HINT,
-                  "defaults": vars(studio.settings)},
+                  "defaults": vars(studio.settings), "plan": studio.train_plan()},
         "deploy": studio.deploy_info(),
     })  # fmt: skip
 
@@ -187,13 +189,16 @@ async def set_labels(request: web.Request) -> web.Response:
     if not isinstance(updates, dict) or not all(isinstance(v, dict) for v in updates.values()):
         raise ConfigError('"labels" must map frame paths to {label: 0 or 1}')
     # a write with fsync: off the event loop (the store has its own lock)
-    count = await asyncio.to_thread(request.app[STUDIO].set_labels, updates)
-    return web.json_response({"saved": count})
+    studio = request.app[STUDIO]
+    count = await asyncio.to_thread(studio.set_labels, updates)
+    return web.json_response({"saved": count, "confirmed": len(studio.confirmed_records())})
 
 
 async def accept(request: web.Request) -> web.Response:
-    paths = _paths(await _json(request))
-    return web.json_response(await asyncio.to_thread(request.app[STUDIO].accept, paths))
+    data = await _json(request)
+    partial = data.get("partial", False) is True  # Enter on one card: what there is
+    studio = request.app[STUDIO]
+    return web.json_response(await asyncio.to_thread(studio.accept, _paths(data), partial))
 
 
 async def refresh(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ import datetime as dt
 import importlib.util
 import json
 import logging
+import math
 import re
 import shlex
 import sys
@@ -35,13 +36,13 @@ import yaml
 from ..errors import ConfigError
 from ..metadata import LabelSpec
 from ..train.dataset import MIN_IMAGES
-from ..train.metrics import binary_metrics
 
 _LOGGER = logging.getLogger(__name__)
 _EPOCH = re.compile(
     r"epoch (\d+)/(\d+): train loss ([\d.naninf]+), validation loss ([\d.naninf]+), F1 ([\d.]+)"
 )
 INSTALL_HINT = "pip install 'garagecam-core[train]'"
+EXPORTING = "exporting the model to ExecuTorch (no progress lines; often 10-30 s)"
 
 
 def train_available() -> bool:
@@ -167,6 +168,9 @@ class TrainingJob:
     summary: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
     deployed: bool = False
+    #: what the run is doing now, in words for the page (the export after the last epoch
+    #: and the comparison take a while and print no epoch line)
+    stage: str = "starting"
     _process: asyncio.subprocess.Process | None = None
     _init_from: str | None = field(default=None, init=False)
     _init_checked: bool = field(default=False, init=False)
@@ -221,12 +225,14 @@ class TrainingJob:
             "deployed": self.deployed,
             "init_from": self.init_from,
             "mode": self.mode_text,
+            "stage": self.stage,
             "command": shlex.join(self.command()),
         }
 
     async def run(self) -> None:
         argv = self.command((sys.executable, "-m", "garagecam_core"))
         self.status = "running"
+        self.stage = "loading the frames"
         self.log.append(self.mode_text)
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -239,8 +245,10 @@ class TrainingJob:
             self.status, self.error = "failed", f"cannot start training: {err}"
             return
         if self.status == "cancelled":
+            self.stage = "cancelled"
             return
         if code != 0:
+            self.stage = "failed"
             errors = [line for line in self.log if "error" in line.lower()]
             self.status = "failed"
             self.error = errors[-1] if errors else f"garagecam train exited with code {code}"
@@ -249,6 +257,7 @@ class TrainingJob:
             self.summary = json.loads(out)
         except ValueError:
             self.summary = None
+        self.stage = "comparing with the current model on the held-out frames"
         self.status = "done"
 
     async def _read_stdout(self) -> str:
@@ -267,6 +276,11 @@ class TrainingJob:
                 epoch, total = int(match.group(1)), int(match.group(2))
                 losses = (float(match.group(3)), float(match.group(4)), float(match.group(5)))
                 self.epochs.append(EpochPoint(epoch, total, *losses))
+                self.stage = f"epoch {epoch}/{total}"
+                if epoch == total:
+                    self.stage = EXPORTING
+            elif "early stop" in line:
+                self.stage = EXPORTING
 
     def cancel(self) -> None:
         if self._process is not None and self._process.returncode is None:
@@ -299,30 +313,62 @@ def check_trainable(records: Sequence[tuple[str, Mapping[str, int]]], names: Seq
             )
 
 
+#: below this many held-out frames the page says the comparison is too small to trust (one
+#: frame of 13 is 7.7 points; measured: 61.5 % -> 100 % on 13 frames was 94 % on 200 fresh ones)
+TRUST_FRAMES = 50
+
+
+def interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float] | None:
+    """Wilson score interval (95 %) of `correct` of `total`: how far the true accuracy may
+    be from the measured one on this few frames."""
+    if total <= 0:
+        return None
+    p = correct / total
+    centre = p + z * z / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    scale = 1 + z * z / total
+    return (round(max(0.0, (centre - spread) / scale), 4),
+            round(min(1.0, (centre + spread) / scale), 4))  # fmt: skip
+
+
+def score(
+    probs: np.ndarray, targets: np.ndarray, on: float, off: float
+) -> dict[str, Any]:
+    """Frames right at the ON threshold (`correct` of `total`), the accuracy, its 95 %
+    interval, and the frames left between OFF and ON (the debouncer holds its state there)."""
+    correct = int(((probs >= on).astype(np.int64) == targets).sum())
+    total = int(targets.size)
+    return {
+        "correct": correct,
+        "total": total,
+        "accuracy": round(correct / total, 4) if total else None,
+        "interval": interval(correct, total),
+        "unsure": int(((probs > off) & (probs < on)).sum()),
+    }
+
+
 def compare(
     samples: Sequence[tuple[Sequence[int], Sequence[float], Sequence[float] | None]],
     names: Sequence[str],
-    new_thresholds: Sequence[float],
-    current_thresholds: Mapping[str, float],
+    new_thresholds: Sequence[tuple[float, float]],
+    current_thresholds: Mapping[str, tuple[float, float]],
 ) -> dict[str, Any]:
-    """Accuracy of the new and the current model on the same held-out frames, per label,
-    each at its own ON threshold. `samples`: (targets, new probabilities, current
-    probabilities or None when the current model could not classify the frame)."""
+    """The new and the current model on the same held-out frames, per label, each at its own
+    (ON, OFF) thresholds. `samples`: (targets, new probabilities, current probabilities or
+    None when the current model could not classify the frame)."""
     usable = [s for s in samples if s[2] is not None]
-    result: dict[str, Any] = {"frames": len(usable), "labels": {}}
+    result: dict[str, Any] = {"frames": len(usable), "too_few": len(usable) < TRUST_FRAMES,
+                              "trust_frames": TRUST_FRAMES, "labels": {}}  # fmt: skip
     if not usable:
         return result
     targets = np.array([s[0] for s in usable], dtype=np.int64)
     new = np.array([s[1] for s in usable], dtype=np.float32)
     current = np.array([s[2] for s in usable], dtype=np.float32)
     for i, name in enumerate(names):
-        entry: dict[str, Any] = {
-            "new": round(binary_metrics(new[:, i], targets[:, i], new_thresholds[i]).accuracy, 4)
-        }
+        on, off = new_thresholds[i]
+        entry: dict[str, Any] = {"new": score(new[:, i], targets[:, i], on, off)}
         if name in current_thresholds:
-            threshold = current_thresholds[name]
-            entry["current"] = round(
-                binary_metrics(current[:, i], targets[:, i], threshold).accuracy, 4
-            )
+            on, off = current_thresholds[name]
+            entry["current"] = score(current[:, i], targets[:, i], on, off)
         result["labels"][name] = entry
     return result
