@@ -414,7 +414,9 @@ class Studio:
         new_thresholds = [(label["on_threshold"], label["off_threshold"])
                           for label in report["metadata"]["labels"]]  # fmt: skip
         assert self.predictor is not None
-        current = {s.name: (s.on_threshold, s.off_threshold) for s in self.predictor.metadata.labels}
+        current = {
+            s.name: (s.on_threshold, s.off_threshold) for s in self.predictor.metadata.labels
+        }
         samples = []
         for sample in report["validation_samples"]:
             # the training data lists absolute paths into the (resolved) dataset root

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
 from ..errors import ConfigError
@@ -267,20 +268,21 @@ class TrainingJob:
     async def _read_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         async for raw in self._process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            if not line:
-                continue
-            self.log.append(line)
-            match = _EPOCH.search(line)
-            if match:
-                epoch, total = int(match.group(1)), int(match.group(2))
-                losses = (float(match.group(3)), float(match.group(4)), float(match.group(5)))
-                self.epochs.append(EpochPoint(epoch, total, *losses))
-                self.stage = f"epoch {epoch}/{total}"
-                if epoch == total:
-                    self.stage = EXPORTING
-            elif "early stop" in line:
-                self.stage = EXPORTING
+            self.take_line(raw.decode(errors="replace").rstrip())
+
+    def take_line(self, line: str) -> None:
+        """One log line of `garagecam train`: kept for the page, epochs and stage read."""
+        if not line:
+            return
+        self.log.append(line)
+        match = _EPOCH.search(line)
+        if match:
+            epoch, total = int(match.group(1)), int(match.group(2))
+            losses = (float(match.group(3)), float(match.group(4)), float(match.group(5)))
+            self.epochs.append(EpochPoint(epoch, total, *losses))
+            self.stage = EXPORTING if epoch == total else f"epoch {epoch}/{total}"
+        elif "early stop" in line:
+            self.stage = EXPORTING
 
     def cancel(self) -> None:
         if self._process is not None and self._process.returncode is None:
@@ -332,7 +334,7 @@ def interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float] |
 
 
 def score(
-    probs: np.ndarray, targets: np.ndarray, on: float, off: float
+    probs: npt.NDArray[np.float32], targets: npt.NDArray[np.int64], on: float, off: float
 ) -> dict[str, Any]:
     """Frames right at the ON threshold (`correct` of `total`), the accuracy, its 95 %
     interval, and the frames left between OFF and ON (the debouncer holds its state there)."""
