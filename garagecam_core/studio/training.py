@@ -336,9 +336,11 @@ def interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float] |
 def score(
     probs: npt.NDArray[np.float32], targets: npt.NDArray[np.int64], on: float, off: float
 ) -> dict[str, Any]:
-    """Frames right at the ON threshold (`correct` of `total`), the accuracy, its 95 %
-    interval, and the frames left between OFF and ON (the debouncer holds its state there)."""
-    correct = int(((probs >= on).astype(np.int64) == targets).sum())
+    """Frames right (`correct` of `total`): at or above ON when the label is yes, at or below
+    OFF when it is no; frames between OFF and ON are `unsure` and not right (the debouncer
+    holds its state there). The same rule as the heads' cross-validation, so the two compare."""
+    yes = targets == 1
+    correct = int(np.sum(np.where(yes, probs >= on, probs <= off)))
     total = int(targets.size)
     return {
         "correct": correct,
@@ -356,7 +358,7 @@ def compare(
     current_thresholds: Mapping[str, tuple[float, float]],
 ) -> dict[str, Any]:
     """The new and the current model on the same held-out frames, per label, each at its own
-    (ON, OFF) thresholds. `samples`: (targets, new probabilities, current probabilities or
+    (ON, OFF) thresholds (see `score`). `samples`: (targets, new probabilities, current probabilities or
     None when the current model could not classify the frame)."""
     usable = [s for s in samples if s[2] is not None]
     result: dict[str, Any] = {"frames": len(usable), "too_few": len(usable) < TRUST_FRAMES,

@@ -81,3 +81,10 @@ def test_train_out_into_a_missing_folder_is_created(
     err = capsys.readouterr().err
     assert "does not exist" not in err and "class folder" in err
     assert out.parent.is_dir()
+
+
+def test_a_frame_between_off_and_on_is_unsure_not_right() -> None:
+    samples = [([1], [0.4], [0.9]), ([0], [0.35], [0.1]), ([0], [0.2], [0.1])]
+    door = compare(samples, ["door_open"], [(0.5, 0.3)], {"door_open": (0.5, 0.3)})
+    new = door["labels"]["door_open"]["new"]
+    assert (new["correct"], new["unsure"], new["total"]) == (1, 2, 3)
