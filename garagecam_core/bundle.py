@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ import numpy.typing as npt
 from .errors import (
     EngineError,
     MetadataError,
+    ModelError,
     ModelNotFoundError,
     ModelShapeError,
     NotAPteError,
@@ -33,12 +35,52 @@ from .errors import (
 from .metadata import METADATA_METHOD, ModelMetadata
 from .pte_runtimes import LoadedPte, PteRuntime, get_runtime
 
+if TYPE_CHECKING:
+    from .heads.program import HeadProgram
+
 _LOGGER = logging.getLogger(__name__)
 
 FORWARD_METHOD = "forward"
+#: what a model file may be named: an ExecuTorch bundle, or a head on the shipped trunk
+MODEL_SUFFIXES = (".pte", ".gcam")
 # Flatbuffer file identifier at bytes 4..8, e.g. b"ET12" (schema version digits).
 _PTE_IDENTIFIER = re.compile(rb"ET[0-9]{2}")
 _FLOAT32 = "float32"
+
+
+def _read_head(path: Path) -> bytes:
+    """The first bytes of a model file (ModelNotFoundError when it cannot be one)."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    if not path.is_file():
+        raise ModelNotFoundError(f"model path {path} is not a file (a .pte file is expected)")
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64)
+    except OSError as err:
+        raise ModelNotFoundError(f"cannot read model file {path}: {err.strerror}") from err
+
+
+def is_head_model(path: Path) -> bool:
+    """True when `path` is a `.gcam` head model (by its content, whatever its name)."""
+    from .heads.model_file import looks_like_head_file
+
+    return looks_like_head_file(_read_head(path))
+
+
+def is_model_file(path: Path) -> bool:
+    """True when `path` starts like a model GarageCam can load (`.pte` bundle or `.gcam`)."""
+    try:
+        check_model_file(path)
+    except ModelError:
+        return False
+    return True
+
+
+def check_model_file(path: Path) -> None:
+    """Raise unless `path` is a regular file starting like a `.pte` bundle or a `.gcam` head."""
+    if not is_head_model(path):
+        check_pte_file(path)
 
 
 def check_pte_file(path: Path) -> None:
@@ -85,6 +127,13 @@ def _metadata_of(path: Path, program: LoadedPte) -> ModelMetadata:
             f"{path}: the '{METADATA_METHOD}' method must return one JSON string, got "
             f"{[type(v).__name__ for v in values]}"
         )
+    from .heads.trunk import is_trunk_metadata
+
+    if is_trunk_metadata(values[0]):
+        raise MetadataError(
+            f"{path} is GarageCam's pretrained trunk, not a model: train a head on it with "
+            "'garagecam train --data FOLDER --out MODEL.gcam'"
+        )
     try:
         return ModelMetadata.from_json(values[0])
     except MetadataError as err:
@@ -94,6 +143,10 @@ def _metadata_of(path: Path, program: LoadedPte) -> ModelMetadata:
 def read_metadata(path: str | Path, runtime: str | None = None) -> ModelMetadata:
     """Read the metadata of a bundle without checking its forward method."""
     path = Path(path)
+    if is_head_model(path):
+        from .heads.model_file import read
+
+        return read(path).metadata
     check_pte_file(path)
     return _metadata_of(path, get_runtime(runtime).load(path))
 
@@ -163,6 +216,12 @@ class LoadedProgram:
                 np.asarray(tensor, dtype=np.float32), self.metadata.input_layout
             )
 
+    def evaluate(
+        self, tensor: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], float | None]:
+        """(probabilities, novelty): a plain bundle cannot tell how familiar a frame is."""
+        return self.run(tensor), None
+
     def probabilities(self, tensor: npt.NDArray[np.float32]) -> dict[str, float]:
         """`run`, with each probability named by its label."""
         values = self.run(tensor)
@@ -171,11 +230,15 @@ class LoadedProgram:
 
 def load_program(
     path: str | Path, threads: int | None = None, runtime: str | None = None
-) -> LoadedProgram:
-    """Validate and load a bundle. `threads` resizes the runtime's thread pool first
-    (process-wide; None leaves it as it is). `runtime` picks "binding" or "official"
-    (default: the binding when installed)."""
+) -> LoadedProgram | HeadProgram:
+    """Validate and load a bundle or a `.gcam` head model (with its trunk). `threads` resizes
+    the runtime's thread pool first (process-wide; None leaves it as it is). `runtime` picks
+    "binding" or "official" (default: the binding when installed)."""
     path = Path(path)
+    if is_head_model(path):
+        from .heads.program import load_head_program
+
+        return load_head_program(path, threads=threads, runtime=runtime)
     check_pte_file(path)
     pte_runtime: PteRuntime = get_runtime(runtime)
     if threads is not None:

@@ -41,6 +41,10 @@ class MetadataError(ModelError):
     """The GarageCam metadata inside the .pte is missing or malformed."""
 
 
+class HeadFileError(ModelError):
+    """A `.gcam` head model that cannot be used: malformed, or made for another trunk."""
+
+
 class ModelShapeError(ModelError):
     """The program's inputs or outputs do not match its metadata."""
 

@@ -126,6 +126,9 @@ class ModelMetadata:
     input_layout: InputLayout = "NCHW"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    #: stretch each frame's contrast before normalising (`preprocess.to_tensor`): night frames
+    #: are often nearly black, and a pretrained trunk sees little in them otherwise
+    autocontrast: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -148,6 +151,8 @@ class ModelMetadata:
             raise MetadataError(f"activation must be sigmoid or softmax, got {self.activation!r}")
         if self.input_layout not in ("NCHW", "NHWC"):
             raise MetadataError(f"input_layout must be NCHW or NHWC, got {self.input_layout!r}")
+        if not isinstance(self.autocontrast, bool):
+            raise MetadataError(f"autocontrast must be true or false, got {self.autocontrast!r}")
         if self.activation == "softmax" and len(self.labels) < 2:
             raise MetadataError("a softmax model needs at least two labels (classes)")
         check_normalisation(self.mean, self.std)
@@ -172,6 +177,8 @@ class ModelMetadata:
         data["mean"] = list(self.mean)
         data["std"] = list(self.std)
         data["labels"] = [asdict(label) for label in self.labels]
+        if not self.autocontrast:  # absent when off: older GarageCam versions read the JSON
+            del data["autocontrast"]
         return data
 
     def to_json(self) -> str:
@@ -188,6 +195,7 @@ class ModelMetadata:
         known = {
             "name", "version", "input_height", "input_width", "labels", "channel_order", "mean",
             "std", "resize_mode", "activation", "input_layout", "format_version", "extra",
+            "autocontrast",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:

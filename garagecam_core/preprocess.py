@@ -20,7 +20,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import (
     DecompressionBombError,
@@ -418,6 +418,10 @@ def to_tensor(
         image = image.crop(outer)
         box = (box[0] - outer[0], box[1] - outer[1], box[2] - outer[0], box[3] - outer[1])
     resized = image.resize(size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    if metadata.autocontrast:
+        # One tone curve for all three channels (colours kept), ignoring the darkest and
+        # brightest 1 %: a lamp or an IR-lit number plate must not set the range.
+        resized = ImageOps.autocontrast(resized, cutoff=1, preserve_tone=True)
     pixels = np.asarray(resized, dtype=np.float32) * np.float32(1 / 255)  # (h, w, 3) RGB
     if metadata.channel_order == "BGR":
         pixels = pixels[..., ::-1]

@@ -54,8 +54,17 @@ class Classification:
     timings: Timings
     #: size (width, height) of the decoded source frame, before any crop
     image_size: tuple[int, int]
+    #: how unlike the model's training frames this frame is (above 1: unfamiliar, the labels
+    #: are not to be trusted); None for models that cannot tell (plain `.pte` bundles)
+    novelty: float | None = None
+
+    @property
+    def unfamiliar(self) -> bool:
+        return self.novelty is not None and self.novelty > 1.0
 
     def __post_init__(self) -> None:
+        if self.novelty is not None and not self.novelty >= 0:  # also refuses NaN
+            raise InvalidOutputError(f"novelty must be a number from 0, got {self.novelty!r}")
         # Every engine (in-process, worker, remote) builds its answer here: one gate keeps a
         # broken model's NaN from reaching the debouncer, the HTTP API or MQTT as a "frame".
         for label, value in self.probabilities.items():
@@ -66,11 +75,16 @@ class Classification:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "timings": self.timings.to_dict(),
             "image_size": list(self.image_size),
         }
+        if self.novelty is not None:
+            # inf (a black frame) is no JSON number: capped, still far above 1
+            data["novelty"] = round(min(self.novelty, 1e6), 4)
+            data["unfamiliar"] = self.unfamiliar
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Classification:
@@ -79,6 +93,7 @@ class Classification:
             probabilities={str(k): float(v) for k, v in data["probabilities"].items()},
             timings=Timings.from_dict(data["timings"]),
             image_size=(int(width), int(height)),
+            novelty=None if data.get("novelty") is None else float(data["novelty"]),
         )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..bundle import LoadedProgram, load_program
 from ..errors import EngineClosedError
+from ..heads.program import HeadProgram
 from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits, prepare
 from ..roi import Roi
@@ -33,7 +34,7 @@ class LocalEngine(ClosingEngine):
         limits: ImageLimits = DEFAULT_LIMITS,
         runtime: str | None = None,
     ) -> None:
-        self._program: LoadedProgram | None = load_program(
+        self._program: LoadedProgram | HeadProgram | None = load_program(
             model_path, threads=threads, runtime=runtime
         )
         self._metadata = self._program.metadata
@@ -56,10 +57,13 @@ class LocalEngine(ClosingEngine):
         start = time.perf_counter()
         prepared = prepare(image, self._metadata, roi, self._limits)
         inference_start = time.perf_counter()
-        probabilities = program.probabilities(prepared.tensor)
+        values, novelty = program.evaluate(prepared.tensor)
         done = time.perf_counter()
         return Classification(
-            probabilities=probabilities,
+            probabilities={
+                name: float(v) for name, v in zip(self._metadata.label_names, values, strict=True)
+            },
+            novelty=novelty,
             timings=Timings(
                 decode_ms=prepared.decode_ms,
                 preprocess_ms=prepared.preprocess_ms,

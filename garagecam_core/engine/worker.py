@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import errors
-from ..bundle import check_pte_file
+from ..bundle import check_model_file
 from ..errors import EngineClosedError, GarageCamError, WorkerError, WorkerTimeoutError
 from ..metadata import ModelMetadata
 from ..preprocess import DEFAULT_LIMITS, ImageLimits
@@ -203,7 +203,7 @@ class WorkerEngine(ClosingEngine):
         start_timeout: float = 120.0,
     ) -> None:
         self.model_path = Path(model_path)
-        check_pte_file(self.model_path)  # the cheap checks without starting a process
+        check_model_file(self.model_path)  # the cheap checks without starting a process
         self._threads = threads
         self._timeout = timeout
         self._limits = limits
@@ -323,6 +323,7 @@ def _serve(engine: Any, proto_in: int, proto_out: int, frames: FrameReader | Non
                     "probabilities": result.probabilities,  # full precision, not to_dict()
                     "timings": asdict(result.timings),
                     "image_size": list(result.image_size),
+                    "novelty": None if result.novelty is None else min(result.novelty, 1e6),
                 },
             }
         except Exception as err:
