@@ -133,8 +133,9 @@ async def state(request: web.Request) -> web.Response:
             **(studio.teacher.config.describe() if studio.teacher else {}),
             "progress": studio.teacher_progress.to_dict(),
         },
-        "train": {"available": train_available(), "install": INSTALL_HINT,
-                  "defaults": vars(studio.settings), "plan": studio.train_plan()},
+        "train": {"available": True, "full_available": train_available(),
+                  "install": INSTALL_HINT, "defaults": vars(studio.settings),
+                  "plan": studio.train_plan(), "full_plan": studio.train_plan(full=True)},
         "deploy": studio.deploy_info(),
     })  # fmt: skip
 
@@ -246,14 +247,15 @@ async def train_cancel(request: web.Request) -> web.Response:
 async def run_file(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     kind = request.match_info["file"]
-    if kind not in ("model.pte", "model.png", "model.json") or job.status != "done":
+    if kind not in ("model.pte", "model.gcam", "model.png", "model.json") or job.status != "done":
         return _error(404, "no such file for this run")
     path = job.directory / kind
     if not path.is_file():
         return _error(404, f"{kind} was not written (matplotlib missing?)")
     headers = {}
-    if kind == "model.pte":
-        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}.pte"'
+    if kind in ("model.pte", "model.gcam"):
+        suffix = Path(kind).suffix
+        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}{suffix}"'
     return web.FileResponse(path, headers=headers)
 
 

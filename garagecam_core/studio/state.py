@@ -17,6 +17,7 @@ from ..capture import hamming, write_atomic
 from ..deploy import Deployment, Validator, install_model, previous_path, rollback
 from ..errors import ConfigError, CorruptModelError, GarageCamError
 from ..metadata import LabelSpec, ModelMetadata
+from .head_training import HEAD_DATA, HeadTrainingJob, compare_cross_validated
 from .predictor import Predictor, file_digest
 from .store import Frame, LabelStore
 from .teacher import Teacher, TeacherConfig, TeacherError, UnreadableFrameError
@@ -82,7 +83,7 @@ class Studio:
         self.check_model = check_model
         #: why there is no model file to replace, when `deploy_to` is None
         self.no_target = no_target or (
-            "no model file to replace: start the studio with --deploy-to FILE.pte "
+            "no model file to replace: start the studio with --deploy-to FILE (.pte or .gcam) "
             "(or download the model for Home Assistant)"
         )
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time
@@ -364,18 +365,24 @@ class Studio:
 
     # -- training and deploy -------------------------------------------------------------
 
-    def train_plan(self) -> str:
+    def train_plan(self, full: bool = False) -> str:
         """What *Train* will do, said on the page before it starts."""
+        if not full:
+            return (
+                "Train fits a small head for your labels on the pretrained trunk, in seconds "
+                "and without PyTorch, and scores it on your own frames (each judged by a head "
+                "trained without it)."
+            )
         try:
             demo = demo_label_names()
         except (OSError, ValueError, KeyError, TypeError):
             demo = ()
         if self.settings.fine_tune and tuple(self.names) == demo:
             return (
-                "Train fine-tunes the demo model (same labels) on the frames you labelled: "
-                "it starts from what the demo knows, then exports a new model."
+                "Fine-tuning the network starts from the demo model (same labels) and trains "
+                "it on the frames you labelled with PyTorch, then exports a new model (minutes)."
             )
-        return "Train trains a new model from scratch on the frames you labelled."
+        return "Fine-tuning the network trains a new one from scratch with PyTorch (minutes)."
 
     def confirmed_records(self) -> list[tuple[str, dict[str, int]]]:
         return [(f.path, dict(f.labels)) for f in self.store.frames.values()
@@ -389,9 +396,18 @@ class Studio:
         job_id = new_run_id()
         while job_id in self.jobs:
             job_id += "x"
-        job = TrainingJob(job_id, self.store.studio_dir / "runs" / job_id, settings, len(records))
+        directory = self.store.studio_dir / "runs" / job_id
+        job: TrainingJob
+        if settings.full:
+            job = TrainingJob(job_id, directory, settings, len(records))
+        else:
+            shared = self.store.studio_dir / HEAD_DATA
+            write_training_data(shared, self.store.root, records, self.specs)
+            name = f"garagecam-{self.store.root.name}"
+            job = HeadTrainingJob(job_id, directory, settings, len(records), train_dir=shared,
+                                  name=name, records=records)  # fmt: skip
         write_training_data(job.data_dir, self.store.root, records, self.specs)
-        if not train_available():
+        if settings.full and not train_available():
             job.status = "unavailable"
             job.error = f"training needs the train extra: {INSTALL_HINT}"
         else:
@@ -408,15 +424,40 @@ class Studio:
                 job.comparison = {"error": str(err)}
             job.stage = "done"
 
+    def _current_thresholds(self) -> dict[str, tuple[float, float]]:
+        assert self.predictor is not None
+        return {s.name: (s.on_threshold, s.off_threshold) for s in self.predictor.metadata.labels}
+
+    def _about_current(self) -> dict[str, Any]:
+        assert self.predictor is not None
+        # a model trained on some of these frames (an earlier run) scores them too kindly
+        shipped = self.model_path.resolve() == demo_model_path().resolve()
+        return {"current_model": self.predictor.metadata.name, "current_is_shipped": shipped}
+
     async def _compare(self, job: TrainingJob) -> dict[str, Any]:
+        if isinstance(job, HeadTrainingJob):
+            return await self._compare_head(job)
+        return await self._compare_full(job)
+
+    async def _compare_head(self, job: HeadTrainingJob) -> dict[str, Any]:
+        assert self.predictor is not None
+        current: dict[str, dict[str, float] | None] = {}
+        for path, _ in job.records:
+            frame = self.store.frame(path)
+            probs = await self.predictor.probabilities_of(self.store.root, frame) if frame else None
+            current[path] = probs
+        result = compare_cross_validated(
+            job.result.validation, job.records, current, self._current_thresholds()
+        )
+        return {**result, **self._about_current()}
+
+    async def _compare_full(self, job: TrainingJob) -> dict[str, Any]:
         report = await asyncio.to_thread(job.report)
         names = [label["name"] for label in report["metadata"]["labels"]]
         new_thresholds = [(label["on_threshold"], label["off_threshold"])
                           for label in report["metadata"]["labels"]]  # fmt: skip
         assert self.predictor is not None
-        current = {
-            s.name: (s.on_threshold, s.off_threshold) for s in self.predictor.metadata.labels
-        }
+        current = self._current_thresholds()
         samples = []
         for sample in report["validation_samples"]:
             # the training data lists absolute paths into the (resolved) dataset root
@@ -425,9 +466,7 @@ class Studio:
             probs = await self.predictor.probabilities_of(self.store.root, frame) if frame else None
             aligned = [probs.get(n, 0.0) for n in names] if probs else None
             samples.append((sample["targets"], sample["probabilities"], aligned))
-        result = compare(samples, names, new_thresholds, current)
-        result["current_model"] = self.predictor.metadata.name
-        return result
+        return {**compare(samples, names, new_thresholds, current), **self._about_current()}
 
     def deploy_info(self) -> dict[str, Any]:
         target = self.deploy_to

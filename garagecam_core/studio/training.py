@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -66,13 +66,16 @@ class TrainSettings:
     seed: int = 0
     threads: int = 2
     val_fraction: float = 0.2
-    #: start from the demo model when the dataset's labels are the demo's
+    #: start from the demo model when the dataset's labels are the demo's (with `full`)
     fine_tune: bool = True
+    #: train the whole network with PyTorch (`garagecam train`, the settings above) instead
+    #: of a head on the pretrained trunk (seconds, no PyTorch; the default)
+    full: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainSettings:
         known = {k: data[k] for k in asdict(cls()) if k in data and data[k] is not None}
-        kinds: dict[str, Any] = {"patience": int, "fine_tune": _flag}
+        kinds: dict[str, Any] = {"patience": int, "fine_tune": _flag, "full": _flag}
         try:
             settings = cls(
                 **{k: kinds.get(k, type(getattr(cls(), k)))(v) for k, v in known.items()}
@@ -158,6 +161,7 @@ class EpochPoint:
 class TrainingJob:
     """One run of `garagecam train`; `status`: running, done, failed or cancelled."""
 
+    kind: ClassVar[str] = "full"  # the whole network with PyTorch (HeadTrainingJob: "head")
     id: str
     directory: Path
     settings: TrainSettings
@@ -228,6 +232,8 @@ class TrainingJob:
             "mode": self.mode_text,
             "stage": self.stage,
             "command": shlex.join(self.command()),
+            "kind": self.kind,
+            "model_file": self.model_path.name,
         }
 
     async def run(self) -> None:
@@ -358,8 +364,8 @@ def compare(
     current_thresholds: Mapping[str, tuple[float, float]],
 ) -> dict[str, Any]:
     """The new and the current model on the same held-out frames, per label, each at its own
-    (ON, OFF) thresholds (see `score`). `samples`: (targets, new probabilities, current probabilities or
-    None when the current model could not classify the frame)."""
+    (ON, OFF) thresholds (see `score`). `samples`: (targets, new probabilities, current
+    probabilities or None when the current model could not classify the frame)."""
     usable = [s for s in samples if s[2] is not None]
     result: dict[str, Any] = {"frames": len(usable), "too_few": len(usable) < TRUST_FRAMES,
                               "trust_frames": TRUST_FRAMES, "labels": {}}  # fmt: skip

@@ -377,6 +377,7 @@ function showRun(run) {
   const done = run.epochs.length ? run.epochs[run.epochs.length - 1] : null;
   const parts = [`run ${run.id}: ${run.status}`, `${run.frames} frames`];
   if (done) parts.push(`epoch ${done.epoch}/${done.epochs}, validation loss ${done.val_loss.toFixed(3)}, F1 ${done.f1.toFixed(3)}`);
+  if (run.kind === "head" && run.summary) parts.push(`trained in ${run.summary.seconds.toFixed(1)} s (${run.summary.cached_frames} of ${run.summary.frames} frames already embedded)`);
   const stage = running(run) ? `<div id="train-stage"><span class="spinner"></span>${escapeHtml(run.stage)}</div>` : "";
   $("train-status").innerHTML = `<div class="mode">${escapeHtml(run.mode)}</div>` + escapeHtml(parts.join(" · ")) + stage
     + (run.error ? `<div class="bad">${escapeHtml(run.error)}</div>` : "");
@@ -412,11 +413,16 @@ function showResult(run) {
     rows.push(`<tr><td>${escapeHtml(name)}</td><td>${scoreHtml(m.current)}</td><td class="${better ? "ok" : "bad"}">${scoreHtml(m.new)}</td><td>${(thresholds[name] || []).join(" / ")}</td></tr>`);
   }
   if (cmp && cmp.frames !== undefined) {
-    rows.push(`<tr><td colspan="4" class="muted">the same ${cmp.frames} held-out frames (never trained on), each model at its own thresholds</td></tr>`);
+    const how = cmp.method === "cross-validated"
+      ? `the same ${cmp.frames} frames you labelled: the new model cross-validated (each frame judged by a head trained without it), the current model as it is`
+      : `the same ${cmp.frames} held-out frames (never trained on)`;
+    rows.push(`<tr><td colspan="4" class="muted">${how}; right = past the label's ON (yes) or OFF (no) threshold, frames in between count as unsure</td></tr>`);
+    if (cmp.current_is_shipped === false) rows.push('<tr><td colspan="4" class="muted">If the current model was trained on some of these frames, its figures flatter it.</td></tr>');
     if (cmp.too_few) rows.push(`<tr><td colspan="4" class="warn" id="too-few">Only ${cmp.frames} held-out frames: too few to trust (one frame is ${(100 / Math.max(cmp.frames, 1)).toFixed(1)} points). Label more frames for a figure you can rely on (${cmp.trust_frames}+ held out).</td></tr>`);
   }
   if (cmp && cmp.error) rows.push(`<tr><td colspan="4" class="bad">${escapeHtml(cmp.error)}</td></tr>`);
   $("compare").innerHTML = rows.join("");
+  $("result-title").textContent = run.kind === "head" ? "New head vs current model" : "New model vs current (held-out frames)";
   $("deploy").disabled = !info.deploy.target || run.deployed;
   $("deploy").textContent = run.deployed ? "In use" : "Use this model";
   $("deploy").title = info.deploy.target ? `replaces ${info.deploy.target}` : "start the studio with --deploy-to to replace a model file";
@@ -427,8 +433,17 @@ function showResult(run) {
   }
 }
 
+function showPlan() {
+  const full = $("full").checked;
+  $("full-settings").hidden = !full;
+  $("train-plan").textContent = full ? info.train.full_plan : info.train.plan;
+}
+
 async function startTraining() {
-  const body = { epochs: Number($("epochs").value), input_size: Number($("input-size").value) };
+  const full = $("full").checked;
+  const body = full
+    ? { full: true, epochs: Number($("epochs").value), input_size: Number($("input-size").value) }
+    : { full: false };
   try {
     showRun(await api("/train", body));
     schedulePoll();
@@ -440,10 +455,11 @@ async function startTraining() {
 async function download(event) {
   event.preventDefault();
   if (!lastTrain) return;
-  const blob = await api(`/train/${lastTrain.id}/model.pte`);
+  const file = lastTrain.model_file;
+  const blob = await api(`/train/${lastTrain.id}/${file}`);
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `garagecam-${lastTrain.id}.pte`;
+  link.download = `garagecam-${lastTrain.id}${file.slice(file.lastIndexOf("."))}`;
   document.body.appendChild(link);
   link.click();
   link.remove();
@@ -514,7 +530,8 @@ async function start() {
   const runs = await api("/train");
   if (runs.length) showRun(runs[runs.length - 1]);
   if (busy()) schedulePoll();
-  $("train-plan").textContent = info.train.plan;
+  $("full-option").hidden = !info.train.full_available;  // only where torch is installed
+  showPlan();
   // focus the grid for the keys without scrolling the header, toolbar and key legend away
   $("grid").focus({ preventScroll: true });
   window.scrollTo(0, 0);
@@ -565,6 +582,7 @@ function wire() {
     schedulePoll();
   });
   $("train").addEventListener("click", startTraining);
+  $("full").addEventListener("change", showPlan);
   $("cancel").addEventListener("click", () => lastTrain && api(`/train/${lastTrain.id}/cancel`, {}).then(showRun));
   $("download").addEventListener("click", download);
   $("deploy").addEventListener("click", () => lastTrain && deployOrRollback("/deploy", { run: lastTrain.id }));
