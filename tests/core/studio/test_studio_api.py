@@ -358,7 +358,7 @@ async def test_train_fits_a_head_in_process_and_use_this_model_deploys_the_gcam(
 
         await studio.deploy(job.id)
         assert is_head_model(camera_model)  # the configured file name, the head's content
-        assert camera_model.read_bytes() == job.model_path.read_bytes()  # noqa: ASYNC240
+        assert camera_model.read_bytes() == job.model_path.read_bytes()
         assert studio.predictor is not None
         assert studio.predictor.metadata.name == f"garagecam-{data.name}"
         await studio.rollback()
