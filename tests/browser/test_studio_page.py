@@ -420,41 +420,41 @@ def test_bulk_accept_confirms_the_suggestions(
                if p != unusable and p not in entered)  # fmt: skip
 
 
-def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -> None:
-    model: Path = studio["model"]
-    original = model.read_bytes()
-    page.select_option("#filter", "all")
-    # tiny for the test; the page's defaults (what a user gets) for the documentation's screenshots
-    if not DOCS:
-        page.fill("#epochs", "2")
-        page.fill("#input-size", "32")
-    epochs = page.input_value("#epochs")
-    assert "fine-tunes the demo model" in page.locator("#train-plan").inner_text()
-    page.click("#train")
-    if DOCS:  # the export after the last epoch prints nothing; the page says what it does
-        page.wait_for_selector("#train-stage:has-text('exporting')", timeout=900_000)
-        shoot(page, "train-export")
-    page.wait_for_selector("#result:not([hidden])", timeout=900_000 if DOCS else 240_000)
-    status = page.locator("#train-status").inner_text()
-    assert "done" in status and f"epoch {epochs}/{epochs}" in status
-    assert "fine-tuning the demo model" in status  # the page says what Train does
+def wait_result(page: Any, timeout: float) -> None:
+    """The run is over and compared with the current model."""
+    page.wait_for_selector("#result:not([hidden])", timeout=timeout)
     page.wait_for_function(
         "() => !document.querySelector('#compare').textContent.includes('comparing')"
     )
+
+
+def test_train_a_head_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -> None:
+    model: Path = studio["model"]
+    original = model.read_bytes()
+    page.select_option("#filter", "all")
+    page.wait_for_selector(".card")
+    # the default: a head on the pretrained trunk; the PyTorch settings are behind the option
+    assert page.locator("#full").is_checked() is False
+    assert page.locator("#full-settings").is_hidden()
+    assert "without PyTorch" in page.locator("#train-plan").inner_text()
+    page.click("#train")
+    wait_result(page, 240_000)
+    status = page.locator("#train-status").inner_text()
+    assert "done" in status and "no PyTorch" in status  # the page says what Train does
+    run = api_get(page, "/train")[-1]
+    assert run["kind"] == "head" and run["stage"] == "done"
     table = page.locator("#compare").inner_text()
-    assert "door_open" in table and "held-out frames" in table and "%" in table
-    held_out = api_get(page, "/train")[-1]["comparison"]["frames"]
-    assert f"of {held_out} frames" in table  # the sample size next to every figure
-    assert held_out < 50 and page.locator("#too-few").is_visible()  # and said to be small
-    page.wait_for_selector("#curve-png:not([hidden])")
+    assert "door_open" in table and "cross-validated" in table and "%" in table
+    frames = run["comparison"]["frames"]
+    assert frames == run["frames"] and f"of {frames} frames" in table  # n of N, every figure
+    assert page.locator("#too-few").is_visible() is (frames < 50)
     shoot(page, "train")
 
-    runs = api_get(page, "/train")
-    assert runs[-1]["init_from"] == "demo"  # the camera's labels are the demo's: fine-tuned
-    assert "--init-from demo" in runs[-1]["command"]
-    run_model = Path(runs[-1]["command"].split("--out ")[1].split(" ")[0])
+    run_model = Path(run["command"].split("--out ")[1].split(" ")[0])
+    assert run_model.suffix == ".gcam"
     with page.expect_download() as download:
         page.click("#download")
+    assert download.value.suggested_filename.endswith(".gcam")
     assert Path(download.value.path()).read_bytes() == run_model.read_bytes()
 
     page.click("#deploy")
@@ -463,11 +463,11 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
         "() => document.querySelector('#deploy-status').textContent.includes('now using')",
         timeout=180_000,
     )
-    assert model.read_bytes() == run_model.read_bytes()
+    assert model.read_bytes() == run_model.read_bytes()  # the .gcam, at the camera's file
     assert model.with_name("garage.previous.pte").read_bytes() == original
     page.wait_for_selector("#rollback:not([hidden])")
     assert page.locator("#deploy").inner_text() == "In use"
-    playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-student")
+    playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-dataset")
     wait_probabilities(page)  # the grid now shows the new model's probabilities
     shoot(page, "deploy")
 
@@ -478,6 +478,31 @@ def test_train_compare_deploy_and_roll_back(page: Any, studio: dict[str, Any]) -
     )
     assert model.read_bytes() == original
     playwright.expect(page.locator("#summary")).to_contain_text("model garagecam-demo")
+
+
+def test_the_pytorch_fine_tune_stays_an_option(page: Any) -> None:
+    page.wait_for_selector("#full-option:not([hidden])")  # torch is installed here
+    page.check("#full")
+    assert "with PyTorch" in page.locator("#train-plan").inner_text()
+    assert "demo model" in page.locator("#train-plan").inner_text()
+    page.fill("#epochs", "2")  # tiny: this only shows the option still works
+    page.fill("#input-size", "32")
+    page.click("#train")
+    if DOCS:  # the export after the last epoch prints nothing; the page says what it does
+        page.wait_for_selector("#train-stage:has-text('exporting')", timeout=600_000)
+        shoot(page, "train-export")
+    wait_result(page, 600_000)
+    status = page.locator("#train-status").inner_text()
+    assert "done" in status and "epoch 2/2" in status
+    assert "fine-tuning the demo model" in status
+    run = api_get(page, "/train")[-1]
+    assert run["kind"] == "full" and run["init_from"] == "demo"
+    assert "--init-from demo" in run["command"]
+    held_out = run["comparison"]["frames"]
+    table = page.locator("#compare").inner_text()
+    assert "held-out frames" in table and f"of {held_out} frames" in table
+    assert held_out < 50 and page.locator("#too-few").is_visible()  # said to be small
+    page.uncheck("#full")
 
 
 def test_at_760_px_the_train_panel_is_one_screen_down_not_after_every_card(
