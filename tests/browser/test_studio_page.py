@@ -195,9 +195,9 @@ def page(studio: dict[str, Any], browser: Any) -> Iterator[Any]:
 not_found: list[str] = []  # every 404 the page met (a favicon, a script)
 
 
-def shoot(page: Any, name: str) -> None:
+def shoot(page: Any, name: str, full_page: bool = False) -> None:
     if DOCS:
-        page.screenshot(path=str(SCREENSHOTS / f"studio-{name}.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"studio-{name}.png"), full_page=full_page)
 
 
 def labels_file(root: Path) -> dict[str, dict[str, Any]]:
@@ -527,7 +527,7 @@ def test_at_760_px_the_train_panel_is_one_screen_down_not_after_every_card(
         box, grid = last.bounding_box(), page.locator("#grid").bounding_box()
         assert grid["y"] <= box["y"] and box["y"] + box["height"] <= grid["y"] + grid["height"] + 1
         page.evaluate("() => window.scrollTo(0, 0)")
-        shoot(page, "narrow")
+        shoot(page, "narrow", full_page=True)  # the grid's box, then the panels
     finally:
         context.close()
 
