@@ -139,6 +139,7 @@ class Debouncer:
         self.max_age = max_age
         self.name = name
         self.last_frame_time: float | None = None
+        self._unfamiliar_streak = 0
 
     @classmethod
     def for_model(
@@ -203,17 +204,32 @@ class Debouncer:
             return False
         return self.max_age is None or now - self.last_frame_time <= self.max_age
 
-    def update(self, probabilities: Mapping[str, float], now: float) -> list[Transition]:
-        """Feed one frame's probabilities; returns (and reports) the transitions it caused."""
+    @property
+    def unfamiliar(self) -> bool:
+        """True while the states are UNKNOWN because the frames look unlike anything the
+        model was trained on (the camera needs a few labelled frames)."""
+        confirm = max(track.policy.confirm_frames for track in self._tracks.values())
+        return self._unfamiliar_streak >= confirm
+
+    def update(
+        self, probabilities: Mapping[str, float], now: float, unfamiliar: bool = False
+    ) -> list[Transition]:
+        """Feed one frame's probabilities; returns (and reports) the transitions it caused.
+
+        An `unfamiliar` frame (the model says it is unlike its training frames) counts as an
+        observation of UNKNOWN: after `confirm_frames` of them in a row the labels go UNKNOWN,
+        rather than showing a confident state the model has no ground for.
+        """
         missing = [label for label in self._tracks if label not in probabilities]
         if missing:
             raise ValueError(f"frame has no probability for labels {missing}")
         self.last_frame_time = now
+        self._unfamiliar_streak = self._unfamiliar_streak + 1 if unfamiliar else 0
         transitions = []
         for label, track in self._tracks.items():
             probability = float(probabilities[label])
             track.probability = probability
-            new = self._step(track, probability)
+            new = self._step(track, probability, unfamiliar)
             if new is not None:
                 transitions.append(Transition(label, track.state, new, probability, now))
                 track.state = new
@@ -231,10 +247,12 @@ class Debouncer:
         return transitions
 
     @staticmethod
-    def _step(track: _LabelTrack, probability: float) -> State | None:
+    def _step(track: _LabelTrack, probability: float, unfamiliar: bool = False) -> State | None:
         policy = track.policy
-        if probability >= policy.on_threshold:
-            observed: State | None = State.ON
+        if unfamiliar:
+            observed: State | None = State.UNKNOWN
+        elif probability >= policy.on_threshold:
+            observed = State.ON
         elif probability <= policy.off_threshold:
             observed = State.OFF
         else:

@@ -41,6 +41,9 @@ from .metadata import LabelSpec, ModelMetadata
 
 PAYLOAD_ON = "ON"
 PAYLOAD_OFF = "OFF"
+#: Home Assistant's MQTT binary sensor shows "unknown" for this payload; published when a
+#: known state becomes unknown because the frames are unfamiliar to the model
+PAYLOAD_UNKNOWN = "None"
 ONLINE = "online"
 OFFLINE = "offline"
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
@@ -339,11 +342,17 @@ def state_messages(
     states: Mapping[str, str],
     probabilities: Mapping[str, float | None],
     inference_ms: float | None = None,
+    *,
+    unfamiliar: bool = False,
 ) -> list[Message]:
-    """Retained states (known ones only), probabilities in percent, last inference time."""
+    """Retained states, probabilities in percent, last inference time. Unknown states are
+    not published at start-up; once the model says the frames are `unfamiliar`, they are
+    (as `PAYLOAD_UNKNOWN`), so no consumer keeps showing a state the model cannot back."""
     messages = []
     for label, state in states.items():
         payload = state_payload(state)
+        if payload is None and unfamiliar:
+            payload = PAYLOAD_UNKNOWN
         if payload is not None:
             messages.append(Message(topics.state(camera_id, label), payload, True))
             messages.append(

@@ -1,4 +1,9 @@
-"""`garagecam train`: train the student model on a labelled folder and export a `.pte`."""
+"""`garagecam train`: learn a camera from a labelled folder.
+
+By default a head on the shipped pretrained trunk (`heads.train_head`): NumPy, seconds, no
+PyTorch, a `.gcam` model. `--full` (or `--init-from`, or any option only the network training
+has) trains or fine-tunes the student network with PyTorch and exports a `.pte`, as before.
+"""
 
 from __future__ import annotations
 
@@ -28,21 +33,35 @@ _DEFAULTS: dict[str, Any] = {
 FINE_TUNE_DEFAULTS: dict[str, Any] = {"epochs": 40, "lr": 1e-3, "batch_size": 8, "patience": 40}
 
 
+_DEFAULT_NAME = "garagecam-student"
+#: options only the PyTorch network training reads: giving one selects it (old scripts)
+_FULL_ONLY = ("epochs", "input_size", "batch_size", "lr", "patience", "int8")
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a small student model on labelled snapshots and export it to .pte",
+        help="learn a camera from labelled snapshots (seconds, no PyTorch)",
         description=(
-            "Train the built-in student CNN on DIR (labels.csv, labels.jsonl or one sub-folder "
-            "per class; see https://garagecam.github.io/garagecam/training/), from scratch or "
-            "fine-tuning a trained model (--init-from demo), "
-            "pick ON/OFF thresholds on the validation split, export OUT (.pte with labels, "
-            "thresholds and preprocessing inside) and write OUT's .pt PyTorch weights, .json "
-            "report and .png training curve next to it."
+            "Train a model on DIR (labels.csv, labels.jsonl or one sub-folder per class; see "
+            "https://garagecam.github.io/garagecam/training/). By default: a head on the "
+            "shipped pretrained trunk, with NumPy, in seconds, no PyTorch; OUT is one model "
+            "file (.gcam) with labels, thresholds and preprocessing inside. Embeddings are "
+            "cached in DIR/.garagecam-cache, so training again is instant. --full trains the "
+            "student network with PyTorch instead (from scratch, or fine-tuning with "
+            "--init-from) and exports a .pte with its .pt weights, .json report and .png "
+            "training curve next to it."
         ),
     )
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--out", type=Path, required=True, help="model to write (.pte)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="model to write (.gcam; .pte with --full)"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="train the whole student network with PyTorch (the train extra) instead of a head",
+    )
     parser.add_argument(
         "--init-from",
         metavar="MODEL",
@@ -108,7 +127,7 @@ def register(subparsers: Any) -> None:
         metavar="x,y,w,h",
         help="crop every image to this region first, as the camera's ROI will",
     )
-    parser.add_argument("--name", default="garagecam-student", help="model name in the metadata")
+    parser.add_argument("--name", default=_DEFAULT_NAME, help="model name in the metadata")
     parser.add_argument("--model-version", default="1", help="model version in the metadata")
     parser.add_argument(
         "--int8",
@@ -120,6 +139,43 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.full or args.init_from or any(getattr(args, k) for k in _FULL_ONLY):
+        return run_full(args)
+    return run_head(args)
+
+
+def run_head(args: argparse.Namespace) -> int:
+    from ..heads import train_head
+    from ..roi import Roi
+
+    if args.out.suffix.lower() == ".pte":
+        print(
+            f"note: {args.out} will hold a head model (.gcam format, read by its content); "
+            "name it .gcam, or add --full for a PyTorch-trained .pte",
+            file=sys.stderr,
+        )
+    shown: dict[str, int] = {}
+
+    def progress(stage: str, fraction: float) -> None:
+        step = int(fraction * 10)
+        if not args.no_progress and shown.get(stage) != step:
+            shown[stage] = step
+            print(f"{stage}: {fraction:.0%}", file=sys.stderr)
+
+    result = train_head(
+        args.data,
+        args.out,
+        progress=progress,
+        seed=args.seed,
+        roi=Roi.parse(args.roi) if args.roi else None,
+        name=None if args.name == _DEFAULT_NAME else args.name,
+    )
+    json.dump({"summary": result.summary(), **result.to_dict()}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def run_full(args: argparse.Namespace) -> int:
     from ..roi import Roi
     from ..train.report import resolve_init
     from ..train.trainer import TrainOptions, train
@@ -147,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         init_from=init,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)  # --out runs/new/model.pte just works
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = train(args.data, args.out, options)
     report = result.report
     summary = {

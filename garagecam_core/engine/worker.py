@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -275,7 +276,7 @@ class WorkerEngine(ClosingEngine):
         result = Classification.from_dict(reply["classification"])
         # total_ms as the caller sees it, including the trip through the pipes
         timings = asdict(result.timings) | {"total_ms": (time.perf_counter() - start) * 1000.0}
-        return Classification(result.probabilities, Timings(**timings), result.image_size)
+        return dataclasses.replace(result, timings=Timings(**timings))
 
     def _drop(self, child: _Child) -> None:
         child.stop()

@@ -24,7 +24,7 @@ _ITERATIONS = 400
 #: the familiarity threshold is this many times the typical gap between training frames, and
 #: never below `_MIN_THRESHOLD` (a dozen near-identical frames would otherwise flag every
 #: change of light as unfamiliar)
-_THRESHOLD_FACTOR = 3.0
+_THRESHOLD_FACTOR = 1.5
 _MIN_THRESHOLD = 0.04
 MAX_PROTOTYPES = 512
 

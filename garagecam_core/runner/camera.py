@@ -84,6 +84,7 @@ class Camera:
         self._lost_logged = False
         self._bugs = 0  # unexpected errors in a row: the traceback of the first is logged
         self._reported_available = False  # what the listeners were last told
+        self._unfamiliar_logged = False
         self._new_frame = asyncio.Event()  # wakes the freshness timer
 
     @property
@@ -110,7 +111,10 @@ class Camera:
         except EngineError as err:
             self._failed(err, "engine")
             return False
-        transitions = self.debouncer.update(classification.probabilities, fetched_at)
+        transitions = self.debouncer.update(
+            classification.probabilities, fetched_at, unfamiliar=classification.unfamiliar
+        )
+        self._report_familiarity()
         frame = Frame(image, classification, fetched_at, (time.perf_counter() - start) * 1000.0)
         self.last_frame = frame
         self._new_frame.set()
@@ -118,6 +122,22 @@ class Camera:
         for listener in self.listeners:
             listener.on_frame(self, frame, transitions)
         return True
+
+    def _report_familiarity(self) -> None:
+        """One line when the frames become unfamiliar to the model, one when they no longer
+        are: the user is told the camera needs labels without a line per frame."""
+        unfamiliar = self.debouncer.unfamiliar
+        if unfamiliar and not self._unfamiliar_logged:
+            _LOGGER.warning(
+                "Camera %s: the frames look unlike anything model %s was trained on; its "
+                "states are unknown until it learns this camera from a few labelled frames "
+                "(capture + studio, or 'garagecam train': docs/training.md)",
+                self.id,
+                self.model_name,
+            )
+        elif self._unfamiliar_logged and not unfamiliar:
+            _LOGGER.info("Camera %s: the frames are familiar to the model again", self.id)
+        self._unfamiliar_logged = unfamiliar
 
     def _failed(self, error: GarageCamError, reason: str) -> None:
         self.failures += 1

@@ -302,6 +302,8 @@ def camera_status(camera: Camera) -> dict[str, Any]:
         "inference_ms": round(frame.classification.timings.inference_ms, 3) if frame else None,
         "consecutive_failures": camera.failures,
         "last_error": camera.last_error,
+        "novelty": frame.classification.novelty if frame else None,
+        "needs_labels": camera.debouncer.unfamiliar,
     }
 
 

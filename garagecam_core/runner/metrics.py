@@ -197,11 +197,22 @@ class RunnerMetrics:
             "Models replaced in the running runner (studio deploy or rollback), by result.",
             ["model", "result"],
         )
+        self.novelty = Gauge(
+            "garagecam_novelty",
+            "How unlike the model's training frames the last frame was (above 1: unfamiliar, "
+            "the camera needs a few labelled frames). Only for head models (.gcam).",
+            ["camera"],
+        )
+        self.unfamiliar = Counter(
+            "garagecam_unfamiliar_frames_total",
+            "Frames the model found unlike anything it was trained on.",
+            ["camera"],
+        )
         self._all: tuple[_Metric, ...] = (
             self.frames, self.failures, self.inference_seconds, self.end_to_end_seconds,
             self.probability, self.state, self.camera_up, self.last_frame, self.model_info,
             self.mqtt_connected, self.classify_requests, self.captured, self.capture_refused,
-            self.capture_bytes, self.model_swaps,
+            self.capture_bytes, self.model_swaps, self.novelty, self.unfamiliar,
         )  # fmt: skip
 
     def render(self, with_states: bool = True) -> str:

@@ -37,6 +37,7 @@ def publish_camera_state(publisher: MqttPublisher, camera: Camera) -> None:
             {label: str(state) for label, state in camera.debouncer.states.items()},
             camera.debouncer.probabilities,
             frame.classification.timings.inference_ms if frame else None,
+            unfamiliar=camera.debouncer.unfamiliar,
         ),
         Kind.STATE,
     )
@@ -87,6 +88,10 @@ class MetricsSink(CameraListener):
             metrics.probability.set(camera.id, label, value=probability)
         for label, state in camera.debouncer.states.items():
             metrics.state.set(camera.id, label, value=_STATE_VALUE[state])
+        if frame.classification.novelty is not None:
+            metrics.novelty.set(camera.id, value=frame.classification.novelty)
+        if frame.classification.unfamiliar:
+            metrics.unfamiliar.inc(camera.id)
 
     def on_availability(self, camera: Camera, available: bool) -> None:
         self.metrics.camera_up.set(camera.id, value=1.0 if available else 0.0)

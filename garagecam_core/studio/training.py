@@ -213,8 +213,9 @@ class TrainingJob:
 
     def command(self, program: Sequence[str] = ("garagecam",)) -> list[str]:
         init = ["--init-from", self.init_from] if self.init_from else []
-        return [*program, "train", "--data", str(self.data_dir), "--out", str(self.model_path),
-                *init, *self.settings.flags(), "--no-progress"]  # fmt: skip
+        return [*program, "train", "--full", "--data", str(self.data_dir),
+                "--out", str(self.model_path), *init, *self.settings.flags(),
+                "--no-progress"]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {

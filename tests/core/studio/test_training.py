@@ -77,7 +77,8 @@ def test_train_out_into_a_missing_folder_is_created(
 ) -> None:
     (tmp_path / "data").mkdir()  # an empty dataset: fails at the dataset, after the folder
     out = tmp_path / "runs" / "new" / "model.pte"
-    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(out)]) != 0
+    argv = ["train", "--full", "--data", str(tmp_path / "data"), "--out", str(out)]
+    assert main(argv) != 0
     err = capsys.readouterr().err
     assert "does not exist" not in err and "class folder" in err
     assert out.parent.is_dir()
