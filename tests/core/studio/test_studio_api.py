@@ -139,7 +139,7 @@ async def test_frames_labels_accept_and_guards(
         async with http.post(f"{api}/train", json={"full": True, "epochs": 1}) as response:
             body = await response.json()
         assert body["status"] == "unavailable" and "garagecam-core[train]" in body["error"]
-        assert "garagecam train --data" in body["command"]
+        assert "garagecam train --full --data" in body["command"]
         data = Path(body["command"].split("--data ")[1].split(" ")[0])
         assert len((data / "labels.jsonl").read_text().splitlines()) == body["frames"] == 10
         async with http.post(f"{api}/train", json={"epochs": "many"}) as response:
