@@ -89,3 +89,15 @@ def test_a_frame_between_off_and_on_is_unsure_not_right() -> None:
     door = compare(samples, ["door_open"], [(0.5, 0.3)], {"door_open": (0.5, 0.3)})
     new = door["labels"]["door_open"]["new"]
     assert (new["correct"], new["unsure"], new["total"]) == (1, 2, 3)
+
+
+def test_a_cancelled_head_run_stops_at_its_next_progress_step(tmp_path: Path) -> None:
+    from garagecam_core.studio.head_training import HeadTrainingJob, _Cancelled
+
+    run = HeadTrainingJob("h1", tmp_path / "h1", TrainSettings(), 10, status="running")
+    run._progress("embedding", 0.5)
+    assert run.stage == "embedding the frames with the trunk: 5/10"
+    run.cancel()
+    assert run.status == "cancelled"
+    with pytest.raises(_Cancelled):  # the training thread ends here, before saving
+        run._progress("saving", 0.0)
