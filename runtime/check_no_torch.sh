@@ -54,5 +54,31 @@ probe = (
 )
 print(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                      check=True).stdout.strip())
+
+# Teaching it a camera needs no torch either: a head on the shipped trunk from 60 frames.
+garagecam = [sys.executable, "-m", "garagecam_core"]
+subprocess.run([*garagecam, "scenes", "--out", "frames", "--count", "60", "--garage", "7",
+                "--size", "1280x720", "--no-progress"], check=True, capture_output=True)
+for attempt in ("first", "again (embeddings cached)"):
+    start = time.perf_counter()
+    done = subprocess.run([*garagecam, "train", "--data", "frames", "--out", "cam.gcam",
+                           "--no-progress"], capture_output=True, text=True, check=True)
+    print(f"garagecam train, 60 frames, {attempt}: {time.perf_counter() - start:.1f} s, "
+          f"{json.loads(done.stdout)['summary']}")
+start = time.perf_counter()
+done = subprocess.run([*garagecam, "infer", "--model", "cam.gcam", "frames/images/"
+                       + sorted(__import__("os").listdir("frames/images"))[0]],
+                      capture_output=True, text=True, check=True)
+print(f"garagecam infer --model cam.gcam (fresh process): {time.perf_counter() - start:.2f} s, "
+      f"{json.loads(done.stdout)}")
+probe = (
+    "import sys\n"
+    "from garagecam_core.heads import train_head\n"
+    "train_head('frames', 'again.gcam')\n"
+    "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'executorch'))\n"
+    "assert not heavy, heavy\n"
+)
+subprocess.run([sys.executable, "-c", probe], check=True)
+print("head training imported no torch/executorch module")
 PY
 echo "OK: the runner's inference path runs without torch ($venv)"

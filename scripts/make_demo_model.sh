@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Reproduce the shipped demo model (garagecam_core/models/demo.pte + demo.pt + demo.json) with
-# the project's own tools: generate labelled garage scenes, then `garagecam train` on them.
-# Takes about 10-15 minutes on 2 CPU cores. Usage: ./scripts/make_demo_model.sh [WORKDIR]
+# Reproduce the shipped default model, garagecam_core/models/demo.gcam: a head on the shipped
+# pretrained trunk (trunk-lite0.pte), trained on 600 generated garage scenes plus the real
+# photos whose licence allows shipping them (bench/real/images, labels in bench/real/manifest.csv).
+# A few minutes on 2 cores, no PyTorch. Usage: ./scripts/make_demo_model.sh [WORKDIR]
+#
+# The trunk itself: .venv/bin/python -m garagecam_core.heads.export_trunk \
+#     --out garagecam_core/models/trunk-lite0.pte   (needs PyTorch and the weights package)
+# The older student network (demo.pte, demo.pt, demo.json: `garagecam train --full`, and what
+# --init-from demo fine-tunes) is made by ./scripts/make_student_demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-build/demo-model}"
 mkdir -p "$work"
 garagecam=(.venv/bin/python -m garagecam_core)  # this checkout's package
 
-"${garagecam[@]}" scenes --out "$work/scenes" --count 1200 --seed 1000 --no-progress
-"${garagecam[@]}" train --data "$work/scenes" --out "$work/demo.pte" \
-    --input-size 160 --epochs 40 --patience 12 --seed 0 --threads 2 \
-    --name garagecam-demo --model-version 2 --no-progress
+"${garagecam[@]}" scenes --out "$work/data" --count 600 --seed 1000 --no-progress
+.venv/bin/python - "$work/data" <<'PY'
+import csv, shutil, sys
+from pathlib import Path
 
-cp "$work/demo.pte" "$work/demo.pt" "$work/demo.json" garagecam_core/models/
-mkdir -p docs/images
-cp "$work/demo.png" docs/images/demo-training.png
-echo "demo model written to garagecam_core/models/demo.pte"
+out = Path(sys.argv[1])
+rows = list(csv.reader((out / "labels.csv").open()))
+(out / "real").mkdir(exist_ok=True)
+for row in csv.DictReader(Path("bench/real/manifest.csv").open()):
+    source = Path("bench/real/images") / row["file"]
+    if source.is_file() and row["door_open"] and row["car_present"]:
+        shutil.copy(source, out / "real" / source.name)
+        rows.append([f"real/{source.name}", row["door_open"], row["car_present"]])
+csv.writer((out / "labels.csv").open("w", newline="")).writerows(rows)
+PY
+"${garagecam[@]}" train --data "$work/data" --out "$work/demo.gcam" --name garagecam-demo \
+    --no-progress
+cp "$work/demo.gcam" garagecam_core/models/demo.gcam
+echo "default model written to garagecam_core/models/demo.gcam"

@@ -108,9 +108,9 @@ def _flag(value: Any) -> bool:
 
 def demo_label_names() -> tuple[str, ...]:
     """The demo model's labels, read from its training report (no torch needed)."""
-    from .. import demo_model_path
+    from .. import student_demo_path
 
-    report = json.loads(demo_model_path().with_suffix(".json").read_text(encoding="utf-8"))
+    report = json.loads(student_demo_path().with_suffix(".json").read_text(encoding="utf-8"))
     return tuple(label["name"] for label in report["metadata"]["labels"])
 
 

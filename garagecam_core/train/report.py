@@ -86,9 +86,9 @@ def student_widths(report_path: Path) -> tuple[int, ...]:
 def resolve_init(spec: str) -> Path:
     """`demo` or a model's `.pt`/`.pte`/`.json` -> the training report next to its weights."""
     if spec == "demo":
-        from .. import demo_model_path
+        from .. import student_demo_path
 
-        return demo_model_path().with_suffix(".json")
+        return student_demo_path().with_suffix(".json")
     path = Path(spec)
     if path.suffix not in (".pt", ".pte", ".json"):
         raise ConfigError(

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from garagecam_core import demo_model_path
+from garagecam_core import student_demo_path
 from garagecam_core.errors import EngineError, MetadataError, ModelError
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.preprocess import decode, to_tensor
@@ -27,7 +27,7 @@ from tests.core.fuzz.tally import record
 from tests.images import encode, scene
 
 FRAME = encode(scene(320, 180), "JPEG", quality=85)
-DEMO = demo_model_path().read_bytes()
+DEMO = student_demo_path().read_bytes()
 
 
 @pytest.fixture(scope="module")

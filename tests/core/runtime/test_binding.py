@@ -13,7 +13,7 @@ import garagecam_runtime as gr
 import numpy as np
 import pytest
 
-from garagecam_core import demo_model_path
+from garagecam_core import student_demo_path
 from garagecam_core.bundle import load_program
 from garagecam_core.metadata import METADATA_METHOD
 from tests.pte_files import corrupt_copy, truncated_copy
@@ -45,7 +45,7 @@ def test_outputs_are_bit_identical_to_the_official_runtime(
     model: str, tiny_model_path: Path, tiny_int8_model_path: Path, tmp_path: Path
 ) -> None:
     path = {"tiny_fp32": tiny_model_path, "tiny_int8": tiny_int8_model_path}.get(
-        model, demo_model_path()
+        model, student_demo_path()
     )
     official = load_program(path, threads=1, runtime="official")
     inputs = _inputs(official.input_shape)

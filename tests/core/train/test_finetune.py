@@ -16,7 +16,7 @@ import executorch  # noqa: F401
 import numpy as np
 import pytest
 
-from garagecam_core import demo_model_path
+from garagecam_core import student_demo_path
 from garagecam_core.bundle import load_program
 from garagecam_core.cli import main
 from garagecam_core.cli.train import FINE_TUNE_DEFAULTS
@@ -39,7 +39,7 @@ def _inputs(count: int) -> np.ndarray:
     """Model inputs of real frames (family B: never seen by the demo) in the demo's layout."""
     from garagecam_core.preprocess import prepare
 
-    metadata = load_program(demo_model_path()).metadata
+    metadata = load_program(student_demo_path()).metadata
     return np.concatenate(
         [prepare(generate_scene_b(3, i, sizes=SMALL).jpeg, metadata).tensor for i in range(count)]
     )
@@ -55,8 +55,8 @@ def test_zero_epochs_from_the_demo_reproduce_its_outputs(frames: Path, tmp_path:
     assert _train(frames, out, "--init-from", "demo", "--epochs", "0") == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["epochs_run"] == 0
-    assert report["options"]["init_from"] == str(demo_model_path().with_suffix(".json"))
-    demo, tuned = load_program(demo_model_path()), load_program(out)
+    assert report["options"]["init_from"] == str(student_demo_path().with_suffix(".json"))
+    demo, tuned = load_program(student_demo_path()), load_program(out)
     # the input size and preprocessing come from the demo when --input-size is not given
     assert tuned.metadata.input_width == demo.metadata.input_width
     assert tuned.metadata.extra["fine_tuned_from"] == "garagecam-demo"
@@ -81,7 +81,7 @@ def test_a_short_fine_tune_changes_the_weights_and_exports(frames: Path, tmp_pat
     assert report["options"]["patience"] == FINE_TUNE_DEFAULTS["patience"]
     assert report["export"]["portable_ops"] == []
     assert report["pte_max_abs_diff"] < 1e-4
-    demo, tuned = load_program(demo_model_path()), load_program(out)
+    demo, tuned = load_program(student_demo_path()), load_program(out)
     assert tuned.metadata.label_names == demo.metadata.label_names
     x = _inputs(4)
     differences = [np.max(np.abs(tuned.run(x[i : i + 1]) - demo.run(x[i : i + 1])))
@@ -124,7 +124,7 @@ def test_other_labels_are_refused(
 def test_weights_of_another_architecture_are_refused(
     frames: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = demo_model_path()
+    source = student_demo_path()
     report = json.loads(source.with_suffix(".json").read_text())
     report["student_kwargs"] = {"widths": [8, 16, 32, 64, 128]}  # not the .pt's network
     (tmp_path / "demo.json").write_text(json.dumps(report))
