@@ -379,8 +379,9 @@ class Studio:
             demo = ()
         if self.settings.fine_tune and tuple(self.names) == demo:
             return (
-                "Fine-tuning the network starts from the demo model (same labels) and trains "
-                "it on the frames you labelled with PyTorch, then exports a new model (minutes)."
+                "Fine-tuning the network starts from the demo model's student network "
+                "(demo.pte, same labels) and trains it on the frames you labelled with "
+                "PyTorch, then exports a new model (minutes)."
             )
         return "Fine-tuning the network trains a new one from scratch with PyTorch (minutes)."
 
