@@ -116,6 +116,8 @@ async def state(request: web.Request) -> web.Response:
     meta = predictor.metadata
     return web.json_response({
         "dataset": str(studio.store.root),
+        "layout": studio.store.layout,
+        "labels_file": str(studio.store.labels_path),
         "labels": [
             {"name": s.name, "device_class": s.device_class, "on": s.on_threshold,
              "off": s.off_threshold}
@@ -131,8 +133,9 @@ async def state(request: web.Request) -> web.Response:
             **(studio.teacher.config.describe() if studio.teacher else {}),
             "progress": studio.teacher_progress.to_dict(),
         },
-        "train": {"available": train_available(), "install": INSTALL_HINT,
-                  "defaults": vars(studio.settings)},
+        "train": {"available": True, "full_available": train_available(),
+                  "install": INSTALL_HINT, "defaults": vars(studio.settings),
+                  "plan": studio.train_plan(), "full_plan": studio.train_plan(full=True)},
         "deploy": studio.deploy_info(),
     })  # fmt: skip
 
@@ -187,13 +190,16 @@ async def set_labels(request: web.Request) -> web.Response:
     if not isinstance(updates, dict) or not all(isinstance(v, dict) for v in updates.values()):
         raise ConfigError('"labels" must map frame paths to {label: 0 or 1}')
     # a write with fsync: off the event loop (the store has its own lock)
-    count = await asyncio.to_thread(request.app[STUDIO].set_labels, updates)
-    return web.json_response({"saved": count})
+    studio = request.app[STUDIO]
+    count = await asyncio.to_thread(studio.set_labels, updates)
+    return web.json_response({"saved": count, "confirmed": len(studio.confirmed_records())})
 
 
 async def accept(request: web.Request) -> web.Response:
-    paths = _paths(await _json(request))
-    return web.json_response(await asyncio.to_thread(request.app[STUDIO].accept, paths))
+    data = await _json(request)
+    partial = data.get("partial", False) is True  # Enter on one card: what there is
+    studio = request.app[STUDIO]
+    return web.json_response(await asyncio.to_thread(studio.accept, _paths(data), partial))
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -241,14 +247,15 @@ async def train_cancel(request: web.Request) -> web.Response:
 async def run_file(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     kind = request.match_info["file"]
-    if kind not in ("model.pte", "model.png", "model.json") or job.status != "done":
+    if kind not in ("model.pte", "model.gcam", "model.png", "model.json") or job.status != "done":
         return _error(404, "no such file for this run")
     path = job.directory / kind
     if not path.is_file():
         return _error(404, f"{kind} was not written (matplotlib missing?)")
     headers = {}
-    if kind == "model.pte":
-        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}.pte"'
+    if kind in ("model.pte", "model.gcam"):
+        suffix = Path(kind).suffix
+        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}{suffix}"'
     return web.FileResponse(path, headers=headers)
 
 
