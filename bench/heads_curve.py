@@ -14,12 +14,12 @@ long fitting took (the embeddings of the N frames are cached, as `garagecam trai
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from real_garages import write_report  # type: ignore[import-not-found]
 
 from garagecam_core.heads import fit
 from garagecam_core.heads.embeddings import embed_files
@@ -81,11 +81,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     report = {str(g): curve(g, args.n) for g in args.garages}
-    text = json.dumps(report, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
+    write_report(report, args.json)
     return 0
 
 

@@ -636,7 +636,7 @@ async def test_an_engine_that_cannot_start_is_a_clear_error(
 
     camera_id, _ = host.add_camera("Driveway", script)
     plugin = await make_plugin(engine_factory=factory)
-    with pytest.raises(Exception, match=r"cannot load demo\.pte: PermissionError"):
+    with pytest.raises(Exception, match=r"cannot load demo\.gcam: PermissionError"):
         await plugin.createDevice({"camera": camera_id})
     assert list(host.devices) == []
 
