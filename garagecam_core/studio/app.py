@@ -21,7 +21,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..errors import ConfigError, GarageCamError
-from ..runner.http import CONTEXT, ApiContext, auth_middleware, is_loopback
+from ..runner.http import CONTEXT, ApiContext, auth_middleware, encoding_middleware, is_loopback
 from ..runner.metrics import RunnerMetrics
 from .state import Studio
 from .training import INSTALL_HINT, TrainSettings, train_available
@@ -289,7 +289,7 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
 
 def create_app(studio: Studio, token: str | None) -> web.Application:
     """Standalone studio app; without a token it answers only to loopback Host names."""
-    app = web.Application(middlewares=[guard(not token), auth_middleware])
+    app = web.Application(middlewares=[encoding_middleware, guard(not token), auth_middleware])
     # The runner's auth middleware reads the token from its ApiContext.
     app[CONTEXT] = ApiContext(
         engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token
