@@ -16,7 +16,7 @@ import re
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -43,12 +43,17 @@ _MAGIC = {
     b"BM": "BMP",
 }
 
-#: fed to the JPEG decoder in place of the final EOI marker (see `_decoder_input`): enough
-#: non-marker bytes for libjpeg's bit-buffer prefetch (at most 8 bytes) to never run dry
-#: at the real end of the data, too few to stand in for a missing MCU row
-_JPEG_FILLER: Final = b"\x00" * 16
+#: fed to the JPEG decoder after each scan's entropy-coded data (see `_load_jpeg`): 16 bytes
+#: of 0xFF (stuffed as FF 00), enough for libjpeg's bit-buffer prefetch (8 bytes) at the real
+#: end of a scan; as entropy data, all-ones is never a valid Huffman code (17 bits per bad
+#: symbol): too little to stand in for more than a block or two; between scans it is skipped
+_JPEG_FILLER: Final = b"\xff\x00" * 16
 #: the end of entropy-coded data: 0xFF not followed by 00 (byte stuffing), RSTn or 0xFF (fill)
 _MARKER_IN_DATA: Final = re.compile(b"\xff[^\x00\xd0-\xd7\xff]")
+#: marker segments a JPEG may hold before its picture ends: a camera frame has a few dozen
+#: (APPn, DQT, DHT, SOF, a progressive file's scans); 16 MB of 4-byte comments is 4 million,
+#: each parsed by Pillow in Python (seconds of CPU per frame) before a pixel is decoded
+MAX_JPEG_SEGMENTS: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -138,36 +143,61 @@ def _unreadable(image: bytes) -> TruncatedImageError | InvalidImageError:
 
 @dataclass(frozen=True)
 class _JpegLayout:
-    """Where a JPEG's first picture ends and how its scans are laid out (from its markers)."""
+    """A JPEG's first picture as its markers lay it out (a walk, no decoding)."""
 
-    #: offset of the EOI marker that ends the first picture; None if the walk found none
-    end: int | None
-    scans: int
+    #: offsets where each scan's entropy-coded data ends (the next marker, fill bytes dropped)
+    scan_ends: tuple[int, ...]
     #: every coefficient of every component reaches full precision in some scan
     complete: bool
 
 
+class _Segments:
+    """Counts marker segments; refuses a JPEG with more than `MAX_JPEG_SEGMENTS`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self) -> None:
+        self.count += 1
+        if self.count > MAX_JPEG_SEGMENTS:
+            raise InvalidImageError(
+                f"the JPEG image has more than {MAX_JPEG_SEGMENTS} marker segments (a camera "
+                "frame has a few dozen): refused before decoding"
+            )
+
+
+def _coverage(segment: bytes, covered: dict[int, set[int]]) -> None:
+    """Mark the coefficients an SOS header brings to full precision (Al = 0)."""
+    count = segment[0]
+    if len(segment) < 4 + 2 * count:
+        return
+    start, stop, approx = segment[1 + 2 * count : 4 + 2 * count]
+    if approx & 0x0F == 0:
+        for index in range(count):
+            covered.setdefault(segment[1 + 2 * index], set()).update(range(start, stop + 1))
+
+
 def _jpeg_layout(image: bytes) -> _JpegLayout:
-    """Walk the marker segments and entropy-coded data of a JPEG (no decoding, a regex scan)."""
-    size = len(image)
-    pos, scans = 2, 0
+    """Walk the marker segments and entropy-coded data of a JPEG up to its first EOI (or the
+    end of the bytes), as libjpeg reads them: bytes between segments are skipped."""
+    size, pos = len(image), 2
+    ends: list[int] = []
     components: list[int] = []
     covered: dict[int, set[int]] = {}
+    segments = _Segments()
     while pos + 1 < size:
-        if image[pos] != 0xFF:
-            break  # not a marker where one must be: leave the verdict to the decoder
-        marker = image[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
+        if image[pos] != 0xFF or image[pos + 1] == 0xFF:  # junk or fill before a marker
+            pos = image.find(b"\xff", pos + 1)
+            if pos < 0:
+                break
             continue
+        marker = image[pos + 1]
         if marker == 0xD9:  # EOI
-            complete = bool(components) and all(len(covered[c]) == 64 for c in components)
-            return _JpegLayout(pos, scans, complete)
+            break
+        segments.add()
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # parameterless markers
             pos += 2
             continue
-        if pos + 4 > size:
-            break
         length = int.from_bytes(image[pos + 2 : pos + 4], "big")
         segment = image[pos + 4 : pos + 2 + length]
         pos += 2 + length
@@ -175,50 +205,81 @@ def _jpeg_layout(image: bytes) -> _JpegLayout:
             components = [segment[6 + 3 * i] for i in range(segment[5]) if 8 + 3 * i < len(segment)]
             covered = {c: set() for c in components}
         elif marker == 0xDA and segment:  # SOS: scan header, then entropy-coded data
-            scans += 1
-            count = segment[0]
-            if len(segment) >= 4 + 2 * count:
-                start, stop, approx = segment[1 + 2 * count : 4 + 2 * count]
-                if approx & 0x0F == 0:  # Al = 0: these coefficients are now at full precision
-                    for index in range(count):
-                        covered.setdefault(segment[1 + 2 * index], set()).update(
-                            range(start, stop + 1)
-                        )
-            found = _MARKER_IN_DATA.search(image, pos)
-            if found is None:
-                return _JpegLayout(None, scans, False)
-            pos = found.start()
-    return _JpegLayout(None, scans, False)
+            _coverage(segment, covered)
+            found = _MARKER_IN_DATA.search(image, min(pos, size))
+            pos = found.start() if found else size
+            ends.append(len(image[:pos].rstrip(b"\xff")))  # fill bytes are not data
+    complete = bool(components) and all(len(covered.get(c, ())) == 64 for c in components)
+    return _JpegLayout(tuple(ends), complete)
 
 
-def _decoder_input(image: bytes) -> bytes:
-    """The bytes to decode: for a single-scan JPEG, the data with its EOI marker replaced.
+class _ScanCut(Exception):
+    """Raised by `_load_jpeg` with what is missing, for `_decode`'s message."""
 
-    libjpeg treats any marker inside the entropy-coded data as "end of data" and fills the
-    missing blocks with grey, with only a warning Pillow ignores: a JPEG cut short with an EOI
-    appended, or whose header promises more rows than its data holds, would decode "fine".
-    Without the EOI, a decoder that needs more data than the picture has must ask for it,
-    and `_StrictReader` refuses. An intact picture needs none (Pillow stops once every row is
-    out). A JPEG of several scans (progressive) is decoded whole before its first row, so it
-    keeps its EOI and must instead bring every coefficient to full precision (`complete`).
-    """
-    if not image.startswith(b"\xff\xd8\xff"):
-        return image
+
+def _jpeg_scans(image: bytes) -> tuple[int, ...]:
+    """Where the scans of a JPEG end; refuses a progressive one whose scans never bring the
+    picture to full precision (cut at a scan boundary, an EOI appended)."""
     layout = _jpeg_layout(image)
-    if layout.end is None:
-        return image  # no EOI at all: the decoder runs dry and the reader refuses
-    if layout.scans > 1:
-        if not layout.complete:
-            raise TruncatedImageError(
-                f"the JPEG image is truncated: its scans stop before the picture is complete "
-                f"({len(image):,} bytes, {layout.scans} scans)"
-            )
-        return image
-    return image[: layout.end] + _JPEG_FILLER
+    if layout.scan_ends and not layout.complete:
+        raise TruncatedImageError(
+            f"the JPEG image is truncated: its {len(layout.scan_ends)} scans stop before the "
+            f"picture is complete ({len(image):,} bytes)"
+        )
+    return layout.scan_ends
 
 
-def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _StrictReader]:
-    """Validate sizes and read the header only (no pixel data decoded yet)."""
+def _load_jpeg(opened: ImageFile.ImageFile, image: bytes, scan_ends: tuple[int, ...]) -> None:
+    """Decode a JPEG with libjpeg fed one scan at a time, refusing any scan cut short.
+
+    libjpeg treats any marker inside entropy-coded data as the end of the data and fills the
+    missing blocks with grey, with only a warning Pillow ignores: a cut-off scan followed by a
+    comment, a table or an EOI, or a header promising more rows than the data holds, would
+    decode "fine". So the decoder never sees the marker that follows a scan until the scan is
+    known complete: it gets the scan's data and filler (`_JPEG_FILLER`), nothing else.
+
+    - One scan (baseline): libjpeg must put out every row from that; a scan cut short leaves
+      it waiting for data instead.
+    - Several scans (progressive): no row comes out before the end, so the test is where
+      libjpeg waits. After a complete scan it is looking for the next marker, and consumes any
+      byte that is not one (all the filler, then a probe byte). In the middle of a scan it
+      waits for entropy data, and never consumes a lone byte: refilling its bit buffer needs
+      several. Only then does it get the next marker, and the EOI at the end.
+    """
+    tile = opened.tile[0]
+    name, extents, offset, args = tile[0], tile[1], tile[2], tile[3]
+    opened.load_prepare()
+    decoder = Image._getdecoder(opened.mode, name, args, opened.decoderconfig)
+    try:
+        decoder.setimage(opened.im, extents)
+        _feed_scans(decoder, image, offset, scan_ends)
+    finally:
+        decoder.cleanup()
+    opened.tile = []
+    opened.load_end()
+
+
+def _feed_scans(decoder: Any, image: bytes, start: int, scan_ends: tuple[int, ...]) -> None:
+    for number, end in enumerate(scan_ends, 1):
+        piece = image[start:end] + _JPEG_FILLER
+        consumed, error = decoder.decode(piece)
+        if error < 0:
+            raise _ScanCut(f"libjpeg could not decode scan {number}")
+        if consumed < 0:  # every row is out
+            return
+        if len(scan_ends) == 1 or consumed < len(piece) or decoder.decode(b"\0")[0] != 1:
+            raise _ScanCut(f"its data ends inside scan {number}")
+        start = end
+    consumed, error = decoder.decode(b"\xff\xd9")
+    if consumed >= 0 or error < 0:
+        raise _ScanCut("the picture is incomplete after its last scan")
+
+
+def _open(
+    image: bytes, limits: ImageLimits
+) -> tuple[ImageFile.ImageFile, _StrictReader, tuple[int, ...]]:
+    """Validate sizes and read the header only (no pixel data decoded yet); for a JPEG also
+    where its scans end (its segments counted and bounded before Pillow parses them)."""
     if not image:
         raise EmptyImageError("the image is empty (0 bytes)")
     if len(image) > limits.max_bytes:
@@ -226,7 +287,8 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
             f"the image is {_human_bytes(len(image))} ({len(image):,} bytes), more than the "
             f"limit of {limits.max_bytes:,} bytes"
         )
-    reader = _StrictReader(_decoder_input(image))
+    scan_ends = _jpeg_scans(image) if image.startswith(b"\xff\xd8\xff") else ()
+    reader = _StrictReader(image)
     try:
         # Our own pixel limit below is the one that counts; Pillow's warning would be noise.
         # (catch_warnings is process-wide: a race can only affect this one warning category.)
@@ -250,7 +312,7 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
     if width < 1 or height < 1:
         raise InvalidImageError(f"the image has no pixels ({width}x{height})")
     assert isinstance(opened, ImageFile.ImageFile)  # Image.open always returns one
-    return opened, reader
+    return opened, reader, scan_ends
 
 
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
@@ -335,7 +397,7 @@ def _decode(
     roi: Roi | None,
     resize_mode: ResizeMode,
 ) -> tuple[Image.Image, tuple[int, int]]:
-    opened, reader = _open(image, limits)
+    opened, reader, scan_ends = _open(image, limits)
     source_size = opened.size
     if target_size is not None and opened.format in ("JPEG", "MPO"):
         request = draft_request(source_size, target_size, roi, resize_mode)
@@ -344,7 +406,14 @@ def _decode(
     _check_decoded_size(opened, limits)
     reader.strict = True
     try:
+        if scan_ends and opened.format in ("JPEG", "MPO"):
+            _load_jpeg(opened, image, scan_ends)
         opened.load()
+    except _ScanCut as err:
+        raise TruncatedImageError(
+            f"the {opened.format} image is truncated: {err} ({len(image):,} bytes received "
+            f"for a {source_size[0]}x{source_size[1]} image)"
+        ) from None
     except _Truncated as err:
         raise TruncatedImageError(
             f"the {opened.format} image is truncated: its data ends early "
