@@ -50,6 +50,9 @@ _MAGIC = {
 _JPEG_FILLER: Final = b"\xff\x00" * 16
 #: the end of entropy-coded data: 0xFF not followed by 00 (byte stuffing), RSTn or 0xFF (fill)
 _MARKER_IN_DATA: Final = re.compile(b"\xff[^\x00\xd0-\xd7\xff]")
+#: the same without a restart interval, where an RST marker ends the data too
+_ANY_MARKER: Final = re.compile(b"\xff[^\x00\xff]")
+_RESTART: Final = re.compile(b"\xff[\xd0-\xd7]")
 #: marker segments a JPEG may hold before its picture ends: a camera frame has a few dozen
 #: (APPn, DQT, DHT, SOF, a progressive file's scans); 16 MB of 4-byte comments is 4 million,
 #: each parsed by Pillow in Python (seconds of CPU per frame) before a pixel is decoded
@@ -145,8 +148,10 @@ def _unreadable(image: bytes) -> TruncatedImageError | InvalidImageError:
 class _JpegLayout:
     """A JPEG's first picture as its markers lay it out (a walk, no decoding)."""
 
-    #: offsets where each scan's entropy-coded data ends (the next marker, fill bytes dropped)
-    scan_ends: tuple[int, ...]
+    #: offsets where each piece of entropy-coded data ends (the next marker, fill bytes
+    #: dropped): a scan, or with restart markers each restart interval of a scan
+    piece_ends: tuple[int, ...]
+    scans: int
     #: every coefficient of every component reaches full precision in some scan
     complete: bool
 
@@ -177,6 +182,32 @@ def _coverage(segment: bytes, covered: dict[int, set[int]]) -> None:
             covered.setdefault(segment[1 + 2 * index], set()).update(range(start, stop + 1))
 
 
+def _blocks(frame: bytes) -> int:
+    """Blocks of 8x8 in the largest component plane of an SOF segment (an upper bound on the
+    restart intervals a scan can have)."""
+    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    return -(-width // 8) * -(-height // 8)
+
+
+def _before_fill(image: bytes, marker: int) -> int:
+    """Where the data before a marker ends: 0xFF fill bytes before a marker are not data."""
+    while marker > 0 and image[marker - 1] == 0xFF:
+        marker -= 1
+    return marker
+
+
+def _intervals(image: bytes, start: int, end: int, limit: int) -> list[int]:
+    """Where the restart intervals of the entropy data in [start, end) end (RST markers)."""
+    ends = []
+    for found in _RESTART.finditer(image, start, end):
+        ends.append(_before_fill(image, found.start()))
+        if len(ends) > limit:
+            raise InvalidImageError(
+                "the JPEG image has more restart markers than its picture has intervals"
+            )
+    return ends
+
+
 def _jpeg_layout(image: bytes) -> _JpegLayout:
     """Walk the marker segments and entropy-coded data of a JPEG up to its first EOI (or the
     end of the bytes), as libjpeg reads them: bytes between segments are skipped."""
@@ -184,7 +215,7 @@ def _jpeg_layout(image: bytes) -> _JpegLayout:
     ends: list[int] = []
     components: list[int] = []
     covered: dict[int, set[int]] = {}
-    segments = _Segments()
+    segments, scans, restart, blocks = _Segments(), 0, 0, 0
     while pos + 1 < size:
         if image[pos] != 0xFF or image[pos + 1] == 0xFF:  # junk or fill before a marker
             pos = image.find(b"\xff", pos + 1)
@@ -204,47 +235,57 @@ def _jpeg_layout(image: bytes) -> _JpegLayout:
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(segment) >= 6:
             components = [segment[6 + 3 * i] for i in range(segment[5]) if 8 + 3 * i < len(segment)]
             covered = {c: set() for c in components}
+            blocks = _blocks(segment)
+        elif marker == 0xDD and len(segment) >= 2:  # DRI: restart markers every N MCUs
+            restart = int.from_bytes(segment[:2], "big")
         elif marker == 0xDA and segment:  # SOS: scan header, then entropy-coded data
+            scans += 1
             _coverage(segment, covered)
-            found = _MARKER_IN_DATA.search(image, min(pos, size))
-            pos = found.start() if found else size
-            ends.append(len(image[:pos].rstrip(b"\xff")))  # fill bytes are not data
+            # Without a restart interval an RST marker is no part of the data: it ends it.
+            found = (_MARKER_IN_DATA if restart else _ANY_MARKER).search(image, min(pos, size))
+            data_end = found.start() if found else size
+            if restart:
+                ends += _intervals(image, pos, data_end, blocks // restart + 1)
+            pos = data_end
+            ends.append(_before_fill(image, pos))
     complete = bool(components) and all(len(covered.get(c, ())) == 64 for c in components)
-    return _JpegLayout(tuple(ends), complete)
+    return _JpegLayout(tuple(ends), scans, complete)
 
 
 class _ScanCut(Exception):
-    """Raised by `_load_jpeg` with what is missing, for `_decode`'s message."""
+    """Raised by `_load_jpeg` with what is wrong, for `_decode`'s message."""
 
 
-def _jpeg_scans(image: bytes) -> tuple[int, ...]:
-    """Where the scans of a JPEG end; refuses a progressive one whose scans never bring the
-    picture to full precision (cut at a scan boundary, an EOI appended)."""
+def _jpeg_scans(image: bytes) -> _JpegLayout | None:
+    """The layout of a JPEG's data; refuses one whose scans never bring the picture to full
+    precision (a progressive file cut at a scan boundary, an EOI appended)."""
     layout = _jpeg_layout(image)
-    if layout.scan_ends and not layout.complete:
+    if not layout.piece_ends:
+        return None  # no image data: Pillow's header reading says what is wrong
+    if not layout.complete:
         raise TruncatedImageError(
-            f"the JPEG image is truncated: its {len(layout.scan_ends)} scans stop before the "
+            f"the JPEG image is truncated: its {layout.scans} scans stop before the "
             f"picture is complete ({len(image):,} bytes)"
         )
-    return layout.scan_ends
+    return layout
 
 
-def _load_jpeg(opened: ImageFile.ImageFile, image: bytes, scan_ends: tuple[int, ...]) -> None:
-    """Decode a JPEG with libjpeg fed one scan at a time, refusing any scan cut short.
+def _load_jpeg(opened: ImageFile.ImageFile, image: bytes, layout: _JpegLayout) -> None:
+    """Decode a JPEG with libjpeg fed one piece of entropy-coded data at a time (a scan, or a
+    restart interval), refusing any piece cut short.
 
     libjpeg treats any marker inside entropy-coded data as the end of the data and fills the
     missing blocks with grey, with only a warning Pillow ignores: a cut-off scan followed by a
-    comment, a table or an EOI, or a header promising more rows than the data holds, would
-    decode "fine". So the decoder never sees the marker that follows a scan until the scan is
-    known complete: it gets the scan's data and filler (`_JPEG_FILLER`), nothing else.
+    comment, a table, a restart marker or an EOI, or a header promising more rows than the
+    data holds, would decode "fine". So the decoder never sees the marker after a piece until
+    the piece is known complete: it gets the piece and filler (`_JPEG_FILLER`), nothing else.
 
-    - One scan (baseline): libjpeg must put out every row from that; a scan cut short leaves
-      it waiting for data instead.
-    - Several scans (progressive): no row comes out before the end, so the test is where
-      libjpeg waits. After a complete scan it is looking for the next marker, and consumes any
-      byte that is not one (all the filler, then a probe byte). In the middle of a scan it
-      waits for entropy data, and never consumes a lone byte: refilling its bit buffer needs
-      several. Only then does it get the next marker, and the EOI at the end.
+    - The last piece of a one-scan (baseline) image: libjpeg must put out every row from
+      that; a piece cut short leaves it waiting for data instead.
+    - Any other piece: the test is where libjpeg waits. After a complete piece it looks for
+      the next marker, and consumes any byte that is not one (all the filler, then a probe
+      byte). In the middle of a piece it waits for entropy data, and never consumes a lone
+      byte: refilling its bit buffer needs several. Then the marker, and at last the EOI.
     """
     tile = opened.tile[0]
     name, extents, offset, args = tile[0], tile[1], tile[2], tile[3]
@@ -252,23 +293,25 @@ def _load_jpeg(opened: ImageFile.ImageFile, image: bytes, scan_ends: tuple[int, 
     decoder = Image._getdecoder(opened.mode, name, args, opened.decoderconfig)
     try:
         decoder.setimage(opened.im, extents)
-        _feed_scans(decoder, image, offset, scan_ends)
+        _feed(decoder, image, offset, layout)
     finally:
         decoder.cleanup()
     opened.tile = []
     opened.load_end()
 
 
-def _feed_scans(decoder: Any, image: bytes, start: int, scan_ends: tuple[int, ...]) -> None:
-    for number, end in enumerate(scan_ends, 1):
+def _feed(decoder: Any, image: bytes, start: int, layout: _JpegLayout) -> None:
+    last = len(layout.piece_ends)
+    for number, end in enumerate(layout.piece_ends, 1):
         piece = image[start:end] + _JPEG_FILLER
         consumed, error = decoder.decode(piece)
         if error < 0:
-            raise _ScanCut(f"libjpeg could not decode scan {number}")
+            raise _ScanCut("libjpeg could not decode its data")
         if consumed < 0:  # every row is out
             return
-        if len(scan_ends) == 1 or consumed < len(piece) or decoder.decode(b"\0")[0] != 1:
-            raise _ScanCut(f"its data ends inside scan {number}")
+        final = number == last and layout.scans == 1
+        if final or consumed < len(piece) or decoder.decode(b"\0")[0] != 1:
+            raise _ScanCut(f"its data ends early (in piece {number} of {last})")
         start = end
     consumed, error = decoder.decode(b"\xff\xd9")
     if consumed >= 0 or error < 0:
@@ -277,7 +320,7 @@ def _feed_scans(decoder: Any, image: bytes, start: int, scan_ends: tuple[int, ..
 
 def _open(
     image: bytes, limits: ImageLimits
-) -> tuple[ImageFile.ImageFile, _StrictReader, tuple[int, ...]]:
+) -> tuple[ImageFile.ImageFile, _StrictReader, _JpegLayout | None]:
     """Validate sizes and read the header only (no pixel data decoded yet); for a JPEG also
     where its scans end (its segments counted and bounded before Pillow parses them)."""
     if not image:
@@ -287,7 +330,7 @@ def _open(
             f"the image is {_human_bytes(len(image))} ({len(image):,} bytes), more than the "
             f"limit of {limits.max_bytes:,} bytes"
         )
-    scan_ends = _jpeg_scans(image) if image.startswith(b"\xff\xd8\xff") else ()
+    layout = _jpeg_scans(image) if image.startswith(b"\xff\xd8\xff") else None
     reader = _StrictReader(image)
     try:
         # Our own pixel limit below is the one that counts; Pillow's warning would be noise.
@@ -312,7 +355,7 @@ def _open(
     if width < 1 or height < 1:
         raise InvalidImageError(f"the image has no pixels ({width}x{height})")
     assert isinstance(opened, ImageFile.ImageFile)  # Image.open always returns one
-    return opened, reader, scan_ends
+    return opened, reader, layout
 
 
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
@@ -397,7 +440,7 @@ def _decode(
     roi: Roi | None,
     resize_mode: ResizeMode,
 ) -> tuple[Image.Image, tuple[int, int]]:
-    opened, reader, scan_ends = _open(image, limits)
+    opened, reader, layout = _open(image, limits)
     source_size = opened.size
     if target_size is not None and opened.format in ("JPEG", "MPO"):
         request = draft_request(source_size, target_size, roi, resize_mode)
@@ -406,8 +449,8 @@ def _decode(
     _check_decoded_size(opened, limits)
     reader.strict = True
     try:
-        if scan_ends and opened.format in ("JPEG", "MPO"):
-            _load_jpeg(opened, image, scan_ends)
+        if layout is not None and opened.format in ("JPEG", "MPO"):
+            _load_jpeg(opened, image, layout)
         opened.load()
     except _ScanCut as err:
         raise TruncatedImageError(

@@ -22,6 +22,7 @@ TAILS = {
     "APP1": b"\xff\xe1\x00\x02\xff\xd9",
     "DHT": b"\xff\xc4\x00\x03\x00\xff\xd9",
     "SOS": b"\xff\xda\x00\x02\xff\xd9",
+    "RST0": b"\xff\xd0\xff\xd9",
 }
 KINDS = {
     "baseline": {"quality": 85},
@@ -74,6 +75,16 @@ def test_intact_jpegs_still_decode(kind: str, mode: str, size: tuple[int, int]) 
     assert decode(data).size == size
     assert decode(data, target_size=(64, 64)).size[0] >= 1
     assert decode(data + b"trailing bytes after the end marker").size == size
+
+
+@pytest.mark.parametrize("count", [1, 50, 400])
+def test_cut_restart_intervals_padded_with_restart_markers_are_refused(count: int) -> None:
+    # With a restart interval libjpeg fills a cut interval with grey up to the next RST
+    # marker, and each empty interval after it: as many RSTs as intervals are left.
+    data = _jpeg(640, 360, quality=85, restart_marker_blocks=2)
+    markers = b"".join(bytes([0xFF, 0xD0 + (i % 8)]) for i in range(count))
+    with pytest.raises(TruncatedImageError, match="truncated"):
+        decode(data[: len(data) // 5] + markers + b"\xff\xd9")
 
 
 def test_progressive_jpeg_cut_at_a_scan_boundary_is_refused() -> None:
