@@ -61,7 +61,7 @@ def verify(minimum: int = 1) -> None:
     """Fail the running test if any case it recorded was a defect, or if it tried fewer than
     `minimum` cases. The record is emptied first, so that a hypothesis test judges each
     example on its own (and its shrinking sees no defect of another example)."""
-    global _CURRENT  # noqa: PLW0603
+    global _CURRENT
     done, _CURRENT = _CURRENT, Cases(verified=True)
     assert sum(done.counts.values()) >= minimum, f"only {dict(done.counts)} tried"
     assert not done.defects, "\n".join(done.defects)
