@@ -1,0 +1,68 @@
+"""Small defects of issue 21 (item 9): capture warnings that flapped while the disk stayed
+full, and MQTT reconnects to a broker that accepts then drops."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import itertools
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from garagecam_core.capture import CaptureRules
+from garagecam_core.metadata import LabelSpec
+from garagecam_core.runner import capture as runner_capture
+from garagecam_core.runner.capture import CaptureSink
+from garagecam_core.runner.metrics import RunnerMetrics
+
+
+async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A nearly full disk: every other frame fits, the next one does not; and frames not worth
+    # keeping (nothing written) in between.
+    answers = itertools.cycle(["full", "kept", "nothing", "full", "nothing", "kept"])
+
+    def offer(*_args: Any) -> dict[str, int]:
+        answer = next(answers)
+        if answer == "full":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return {"background": 1} if answer == "kept" else {}
+
+    caplog.set_level(logging.INFO, logger="garagecam.runner.capture")
+    sink = CaptureSink(RunnerMetrics(), CaptureRules())
+    sink.add_camera("garage", tmp_path, [LabelSpec("door_open")])
+    monkeypatch.setattr(sink, "_offer_blocking", offer)
+    folder = sink._folders["garage"]
+    frame: Any = SimpleNamespace(image=b"", classification=SimpleNamespace(probabilities={}))
+    for _ in range(30):
+        await sink._offer("garage", folder, frame, {})
+    messages = [r.getMessage() for r in caplog.records if r.name == runner_capture._LOGGER.name]
+    assert len([m for m in messages if "cannot keep frames" in m]) == 1, messages
+    assert not [m for m in messages if "kept again" in m], messages
+
+
+async def test_capture_recovery_is_logged_once_frames_are_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers = iter(["full", "nothing", "kept", "kept", "kept", "kept"])
+
+    def offer(*_args: Any) -> dict[str, int]:
+        answer = next(answers)
+        if answer == "full":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return {"background": 1} if answer == "kept" else {}
+
+    caplog.set_level(logging.INFO, logger="garagecam.runner.capture")
+    sink = CaptureSink(RunnerMetrics(), CaptureRules())
+    sink.add_camera("garage", tmp_path, [LabelSpec("door_open")])
+    monkeypatch.setattr(sink, "_offer_blocking", offer)
+    folder = sink._folders["garage"]
+    frame: Any = SimpleNamespace(image=b"", classification=SimpleNamespace(probabilities={}))
+    for _ in range(6):
+        await sink._offer("garage", folder, frame, {})
+    assert caplog.text.count("kept again") == 1
+    assert not folder.failing
