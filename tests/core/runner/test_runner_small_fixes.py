@@ -4,8 +4,8 @@ full, and MQTT reconnects to a broker that accepts then drops."""
 from __future__ import annotations
 
 import errno
-import logging
 import itertools
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
