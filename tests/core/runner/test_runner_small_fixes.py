@@ -66,3 +66,34 @@ async def test_capture_recovery_is_logged_once_frames_are_written_again(
         await sink._offer("garage", folder, frame, {})
     assert caplog.text.count("kept again") == 1
     assert not folder.failing
+
+
+def test_a_broker_that_accepts_then_drops_gets_backoff_and_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from garagecam_core.discovery import Topics
+    from garagecam_core.runner import mqtt
+    from garagecam_core.runner.config import MqttConfig
+
+    caplog.set_level(logging.DEBUG, logger="garagecam.runner.mqtt")
+    clock = [1000.0]
+    monkeypatch.setattr(mqtt.time, "monotonic", lambda: clock[0])
+    publisher = mqtt.MqttPublisher(MqttConfig(host="127.0.0.1", port=1), Topics())
+    delays: list[float] = []
+    monkeypatch.setattr(
+        publisher._client,
+        "reconnect_delay_set",
+        lambda min_delay, max_delay: delays.append(min_delay),
+    )
+    monkeypatch.setattr(publisher._client, "publish", lambda *a, **k: None)
+    accepted = SimpleNamespace(is_failure=False)
+    for _ in range(10):  # accepted, dropped half a second later, ten times
+        publisher._handle_connect(publisher._client, None, None, accepted, None)
+        clock[0] += 0.5
+        publisher._handle_disconnect(publisher._client, None, None, "keepalive timeout", None)
+        clock[0] += 1.0
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(loud) <= 3, loud  # connected, lost, "drops soon after accepting": once each
+    assert len(delays) == 10
+    assert delays[-1] > 8 * delays[0]  # backing off, not every second
+    assert len(set(delays)) > 5  # with jitter
