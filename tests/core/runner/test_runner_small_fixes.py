@@ -77,7 +77,7 @@ def test_a_broker_that_accepts_then_drops_gets_backoff_and_one_warning(
 
     caplog.set_level(logging.DEBUG, logger="garagecam.runner.mqtt")
     clock = [1000.0]
-    monkeypatch.setattr(mqtt.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(mqtt, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     publisher = mqtt.MqttPublisher(MqttConfig(host="127.0.0.1", port=1), Topics())
     delays: list[float] = []
     monkeypatch.setattr(
