@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import stat
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -75,6 +78,23 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS: Final = ImageLimits()
+
+
+def read_image_file(path: Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """A file's bytes for decoding: a regular file within `max_bytes`, read with that bound
+    (`/dev/zero`, a FIFO or a 5 GB file must not end in a MemoryError or a hang).
+    Raises OSError when unreadable, an `ImageError` when it cannot be an image."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the open
+    with open(os.open(path, flags), "rb") as file:  # noqa: PTH123 - an fd
+        kind = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(kind):
+            raise InvalidImageError(f"{path} is not a regular file (a device, FIFO or socket?)")
+        data = file.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(
+            f"{path} is larger than the limit of {limits.max_bytes:,} bytes for an image"
+        )
+    return data
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,41 @@ def test_a_broker_that_accepts_then_drops_gets_backoff_and_one_warning(
     assert len(delays) == 10
     assert delays[-1] > 8 * delays[0]  # backing off, not every second
     assert len(set(delays)) > 5  # with jitter
+
+
+def test_check_refuses_a_non_pem_ca_and_a_device_as_frame_file(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from garagecam_core.runner.check import check_config
+    from garagecam_core.runner.config import parse_config
+
+    not_pem = tmp_path / "ca.crt"
+    not_pem.write_bytes(b"\x30\x82\x01\x0a this is DER-ish junk, not a PEM certificate")
+    config = parse_config(
+        {
+            "models": {"tiny": {"path": str(tiny_model_path)}},
+            "mqtt": {"host": "broker", "tls": {"ca_certs": str(not_pem)}},
+            "cameras": [{"id": "a", "model": "tiny", "file": "/dev/zero"}],
+        }
+    )
+    report = check_config(config)
+    problems = "\n".join(report.problems)
+    assert "mqtt.tls: the certificate files cannot be loaded" in problems
+    assert "cameras[0].file: /dev/zero is neither an image file nor a folder" in problems
+
+
+async def test_file_source_and_infer_refuse_dev_zero_in_one_line(
+    tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from garagecam_core.cli import main
+    from garagecam_core.errors import SourceError
+    from garagecam_core.runner.sources import FileSource
+
+    with pytest.raises(SourceError, match="not a regular file"):
+        await FileSource(Path("/dev/zero")).fetch()
+    code = main(["infer", "--model", str(tiny_model_path), "/dev/zero"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 1
+    assert line["error"] == "InvalidImageError"
