@@ -91,8 +91,12 @@ def _write_snapshot(directory: Path, stem: str, image: bytes, labels: dict[str, 
             break
         # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
         if labels:
-            with (directory / "labels.jsonl").open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"path": path.name, "labels": labels}) + "\n")
+            try:
+                with (directory / "labels.jsonl").open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"path": path.name, "labels": labels}) + "\n")
+            except OSError:  # disk full: no unlabelled image that a retry would call saved
+                path.unlink(missing_ok=True)
+                raise
         return path
 
 
