@@ -8,8 +8,8 @@ a state change it carried is still seen on the next frame, since the capture com
 the last states it was given).
 
 Capture never fails the camera: an unwritable folder or a full disk is logged once per
-camera (one line, then nothing until it works again: three frames written in a row, which
-is logged too) and counted in
+camera (one line, then nothing until a frame is written again, which is logged too) and
+counted in
 `garagecam_capture_refused_total{reason="error"}`.
 """
 
@@ -30,8 +30,6 @@ from .metrics import RunnerMetrics
 _LOGGER = logging.getLogger("garagecam.runner.capture")
 
 KEPT_REASONS = ("state_change", "unsure", "background")
-#: frames written in a row, after a failure, before capture is said to work again
-RECOVERED_AFTER = 3
 
 
 @dataclass
@@ -41,7 +39,6 @@ class _Folder:
     capture: FrameCapture | None = None  # opened on the first frame, in the thread
     writing: asyncio.Task[None] | None = None
     failing: bool = False
-    written_since_failure: int = 0
 
 
 class CaptureSink(CameraListener):
@@ -85,7 +82,6 @@ class CaptureSink(CameraListener):
             )  # fmt: skip
         except Exception as err:  # never the camera's problem
             self.metrics.capture_refused.inc(camera_id, "error")
-            folder.written_since_failure = 0
             if not folder.failing:
                 folder.failing = True
                 if isinstance(err, OSError | ValueError):  # unwritable, full, bad manifest
@@ -100,13 +96,10 @@ class CaptureSink(CameraListener):
                     _LOGGER.exception("Camera %s: unexpected error in capture", camera_id)
             return
         if folder.failing and any(outcome in KEPT_REASONS for outcome in outcomes):
-            # Only frames written prove the folder works again (a frame not worth keeping
-            # wrote nothing), and several in a row: on a disk that stays nearly full, a small
-            # frame that fits between failures must not make the warning flap.
-            folder.written_since_failure += 1
-            if folder.written_since_failure >= RECOVERED_AFTER:
-                folder.failing = False
-                _LOGGER.info("Camera %s: frames for labelling are kept again", camera_id)
+            # Only a frame written proves the folder works again: a frame not worth keeping
+            # wrote nothing, and while the disk stays full the warning must not flap.
+            folder.failing = False
+            _LOGGER.info("Camera %s: frames for labelling are kept again", camera_id)
         for outcome, count in outcomes.items():
             if outcome in KEPT_REASONS:
                 self.metrics.captured.inc(camera_id, outcome, amount=count)

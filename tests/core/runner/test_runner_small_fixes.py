@@ -22,9 +22,9 @@ from garagecam_core.runner.metrics import RunnerMetrics
 async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A nearly full disk: every other frame fits, the next one does not; and frames not worth
-    # keeping (nothing written) in between.
-    answers = itertools.cycle(["full", "kept", "nothing", "full", "nothing", "kept"])
+    # The disk stays full: every write fails, and frames not worth keeping (nothing written,
+    # no error) come in between.
+    answers = itertools.cycle(["full", "nothing", "nothing", "full", "nothing"])
 
     def offer(*_args: Any) -> dict[str, int]:
         answer = next(answers)
@@ -48,7 +48,7 @@ async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
 async def test_capture_recovery_is_logged_once_frames_are_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    answers = iter(["full", "nothing", "kept", "kept", "kept", "kept"])
+    answers = iter(["full", "nothing", "nothing", "kept", "nothing", "kept"])
 
     def offer(*_args: Any) -> dict[str, int]:
         answer = next(answers)
