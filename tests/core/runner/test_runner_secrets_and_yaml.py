@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from garagecam_core.errors import ConfigError
+from garagecam_core.errors import ConfigError, SourceError
 from garagecam_core.redact import REDACTED, SecretFilter, redact_url, url_secrets
 from garagecam_core.runner.config import load_config
+from garagecam_core.runner.sources import HttpSnapshotSource
+from tests.core.runner.support import CameraServer
 
 SECRET = "Hunter2-s3cret"
 
@@ -104,3 +107,18 @@ def test_ordinary_anchors_still_work(tmp_path: Path) -> None:
     )
     config = load_config(_config(tmp_path, text))
     assert [camera.interval for camera in config.cameras] == [7, 7]
+
+
+async def test_camera_errors_and_last_error_mask_query_passwords(
+    camera_server: CameraServer,
+) -> None:
+    camera_server.mode = "http_500"
+    async with aiohttp.ClientSession() as session:
+        for key in ("pw", "loginpas"):
+            url = f"{camera_server.url}?cmd=Snap&user=admin&{key}={SECRET}"
+            source = HttpSnapshotSource(session, url, timeout=5)
+            with pytest.raises(SourceError) as caught:
+                await source.fetch()
+            message = str(caught.value)  # what logs and /v1/cameras `last_error` show
+            assert SECRET not in message
+            assert f"{key}={REDACTED}" in message
