@@ -107,8 +107,12 @@ def _write_snapshot(
             break
         # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
         if labels:
-            with (directory / LABELS_FILE).open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(_record(path, labels, given)) + "\n")
+            try:
+                with (directory / LABELS_FILE).open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(_record(path, labels, given)) + "\n")
+            except OSError:  # disk full: no unlabelled image that a retry would call saved
+                path.unlink(missing_ok=True)
+                raise
         return path
 
 

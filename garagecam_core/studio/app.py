@@ -10,8 +10,10 @@ every POST must be `application/json` (a cross-site form cannot send that withou
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
+import mimetypes
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +23,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..errors import ConfigError, GarageCamError
-from ..runner.http import CONTEXT, ApiContext, auth_middleware, is_loopback
+from ..runner.http import CONTEXT, ApiContext, auth_middleware, encoding_middleware, is_loopback
 from ..runner.metrics import RunnerMetrics
 from .state import Studio
 from .training import INSTALL_HINT, TrainSettings, train_available
@@ -149,11 +151,11 @@ class _Thumbs:
     def __init__(self) -> None:
         self.items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 
-    def get(self, key: tuple[str, int, int], path: Path) -> bytes:
+    def get(self, key: tuple[str, int, int], read: Callable[[], bytes]) -> bytes:
         if key in self.items:
             self.items.move_to_end(key)
             return self.items[key]
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(read())) as img:
             img.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
             rgb = img.convert("RGB")
             rgb.thumbnail((THUMB_SIDE, THUMB_SIDE))
@@ -174,12 +176,16 @@ async def image(request: web.Request) -> web.StreamResponse:
     frame = studio.store.frame(request.query.get("path", ""))
     if frame is None:  # only frames of the scan are served: no path from outside the folder
         return _error(404, "unknown frame")
-    path = studio.store.root / frame.path
-    if request.query.get("size") != "thumb":
-        return web.FileResponse(path)
+    read = functools.partial(studio.store.read, frame)  # never through a symlink
     try:
-        data = await asyncio.to_thread(request.app[THUMBS].get, frame.key, path)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        if request.query.get("size") != "thumb":
+            data = await asyncio.to_thread(read)
+            kind = mimetypes.guess_type(frame.path)[0] or "application/octet-stream"
+            return web.Response(body=data, content_type=kind)
+        data = await asyncio.to_thread(request.app[THUMBS].get, frame.key, read)
+    except OSError:
+        return _error(404, f"{frame.path} is gone or not a regular file: rescan")
+    except (SyntaxError, ValueError, Image.DecompressionBombError) as err:
         return _error(422, f"{frame.path} cannot be shown: {err}")
     return web.Response(body=data, content_type="image/jpeg")
 
@@ -296,7 +302,7 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
 
 def create_app(studio: Studio, token: str | None) -> web.Application:
     """Standalone studio app; without a token it answers only to loopback Host names."""
-    app = web.Application(middlewares=[guard(not token), auth_middleware])
+    app = web.Application(middlewares=[encoding_middleware, guard(not token), auth_middleware])
     # The runner's auth middleware reads the token from its ApiContext.
     app[CONTEXT] = ApiContext(
         engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from ..capture import MANIFEST, write_atomic
@@ -121,7 +122,9 @@ class LabelStore:
                 if Path(name).suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
                     continue
                 full = Path(dirpath) / name
-                stat = full.stat()
+                stat = full.lstat()
+                if not S_ISREG(stat.st_mode):  # a symlink (maybe out of the folder, dangling)
+                    continue
                 rel = full.relative_to(self.root).as_posix()
                 frames[rel] = Frame(rel, stat.st_size, stat.st_mtime_ns)
         self._read_labels(frames)
@@ -172,6 +175,18 @@ class LabelStore:
     def frame(self, path: str) -> Frame | None:
         with self._lock:
             return self.frames.get(path)
+
+    def read(self, frame: Frame) -> bytes:
+        """A frame's bytes, never through a symlink (one may replace the file after a scan):
+        the studio serves files of the dataset folder, nothing a link inside it points at."""
+        path = self.root / frame.path
+        if not path.parent.resolve().is_relative_to(self.root):
+            raise FileNotFoundError(f"{frame.path} is no longer inside the dataset folder")
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with open(handle, "rb") as file:  # noqa: PTH123 - an fd
+            if not S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise FileNotFoundError(f"{frame.path} is not a regular file")
+            return file.read()
 
     # -- writing -------------------------------------------------------------------------
 
