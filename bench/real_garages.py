@@ -151,6 +151,15 @@ def heads_on_photos(photos: Sequence[Photo], scenes: Path) -> dict[str, Any]:
     return result
 
 
+def write_report(report: dict[str, Any], path: Path | None) -> None:
+    """Print the report as JSON, and write it to `path` too when given."""
+    text = json.dumps(report, indent=1)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    print(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=Path, default=Path("/work/realphotos"))
@@ -164,11 +173,7 @@ def main() -> int:
         report["models"][str(model)] = score_model(model, photos)
     if args.scenes:
         report["heads"] = heads_on_photos(photos, args.scenes)
-    text = json.dumps(report, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
+    write_report(report, args.json)
     return 0
 
 

@@ -14,14 +14,13 @@ scenes and the other real garages). Trunks other than the shipped one are export
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from real_garages import LABELS, _head_verdicts, _tally, read_photos  # type: ignore[import-not-found]
+from real_garages import LABELS, _head_verdicts, _tally, read_photos, write_report  # type: ignore[import-not-found]
 
 from garagecam_core.heads.embeddings import embed_files
 from garagecam_core.heads.trunk import load_trunk
@@ -85,11 +84,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     report = {str(t): compare(t, args.scenes, args.fresh, args.photos) for t in args.trunk}
-    text = json.dumps(report, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
+    write_report(report, args.json)
     return 0
 
 

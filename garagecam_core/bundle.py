@@ -85,15 +85,7 @@ def check_model_file(path: Path) -> None:
 
 def check_pte_file(path: Path) -> None:
     """Raise unless `path` is a regular file starting like an ExecuTorch program."""
-    if not path.exists():
-        raise ModelNotFoundError(f"model file {path} does not exist")
-    if not path.is_file():
-        raise ModelNotFoundError(f"model path {path} is not a file (a .pte file is expected)")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(8)
-    except OSError as err:
-        raise ModelNotFoundError(f"cannot read model file {path}: {err.strerror}") from err
+    head = _read_head(path)[:8]
     if len(head) < 8 or not _PTE_IDENTIFIER.fullmatch(head[4:8]):
         raise NotAPteError(
             f"{path} is not an ExecuTorch program (.pte): its header has no 'ETnn' "

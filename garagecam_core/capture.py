@@ -161,6 +161,13 @@ def labelled_paths(directory: Path) -> set[str]:
     return paths
 
 
+def _append_no_follow(path: Path) -> io.TextIOWrapper:
+    """`path` opened for appending, refusing a symlink (ELOOP): the manifest is ours, a link
+    planted in its place would make us write wherever it points."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    return open(os.open(path, flags, 0o644), "a", encoding="utf-8")  # noqa: PTH123 - an fd
+
+
 class _LabelsUnreadableError(Exception):
     pass
 
@@ -315,7 +322,7 @@ class FrameCapture:
         }
         line = json.dumps(record)
         try:
-            with (self.directory / MANIFEST).open("a", encoding="utf-8") as manifest:
+            with _append_no_follow(self.directory / MANIFEST) as manifest:
                 manifest.write(line + "\n")
         except BaseException:  # unlisted, the image would never be deleted by the bounds
             (self.directory / rel).unlink(missing_ok=True)
@@ -325,6 +332,9 @@ class FrameCapture:
 
     def _load_manifest(self) -> None:
         path = self.directory / MANIFEST
+        if path.is_symlink():  # not ours: never read (nor later rewrite) what a link points at
+            _LOGGER.warning("capture: %s is a symbolic link; it is not read or written", path)
+            return
         if not path.is_file():
             return
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -76,9 +76,12 @@ def _snapshot(source: Path, dest: Path) -> None:
 def install_model(new: Path, target: Path, validate: Validator = _default_validator) -> Deployment:
     """Validate `new`, keep the current `target` as `<stem>.previous.pte`, put `new` at
     `target`. Raises ModelError (bad model) or ConfigError (bad paths) and changes nothing."""
+    from .bundle import MODEL_SUFFIXES
+
     new, target = Path(new), Path(target)
-    if target.suffix != ".pte":
-        raise ConfigError(f"the model to replace must be a .pte file, got {target}")
+    # models load by content: a .gcam head may replace the file a config names garage.pte
+    if target.suffix not in MODEL_SUFFIXES:
+        raise ConfigError(f"the model to replace must be a .pte or .gcam file, got {target}")
     if not target.parent.is_dir():
         raise ConfigError(f"folder {target.parent} does not exist")
     if new.resolve() == target.resolve():

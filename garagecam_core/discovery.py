@@ -26,6 +26,10 @@ the manual's docs/homekit.md, "Basis for each column", for the references):
   expands abbreviations over the full key (same value, so nothing changes).
 - Device classes are published in the form every consumer maps (`door`, `motion`), see
   `discovery_device_class`.
+- Availability is the `availability` list (bridge and camera, mode `all`). homebridge-tasmota
+  reads a single `avty_t` only, and Home Assistant refuses `availability_topic` (`avty_t`
+  expands to it) next to `availability`: so the configs leave it out and the Homebridge
+  config adds it per sensor through homebridge-tasmota's `injections` (`homebridge.py`).
 """
 
 from __future__ import annotations
@@ -93,6 +97,10 @@ class Topics:
 
     def camera_availability(self, camera_id: str) -> str:
         return f"{self.base}/{sanitize(camera_id)}/availability"
+
+    def unique_id(self, camera_id: str, object_id: str) -> str:
+        """A discovery config's `unique_id` (homebridge-tasmota's key for injections)."""
+        return f"{self.node_id(camera_id)}_{sanitize(object_id)}"
 
     def state(self, camera_id: str, label: str) -> str:
         return f"{self.base}/{sanitize(camera_id)}/{sanitize(label)}"
@@ -163,7 +171,7 @@ def availability(info: CameraInfo, topics: Topics) -> list[dict[str, str]]:
 
 def _common(info: CameraInfo, topics: Topics, object_id: str) -> dict[str, Any]:
     return {
-        "unique_id": f"{topics.node_id(info.camera_id)}_{sanitize(object_id)}",
+        "unique_id": topics.unique_id(info.camera_id, object_id),
         "device": device(info, topics),
         "origin": origin(),
         "availability": availability(info, topics),

@@ -1,10 +1,18 @@
-"""homebridge-mqttthing accessories for every camera label (paste into Homebridge's config.json).
+"""Homebridge configuration for the runner's MQTT topics (paste into Homebridge's config.json).
 
-mqttthing has no discovery: each accessory names its topics and payloads. Doors (and other
-openings) become `contactSensor`s (`ON` = contact not detected = open), cars and other
-presence labels `occupancySensor`s, motion labels `motionSensor`s. `getOnline` follows the
-camera's availability topic, so HomeKit shows "No Response" while frames are stale and once
-the runner stops or crashes (that topic is the last will of the camera's own connection).
+Two plugins read them; HomeKit shows "No Response" for an accessory whose camera is offline
+(frames stale, runner stopped or crashed: the camera's availability topic is the last will of
+the camera's own MQTT connection):
+
+- homebridge-mqttthing has no discovery: each accessory names its topics and payloads. Doors
+  (and other openings) become `contactSensor`s (`ON` = contact not detected = open), cars and
+  other presence labels `occupancySensor`s, motion labels `motionSensor`s. `getOnline`
+  follows the camera's availability topic.
+- homebridge-tasmota builds accessories from the Home Assistant discovery configs under the
+  literal `homeassistant/` prefix. It takes availability from a single `avty_t` topic, which
+  the discovery configs cannot carry (see `discovery.py`), so its platform entry injects one
+  per binary sensor: the camera's availability topic (`injections`, matched by unique id).
+  It maps `door`, `motion`, `moisture` and `doorbell` binary sensors only: no car sensor.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ _BY_DEVICE_CLASS = {
     "occupancy": _OCCUPANCY, "presence": _OCCUPANCY,
     "motion": _MOTION, "moving": _MOTION,
 }  # fmt: skip
+
+#: the only discovery prefix homebridge-tasmota subscribes to (src/lib/Mqtt.ts)
+TASMOTA_PREFIX = "homeassistant"
 
 
 def accessory_kind(label: LabelSpec) -> tuple[str, str]:
@@ -69,3 +80,37 @@ def mqttthing_accessories(
             )
             accessories.append(accessory)
     return accessories
+
+
+def tasmota_injections(cameras: Iterable[CameraInfo], topics: Topics) -> list[dict[str, Any]]:
+    """Per binary sensor: its camera's availability topic and payloads, as homebridge-tasmota
+    reads them (`avty_t`, `pl_avail`, `pl_not_avail`); `topic` is the config's unique id."""
+    return [
+        {
+            "topic": topics.unique_id(camera.camera_id, label.name),
+            "injection": [
+                {"key": "avty_t", "value": topics.camera_availability(camera.camera_id)},
+                {"key": "pl_avail", "value": ONLINE},
+                {"key": "pl_not_avail", "value": OFFLINE},
+            ],
+        }
+        for camera in cameras
+        for label in camera.model.labels
+    ]
+
+
+def tasmota_platform(
+    cameras: Iterable[CameraInfo],
+    topics: Topics,
+    broker: str,
+    username: str | None = "<MQTT_USERNAME>",
+    password: str | None = "<MQTT_PASSWORD>",  # noqa: S107 - a placeholder for the user
+) -> dict[str, Any]:
+    """homebridge-tasmota's platform entry; `broker` is `host:port` (it connects `mqtt://`)."""
+    platform: dict[str, Any] = {"platform": "Tasmota", "name": "GarageCam", "mqttHost": broker}
+    if username is not None:
+        platform["mqttUsername"] = username
+    if password is not None:
+        platform["mqttPassword"] = password
+    platform["injections"] = tasmota_injections(cameras, topics)
+    return platform

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import stat
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -43,12 +46,20 @@ _MAGIC = {
     b"BM": "BMP",
 }
 
-#: fed to the JPEG decoder in place of the final EOI marker (see `_decoder_input`): enough
-#: non-marker bytes for libjpeg's bit-buffer prefetch (at most 8 bytes) to never run dry
-#: at the real end of the data, too few to stand in for a missing MCU row
-_JPEG_FILLER: Final = b"\x00" * 16
+#: fed to the JPEG decoder after each scan's entropy-coded data (see `_load_jpeg`): 16 bytes
+#: of 0xFF (stuffed as FF 00), enough for libjpeg's bit-buffer prefetch (8 bytes) at the real
+#: end of a scan; as entropy data, all-ones is never a valid Huffman code (17 bits per bad
+#: symbol): too little to stand in for more than a block or two; between scans it is skipped
+_JPEG_FILLER: Final = b"\xff\x00" * 16
 #: the end of entropy-coded data: 0xFF not followed by 00 (byte stuffing), RSTn or 0xFF (fill)
 _MARKER_IN_DATA: Final = re.compile(b"\xff[^\x00\xd0-\xd7\xff]")
+#: the same without a restart interval, where an RST marker ends the data too
+_ANY_MARKER: Final = re.compile(b"\xff[^\x00\xff]")
+_RESTART: Final = re.compile(b"\xff[\xd0-\xd7]")
+#: marker segments a JPEG may hold before its picture ends: a camera frame has a few dozen
+#: (APPn, DQT, DHT, SOF, a progressive file's scans); 16 MB of 4-byte comments is 4 million,
+#: each parsed by Pillow in Python (seconds of CPU per frame) before a pixel is decoded
+MAX_JPEG_SEGMENTS: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,23 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS: Final = ImageLimits()
+
+
+def read_image_file(path: Path, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """A file's bytes for decoding: a regular file within `max_bytes`, read with that bound
+    (`/dev/zero`, a FIFO or a 5 GB file must not end in a MemoryError or a hang).
+    Raises OSError when unreadable, an `ImageError` when it cannot be an image."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the open
+    with open(os.open(path, flags), "rb") as file:  # noqa: PTH123 - an fd
+        kind = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(kind):
+            raise InvalidImageError(f"{path} is not a regular file (a device, FIFO or socket?)")
+        data = file.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(
+            f"{path} is larger than the limit of {limits.max_bytes:,} bytes for an image"
+        )
+    return data
 
 
 @dataclass(frozen=True)
@@ -138,87 +166,183 @@ def _unreadable(image: bytes) -> TruncatedImageError | InvalidImageError:
 
 @dataclass(frozen=True)
 class _JpegLayout:
-    """Where a JPEG's first picture ends and how its scans are laid out (from its markers)."""
+    """A JPEG's first picture as its markers lay it out (a walk, no decoding)."""
 
-    #: offset of the EOI marker that ends the first picture; None if the walk found none
-    end: int | None
+    #: offsets where each piece of entropy-coded data ends (the next marker, fill bytes
+    #: dropped): a scan, or with restart markers each restart interval of a scan
+    piece_ends: tuple[int, ...]
     scans: int
     #: every coefficient of every component reaches full precision in some scan
     complete: bool
 
 
+class _Segments:
+    """Counts marker segments; refuses a JPEG with more than `MAX_JPEG_SEGMENTS`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self) -> None:
+        self.count += 1
+        if self.count > MAX_JPEG_SEGMENTS:
+            raise InvalidImageError(
+                f"the JPEG image has more than {MAX_JPEG_SEGMENTS} marker segments (a camera "
+                "frame has a few dozen): refused before decoding"
+            )
+
+
+def _coverage(segment: bytes, covered: dict[int, set[int]]) -> None:
+    """Mark the coefficients an SOS header brings to full precision (Al = 0)."""
+    count = segment[0]
+    if len(segment) < 4 + 2 * count:
+        return
+    start, stop, approx = segment[1 + 2 * count : 4 + 2 * count]
+    if approx & 0x0F == 0:
+        for index in range(count):
+            covered.setdefault(segment[1 + 2 * index], set()).update(range(start, stop + 1))
+
+
+def _blocks(frame: bytes) -> int:
+    """Blocks of 8x8 in the largest component plane of an SOF segment (an upper bound on the
+    restart intervals a scan can have)."""
+    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    return -(-width // 8) * -(-height // 8)
+
+
+def _before_fill(image: bytes, marker: int) -> int:
+    """Where the data before a marker ends: 0xFF fill bytes before a marker are not data."""
+    while marker > 0 and image[marker - 1] == 0xFF:
+        marker -= 1
+    return marker
+
+
+def _intervals(image: bytes, start: int, end: int, limit: int) -> list[int]:
+    """Where the restart intervals of the entropy data in [start, end) end (RST markers)."""
+    ends = []
+    for found in _RESTART.finditer(image, start, end):
+        ends.append(_before_fill(image, found.start()))
+        if len(ends) > limit:
+            raise InvalidImageError(
+                "the JPEG image has more restart markers than its picture has intervals"
+            )
+    return ends
+
+
 def _jpeg_layout(image: bytes) -> _JpegLayout:
-    """Walk the marker segments and entropy-coded data of a JPEG (no decoding, a regex scan)."""
-    size = len(image)
-    pos, scans = 2, 0
+    """Walk the marker segments and entropy-coded data of a JPEG up to its first EOI (or the
+    end of the bytes), as libjpeg reads them: bytes between segments are skipped."""
+    size, pos = len(image), 2
+    ends: list[int] = []
     components: list[int] = []
     covered: dict[int, set[int]] = {}
+    segments, scans, restart, blocks = _Segments(), 0, 0, 0
     while pos + 1 < size:
-        if image[pos] != 0xFF:
-            break  # not a marker where one must be: leave the verdict to the decoder
-        marker = image[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
+        if image[pos] != 0xFF or image[pos + 1] == 0xFF:  # junk or fill before a marker
+            pos = image.find(b"\xff", pos + 1)
+            if pos < 0:
+                break
             continue
+        marker = image[pos + 1]
         if marker == 0xD9:  # EOI
-            complete = bool(components) and all(len(covered[c]) == 64 for c in components)
-            return _JpegLayout(pos, scans, complete)
+            break
+        segments.add()
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # parameterless markers
             pos += 2
             continue
-        if pos + 4 > size:
-            break
         length = int.from_bytes(image[pos + 2 : pos + 4], "big")
         segment = image[pos + 4 : pos + 2 + length]
         pos += 2 + length
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(segment) >= 6:
             components = [segment[6 + 3 * i] for i in range(segment[5]) if 8 + 3 * i < len(segment)]
             covered = {c: set() for c in components}
+            blocks = _blocks(segment)
+        elif marker == 0xDD and len(segment) >= 2:  # DRI: restart markers every N MCUs
+            restart = int.from_bytes(segment[:2], "big")
         elif marker == 0xDA and segment:  # SOS: scan header, then entropy-coded data
             scans += 1
-            count = segment[0]
-            if len(segment) >= 4 + 2 * count:
-                start, stop, approx = segment[1 + 2 * count : 4 + 2 * count]
-                if approx & 0x0F == 0:  # Al = 0: these coefficients are now at full precision
-                    for index in range(count):
-                        covered.setdefault(segment[1 + 2 * index], set()).update(
-                            range(start, stop + 1)
-                        )
-            found = _MARKER_IN_DATA.search(image, pos)
-            if found is None:
-                return _JpegLayout(None, scans, False)
-            pos = found.start()
-    return _JpegLayout(None, scans, False)
+            _coverage(segment, covered)
+            # Without a restart interval an RST marker is no part of the data: it ends it.
+            found = (_MARKER_IN_DATA if restart else _ANY_MARKER).search(image, min(pos, size))
+            data_end = found.start() if found else size
+            if restart:
+                ends += _intervals(image, pos, data_end, blocks // restart + 1)
+            pos = data_end
+            ends.append(_before_fill(image, pos))
+    complete = bool(components) and all(len(covered.get(c, ())) == 64 for c in components)
+    return _JpegLayout(tuple(ends), scans, complete)
 
 
-def _decoder_input(image: bytes) -> bytes:
-    """The bytes to decode: for a single-scan JPEG, the data with its EOI marker replaced.
+class _ScanCut(Exception):
+    """Raised by `_load_jpeg` with what is wrong, for `_decode`'s message."""
 
-    libjpeg treats any marker inside the entropy-coded data as "end of data" and fills the
-    missing blocks with grey, with only a warning Pillow ignores: a JPEG cut short with an EOI
-    appended, or whose header promises more rows than its data holds, would decode "fine".
-    Without the EOI, a decoder that needs more data than the picture has must ask for it,
-    and `_StrictReader` refuses. An intact picture needs none (Pillow stops once every row is
-    out). A JPEG of several scans (progressive) is decoded whole before its first row, so it
-    keeps its EOI and must instead bring every coefficient to full precision (`complete`).
-    """
-    if not image.startswith(b"\xff\xd8\xff"):
-        return image
+
+def _jpeg_scans(image: bytes) -> _JpegLayout | None:
+    """The layout of a JPEG's data; refuses one whose scans never bring the picture to full
+    precision (a progressive file cut at a scan boundary, an EOI appended)."""
     layout = _jpeg_layout(image)
-    if layout.end is None:
-        return image  # no EOI at all: the decoder runs dry and the reader refuses
-    if layout.scans > 1:
-        if not layout.complete:
-            raise TruncatedImageError(
-                f"the JPEG image is truncated: its scans stop before the picture is complete "
-                f"({len(image):,} bytes, {layout.scans} scans)"
-            )
-        return image
-    return image[: layout.end] + _JPEG_FILLER
+    if not layout.piece_ends:
+        return None  # no image data: Pillow's header reading says what is wrong
+    if not layout.complete:
+        raise TruncatedImageError(
+            f"the JPEG image is truncated: its {layout.scans} scans stop before the "
+            f"picture is complete ({len(image):,} bytes)"
+        )
+    return layout
 
 
-def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _StrictReader]:
-    """Validate sizes and read the header only (no pixel data decoded yet)."""
+def _load_jpeg(opened: ImageFile.ImageFile, image: bytes, layout: _JpegLayout) -> None:
+    """Decode a JPEG with libjpeg fed one piece of entropy-coded data at a time (a scan, or a
+    restart interval), refusing any piece cut short.
+
+    libjpeg treats any marker inside entropy-coded data as the end of the data and fills the
+    missing blocks with grey, with only a warning Pillow ignores: a cut-off scan followed by a
+    comment, a table, a restart marker or an EOI, or a header promising more rows than the
+    data holds, would decode "fine". So the decoder never sees the marker after a piece until
+    the piece is known complete: it gets the piece and filler (`_JPEG_FILLER`), nothing else.
+
+    - The last piece of a one-scan (baseline) image: libjpeg must put out every row from
+      that; a piece cut short leaves it waiting for data instead.
+    - Any other piece: the test is where libjpeg waits. After a complete piece it looks for
+      the next marker, and consumes any byte that is not one (all the filler, then a probe
+      byte). In the middle of a piece it waits for entropy data, and never consumes a lone
+      byte: refilling its bit buffer needs several. Then the marker, and at last the EOI.
+    """
+    tile = opened.tile[0]
+    name, extents, offset, args = tile[0], tile[1], tile[2], tile[3]
+    opened.load_prepare()
+    decoder = Image._getdecoder(opened.mode, name, args, opened.decoderconfig)
+    try:
+        decoder.setimage(opened.im, extents)
+        _feed(decoder, image, offset, layout)
+    finally:
+        decoder.cleanup()
+    opened.tile = []
+    opened.load_end()
+
+
+def _feed(decoder: Any, image: bytes, start: int, layout: _JpegLayout) -> None:
+    last = len(layout.piece_ends)
+    for number, end in enumerate(layout.piece_ends, 1):
+        piece = image[start:end] + _JPEG_FILLER
+        consumed, error = decoder.decode(piece)
+        if error < 0:
+            raise _ScanCut("libjpeg could not decode its data")
+        if consumed < 0:  # every row is out
+            return
+        final = number == last and layout.scans == 1
+        if final or consumed < len(piece) or decoder.decode(b"\0")[0] != 1:
+            raise _ScanCut(f"its data ends early (in piece {number} of {last})")
+        start = end
+    consumed, error = decoder.decode(b"\xff\xd9")
+    if consumed >= 0 or error < 0:
+        raise _ScanCut("the picture is incomplete after its last scan")
+
+
+def _open(
+    image: bytes, limits: ImageLimits
+) -> tuple[ImageFile.ImageFile, _StrictReader, _JpegLayout | None]:
+    """Validate sizes and read the header only (no pixel data decoded yet); for a JPEG also
+    where its scans end (its segments counted and bounded before Pillow parses them)."""
     if not image:
         raise EmptyImageError("the image is empty (0 bytes)")
     if len(image) > limits.max_bytes:
@@ -226,7 +350,8 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
             f"the image is {_human_bytes(len(image))} ({len(image):,} bytes), more than the "
             f"limit of {limits.max_bytes:,} bytes"
         )
-    reader = _StrictReader(_decoder_input(image))
+    layout = _jpeg_scans(image) if image.startswith(b"\xff\xd8\xff") else None
+    reader = _StrictReader(image)
     try:
         # Our own pixel limit below is the one that counts; Pillow's warning would be noise.
         # (catch_warnings is process-wide: a race can only affect this one warning category.)
@@ -250,7 +375,7 @@ def _open(image: bytes, limits: ImageLimits) -> tuple[ImageFile.ImageFile, _Stri
     if width < 1 or height < 1:
         raise InvalidImageError(f"the image has no pixels ({width}x{height})")
     assert isinstance(opened, ImageFile.ImageFile)  # Image.open always returns one
-    return opened, reader
+    return opened, reader, layout
 
 
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
@@ -335,7 +460,7 @@ def _decode(
     roi: Roi | None,
     resize_mode: ResizeMode,
 ) -> tuple[Image.Image, tuple[int, int]]:
-    opened, reader = _open(image, limits)
+    opened, reader, layout = _open(image, limits)
     source_size = opened.size
     if target_size is not None and opened.format in ("JPEG", "MPO"):
         request = draft_request(source_size, target_size, roi, resize_mode)
@@ -344,7 +469,14 @@ def _decode(
     _check_decoded_size(opened, limits)
     reader.strict = True
     try:
+        if layout is not None and opened.format in ("JPEG", "MPO"):
+            _load_jpeg(opened, image, layout)
         opened.load()
+    except _ScanCut as err:
+        raise TruncatedImageError(
+            f"the {opened.format} image is truncated: {err} ({len(image):,} bytes received "
+            f"for a {source_size[0]}x{source_size[1]} image)"
+        ) from None
     except _Truncated as err:
         raise TruncatedImageError(
             f"the {opened.format} image is truncated: its data ends early "

@@ -18,11 +18,16 @@ REDACTED = "**REDACTED**"
 #: config keys whose values are secrets, wherever they appear
 SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "passphrase"})
 
-#: a query parameter is secret when its name (lower-cased, without `-`/`_`) contains one of
-#: these: `password`, `pwd`, `access_token`, `apikey`, `api_key`, `X-Amz-Signature`, `sid`...
-_SECRET_QUERY_PARTS = (
-    "pass", "pwd", "token", "secret", "key", "auth", "sig", "session", "sid", "cred",
-)  # fmt: skip
+#: query parameters known to carry no secret (name lower-cased, without `-`/`_`): picture
+#: size, channel, stream, format, a cache-buster, the user name. Every other query value is
+#: masked: cameras name their password fields freely (`pw=`, `loginpas=`, `pass=`, `p=`...).
+HARMLESS_QUERY_KEYS = frozenset({
+    "channel", "ch", "chn", "subtype", "stream", "streamtype", "width", "height", "w", "h",
+    "resolution", "res", "size", "quality", "q", "compression", "format", "fmt", "type",
+    "snapshot", "snap", "cmd", "action", "camera", "cam", "id", "index", "idx", "profile",
+    "rotate", "mode", "fps", "t", "ts", "time", "timestamp", "rand", "rnd", "random", "nocache",
+    "cache", "user", "usr", "username", "rs", "ext", "download",
+})  # fmt: skip
 #: path segments that announce a secret in the next segment (`/token/<value>`)
 _SECRET_PATH_NAMES = frozenset({"token", "key", "apikey", "secret", "password", "auth"})
 #: a path segment that looks generated rather than named: 16+ URL-safe characters mixing
@@ -33,7 +38,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{16,}$")
 
 def _is_secret_query_key(key: str) -> bool:
     name = unquote(key).lower().replace("-", "").replace("_", "")
-    return any(part in name for part in _SECRET_QUERY_PARTS)
+    return name not in HARMLESS_QUERY_KEYS
 
 
 def _is_token_segment(segment: str) -> bool:
@@ -58,8 +63,8 @@ def _path_secrets(path: str) -> list[str]:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secret parts of a URL (password, secret query values, token-like path segments),
-    raw as they appear in the URL and decoded: for `SecretFilter.add`."""
+    """The secret parts of a URL (password, query values not known harmless, token-like path
+    segments), raw as they appear in the URL and decoded: for `SecretFilter.add`."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -69,13 +74,15 @@ def url_secrets(url: str) -> list[str]:
         key, sep, value = item.partition("=")
         if sep and value and _is_secret_query_key(key):
             found.append(value)
+        elif not sep and item and _is_secret_query_key(item):  # `?hunter22`: a bare value
+            found.append(item)
     found += _path_secrets(parts.path)
     return sorted({variant for value in found for variant in (value, unquote(value))})
 
 
 def redact_url(url: str) -> str:
-    """The URL with its secrets masked: any password (userinfo), credential-like query values
-    and token-like path segments (see `url_secrets` for the rule)."""
+    """The URL with its secrets masked: any password (userinfo), every query value not known
+    harmless (`HARMLESS_QUERY_KEYS`) and token-like path segments."""
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
@@ -99,9 +106,9 @@ def redact_url(url: str) -> str:
 
 def _redact_query_item(item: str) -> str:
     key, sep, _value = item.partition("=")
-    if sep and _is_secret_query_key(key):
-        return f"{key}={REDACTED}"
-    return item
+    if not _is_secret_query_key(key):
+        return item
+    return f"{key}={REDACTED}" if sep else REDACTED
 
 
 def redact(data: Any, keys: Iterable[str] = SECRET_KEYS) -> Any:

@@ -167,4 +167,5 @@ for dir in "${deps_dirs[@]}"; do deps_without "$dir" garagecam-runtime; done
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
 install_scrypted_sdk
+scripts/lib/homebridge.sh  # Homebridge + its MQTT plugins for tests/homebridge/
 log "Set-up done. Run the tests with: ./scripts/test.sh"

@@ -51,7 +51,7 @@ ha_harness ha-newest -m mypy --python-version 3.14 custom_components/garagecam
 # setup.sh built (garagecam-runtime is not on PyPI yet).
 export GARAGECAM_WHEELS=$root/build/wheels
 step "core, docs, Scrypted plugin and browser tests, Python 3.13"
-.venv/bin/python -m pytest -p no:homeassistant tests/core tests/docs tests/scrypted tests/browser "$@"
+.venv/bin/python -m pytest -p no:homeassistant tests/core tests/docs tests/scrypted tests/homebridge tests/browser "$@"
 
 # What a Raspberry Pi user installs: the core + [runtime] (the binding), in a fresh venv with
 # no torch and no executorch; runs the demo model there and reports what [runtime] adds.

@@ -42,11 +42,12 @@ from .coordinator import (
     GarageCamRuntimeData,
     build_debouncer,
     parse_roi,
+    unfamiliar_issue_id,
 )
 from .inference import async_create_engine, models_dir
 from .services import async_setup_services
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.IMAGE, Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.IMAGE, Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -166,9 +167,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> None:
-    """Remove the retained MQTT discovery configs so bridges forget the accessories."""
+    """Remove the entry's Repairs issues and its retained MQTT topics (bridges forget the
+    accessories)."""
     ir.async_delete_issue(hass, DOMAIN, _model_issue_id(entry))
     ir.async_delete_issue(hass, DOMAIN, capture_issue_id(entry))
+    ir.async_delete_issue(hass, DOMAIN, unfamiliar_issue_id(entry))
     if "mqtt" in hass.config.components:
         from .mqtt_bridge import async_clear_published
 

@@ -368,16 +368,16 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
             new_unique_id = entry_unique_id(camera_id, self._data[CONF_MODEL])
-            _migrate_unique_ids(self.hass, entry, new_unique_id)
+            migrate_unique_ids(self.hass, entry, new_unique_id)
             return self.async_update_reload_and_abort(
                 entry,
                 unique_id=new_unique_id,
-                title=_title(self.hass, camera_id, self._data[CONF_MODEL]),
+                title=entry_title(self.hass, camera_id, self._data[CONF_MODEL]),
                 data=self._data,
                 options=self._options,
             )
         return self.async_create_entry(
-            title=_title(self.hass, camera_id, self._data[CONF_MODEL]),
+            title=entry_title(self.hass, camera_id, self._data[CONF_MODEL]),
             data=self._data,
             options=self._options,
         )
@@ -388,13 +388,13 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         return {}
 
 
-def _title(hass: HomeAssistant, camera_id: str, model: str) -> str:
+def entry_title(hass: HomeAssistant, camera_id: str, model: str) -> str:
     state = hass.states.get(camera_id)
     name = state.name if state is not None else camera_id
     return f"{name} ({model})"
 
 
-def _migrate_unique_ids(hass: HomeAssistant, entry: GarageCamConfigEntry, new: str) -> None:
+def migrate_unique_ids(hass: HomeAssistant, entry: GarageCamConfigEntry, new: str) -> None:
     """Entities keep their ids and history when the model (and so the unique id) changes."""
     old = entry.unique_id
     if old is None or old == new:

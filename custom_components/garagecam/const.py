@@ -51,10 +51,17 @@ RESERVED_MQTT_ROOTS: Final = frozenset({"garagecam", MQTT_BASE_TOPIC})
 MODELS_DIR: Final = "garagecam/models"
 DATASET_DIR: Final = "garagecam/dataset"
 
+#: the manual's steps for a camera whose frames the model does not know (Repairs links there)
+UNFAMILIAR_DOCS_URL: Final = (
+    "https://garagecam.github.io/garagecam/home-assistant/#learn-from-labelled-frames"
+)
+
 CAMERA_TIMEOUT: Final = 10
 WORKER_TIMEOUT: Final = 30.0
 RECENT_TIMINGS: Final = 20
 
 SERVICE_CLASSIFY: Final = "classify"
 SERVICE_SAVE_SNAPSHOT: Final = "save_snapshot"
+SERVICE_TRAIN_MODEL: Final = "train_model"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_LABELS: Final = "labels"

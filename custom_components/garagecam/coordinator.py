@@ -11,10 +11,12 @@ from homeassistant.components import camera
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from garagecam_core.debounce import Debouncer, LabelOverride, State, merge_policies
+from garagecam_core.discovery import sanitize
 from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import GarageCamError, RemoteAuthError
 from garagecam_core.roi import Roi
@@ -28,12 +30,14 @@ from .const import (
     CONF_OFF_THRESHOLD,
     CONF_ON_THRESHOLD,
     CONF_SCAN_INTERVAL,
+    DATASET_DIR,
     DEFAULT_CONFIRM_FRAMES,
     DEFAULT_MAX_AGE,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
     RECENT_TIMINGS,
+    UNFAMILIAR_DOCS_URL,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +67,10 @@ class GarageCamRuntimeData:
 
 
 type GarageCamConfigEntry = ConfigEntry[GarageCamRuntimeData]
+
+
+def unfamiliar_issue_id(entry: GarageCamConfigEntry) -> str:
+    return f"unfamiliar_{entry.entry_id}"
 
 
 def build_debouncer(engine: AsyncEngine, options: dict[str, object], name: str) -> Debouncer:
@@ -133,6 +141,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         # Restored states are shown for up to max_age after start, like a fresh frame.
         self._started = dt_util.utcnow()
         self._lost = False
+        self._unfamiliar = False  # whether the unfamiliar-frames issue is up
 
     async def async_classify_now(self) -> GarageCamData:
         """Take a snapshot, classify it, feed the debouncer; raises HomeAssistantError."""
@@ -151,7 +160,8 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                 translation_placeholders={"camera": self.camera_entity_id, "error": str(err)},
             ) from err
         now = dt_util.utcnow()
-        self.debouncer.update(result.probabilities, now.timestamp())
+        self.debouncer.update(result.probabilities, now.timestamp(), unfamiliar=result.unfamiliar)
+        self._update_unfamiliar_issue()
         self.recent_timings.append(result.timings.to_dict())
         if self._lost:
             self._lost = False
@@ -179,6 +189,48 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                     },
                 ) from err
             return self._failed(str(err))
+
+    def _update_unfamiliar_issue(self) -> None:
+        """Repairs says so while the states are unknown because the frames are unlike anything
+        the model learnt from: only the user can fix it (label a few frames, learn)."""
+        unfamiliar = self.unfamiliar
+        if unfamiliar == self._unfamiliar:
+            return
+        self._unfamiliar = unfamiliar
+        entry = self.config_entry
+        if not unfamiliar:
+            ir.async_delete_issue(self.hass, DOMAIN, unfamiliar_issue_id(entry))
+            LOGGER.info("%s: the frames look familiar again", entry.title)
+            return
+        LOGGER.warning(
+            "%s: the frames are unlike those the model learnt from; the sensors are unknown "
+            "until they look familiar again (label a few frames and learn from them)",
+            entry.title,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            unfamiliar_issue_id(entry),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            learn_more_url=UNFAMILIAR_DOCS_URL,
+            translation_key="unfamiliar",
+            translation_placeholders={
+                "title": entry.title,
+                "camera": self.camera_name,
+                "directory": f"{DATASET_DIR}/{sanitize(self.camera_entity_id.split('.', 1)[-1])}",
+            },
+        )
+
+    @property
+    def unfamiliar(self) -> bool:
+        """Whether the states are unknown because the frames are unfamiliar to the model."""
+        return self.debouncer.unfamiliar
+
+    @property
+    def camera_name(self) -> str:
+        state = self.hass.states.get(self.camera_entity_id)
+        return state.name if state is not None else self.camera_entity_id
 
     def _failed(self, error: str) -> GarageCamData:
         previous = self.data

@@ -28,6 +28,10 @@ async def async_get_config_entry_diagnostics(
         "model": runtime.engine.metadata.to_dict(),
         "states": {label: str(state) for label, state in coordinator.debouncer.states.items()},
         "probabilities": coordinator.debouncer.probabilities,
+        # how unlike the model's training frames the last frame was (above 1: unfamiliar);
+        # None for models that cannot tell (plain .pte bundles)
+        "novelty": data.classification.novelty if data and data.classification else None,
+        "unfamiliar": coordinator.unfamiliar,
         "available": data.available if data else None,
         "last_success": data.last_success.isoformat() if data and data.last_success else None,
         "last_error": _scrub(data.error, entry) if data and data.error else None,

@@ -26,6 +26,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util.hass_dict import HassKey
 
 from garagecam_core import demo_model_path
+from garagecam_core.bundle import MODEL_SUFFIXES
 from garagecam_core.engine import AsyncEngine, Classification, ExecutorEngine
 from garagecam_core.errors import EngineClosedError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
@@ -75,10 +76,13 @@ def models_dir(hass: HomeAssistant) -> Path:
 
 
 def list_local_models(hass: HomeAssistant) -> list[str]:
-    """`demo` plus the `.pte` files directly under `<config>/garagecam/models/` (blocking)."""
+    """`demo` plus the model files (`.pte` bundles, `.gcam` heads) directly under
+    `<config>/garagecam/models/` (blocking)."""
     directory = models_dir(hass)
-    found = (
-        sorted(p.name for p in directory.glob("*.pte") if p.is_file()) if directory.is_dir() else []
+    if not directory.is_dir():
+        return [DEMO_MODEL]
+    found = sorted(
+        p.name for p in directory.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file()
     )
     return [DEMO_MODEL, *found]
 
@@ -89,8 +93,9 @@ def local_model_path(hass: HomeAssistant, model: str) -> Path:
         return demo_model_path()
     directory = models_dir(hass)
     path = directory / model
-    if Path(model).name != model or path.suffix != ".pte":
-        raise ModelNotFoundError(f"model {model!r} is not a .pte file in {directory}")
+    if Path(model).name != model or path.suffix not in MODEL_SUFFIXES:
+        kinds = " or ".join(MODEL_SUFFIXES)
+        raise ModelNotFoundError(f"model {model!r} is not a {kinds} file in {directory}")
     return path
 
 

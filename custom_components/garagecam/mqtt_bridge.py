@@ -8,6 +8,9 @@ runner's default topics (`garagecam/...`, `homeassistant/...`), so both run on o
 Scrypted (its MQTT URL path is the prefix) and homebridge-mqttthing (configured from
 diagnostics) read it; homebridge-tasmota only ever reads `homeassistant/#` (see the docs).
 `offline` is published when the entry unloads and when Home Assistant stops cleanly.
+Removing the entry (or turning publishing off) empties every retained topic it published
+(discovery configs, states, availability), and the bridge status `garagecam-ha/status` too
+once no other entry publishes: a broker keeps a retained message until it is emptied.
 
 When to publish is the runner's rule, from the core's `retained` module: a retained message
 goes out only when its payload changed (states on change, not on every poll); everything is
@@ -25,6 +28,7 @@ from homeassistant.components import mqtt
 from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
+from homeassistant.util.hass_dict import HassKey
 
 from garagecam_core import discovery
 from garagecam_core.retained import (
@@ -41,11 +45,18 @@ from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
 
 QOS = 1
 _STORE_VERSION = 1
+#: entries whose bridge is publishing now (they share the bridge status topic)
+_RUNNING: HassKey[set[str]] = HassKey(f"{DOMAIN}_mqtt_bridges")
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[list[str]]:
-    """Remembers the config topics we published, to remove them with the entry."""
+    """Remembers the retained topics we published (configs, states, availability), to empty
+    them with the entry. (Version 1 stores held the config topics only: same format.)"""
     return Store(hass, _STORE_VERSION, f"{DOMAIN}.mqtt_topics.{entry_id}")
+
+
+def _running(hass: HomeAssistant) -> set[str]:
+    return hass.data.setdefault(_RUNNING, set())
 
 
 def camera_id(entry: GarageCamConfigEntry) -> str:
@@ -62,16 +73,18 @@ async def _publish(hass: HomeAssistant, messages: Iterable[discovery.Message]) -
 async def async_clear_published(
     hass: HomeAssistant, entry_id: str, keep: Iterable[str] = ()
 ) -> None:
-    """Remove the retained configs published for an entry (except `keep`)."""
+    """Empty the retained topics published for an entry (except `keep`). With nothing to
+    keep (the entry stops publishing) the bridge status goes too, unless another entry
+    still publishes: nothing would ever turn that `online` off again."""
     store = _store(hass, entry_id)
     topics = await store.async_load() or []
     stale = sorted(set(topics) - set(keep))
     if not stale:
         return
+    if not keep and not _running(hass) - {entry_id}:
+        stale.append(discovery.Topics(base=MQTT_BASE_TOPIC).bridge_availability)
     if not await mqtt.async_wait_for_mqtt_client(hass):
-        LOGGER.warning(
-            "MQTT is not set up: cannot remove %d GarageCam discovery configs", len(stale)
-        )
+        LOGGER.warning("MQTT is not set up: cannot remove %d retained GarageCam topics", len(stale))
         return
     await _publish(hass, discovery.removal_messages(stale))
     remaining = sorted(set(topics) & set(keep))
@@ -128,6 +141,7 @@ class MqttBridge:
         # A shutdown job runs before EVENT_HOMEASSISTANT_STOP, while MQTT is still connected
         # (entries are not unloaded when Home Assistant stops).
         self._remove_shutdown_job = self.hass.async_add_shutdown_job(HassJob(self._async_shutdown))
+        _running(self.hass).add(self.entry.entry_id)
         await self.async_publish_all()
         return True
 
@@ -145,6 +159,7 @@ class MqttBridge:
         await self._async_offline(bridge=True)
 
     async def _async_offline(self, bridge: bool) -> None:
+        _running(self.hass).discard(self.entry.entry_id)
         while self._unsubscribe:
             self._unsubscribe.pop()()
         if not mqtt.is_connected(self.hass):
@@ -157,14 +172,32 @@ class MqttBridge:
     async def async_publish_all(self) -> None:
         """Every config, availability and state: at start, on reconnect, on HA online."""
         configs = discovery.discovery_messages(self.info, self.topics)
-        await async_clear_published(self.hass, self.entry.entry_id, keep=[m.topic for m in configs])
-        await _store(self.hass, self.entry.entry_id).async_save([m.topic for m in configs])
+        owned = [m.topic for m in configs] + self.state_topics()
+        await async_clear_published(self.hass, self.entry.entry_id, keep=owned)
+        await _store(self.hass, self.entry.entry_id).async_save(owned)
         self.retained.changed(
             [discovery.bridge_availability_message(self.topics, True)], Kind.AVAILABILITY
         )
         self.retained.changed(configs, Kind.CONFIG)
         self._record_states()
         await self._async_send(self.retained.replay())
+
+    def state_topics(self) -> list[str]:
+        """Every retained state and availability topic this camera may publish."""
+        camera, topics = self.camera_id, self.topics
+        return [
+            topics.camera_availability(camera),
+            topics.inference_ms(camera),
+            *(
+                topic
+                for label in self.info.model.label_names
+                for topic in (
+                    topics.state(camera, label),
+                    topics.state_json(camera, label),
+                    topics.probability(camera, label),
+                )
+            ),
+        ]
 
     def _record_states(self) -> list[discovery.Message]:
         """Remember the current availability and states; returns the changed ones."""
@@ -181,6 +214,8 @@ class MqttBridge:
             data.classification.timings.inference_ms
             if data is not None and data.classification is not None
             else None,
+            # states the model cannot back any more go out as unknown (as the runner does)
+            unfamiliar=debouncer.unfamiliar,
         )
         return self.retained.changed([availability], Kind.AVAILABILITY) + self.retained.changed(
             states, Kind.STATE

@@ -1,4 +1,4 @@
-"""Actions: `garagecam.classify` and `garagecam.save_snapshot`."""
+"""Actions: `garagecam.classify`, `garagecam.save_snapshot` and `garagecam.train_model`."""
 
 from __future__ import annotations
 
@@ -15,16 +15,27 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
+from garagecam_core.capture import LABELS_FILE, write_atomic
+
 from .capture import dataset_dir
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
+    ATTR_LABELS,
     DOMAIN,
     SERVICE_CLASSIFY,
     SERVICE_SAVE_SNAPSHOT,
+    SERVICE_TRAIN_MODEL,
 )
 from .coordinator import GarageCamConfigEntry
+from .training import async_learn
 
 SERVICE_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+SAVE_SNAPSHOT_SCHEMA = SERVICE_SCHEMA.extend(
+    {vol.Optional(ATTR_LABELS): vol.Schema({cv.string: cv.boolean})}
+)
+#: `by` of a labels.jsonl line whose labels the caller gave (a line without `by` holds the
+#: sensors' states then: suggestions, not labels)
+BY_ACTION = "action"
 
 
 def _loaded_entry(hass: HomeAssistant, call: ServiceCall) -> GarageCamConfigEntry:
@@ -71,9 +82,12 @@ def snapshot_name(states: dict[str, str], when: str) -> str:
 _WRITE_LOCK = threading.Lock()
 
 
-def _write_snapshot(directory: Path, stem: str, image: bytes, labels: dict[str, int]) -> Path:
-    """Save `image` once: the same frame saved again is left alone (no second labels line);
-    another frame with the same name (same second, same states) gets `_2`, `_3`..."""
+def _write_snapshot(
+    directory: Path, stem: str, image: bytes, labels: dict[str, int], given: bool
+) -> Path:
+    """Save `image` once: the same frame saved again is left alone (no second labels line),
+    unless labels are `given`: they replace that frame's line. Another frame with the same
+    name (same second, same states) gets `_2`, `_3`..."""
     with _WRITE_LOCK:
         directory.mkdir(parents=True, exist_ok=True)
         for index in itertools.count(1):
@@ -83,6 +97,8 @@ def _write_snapshot(directory: Path, stem: str, image: bytes, labels: dict[str, 
                     handle.write(image)
             except FileExistsError:
                 if path.read_bytes() == image:
+                    if given:
+                        _replace_labels(directory / LABELS_FILE, _record(path, labels, given))
                     return path
                 continue
             except OSError:
@@ -91,15 +107,76 @@ def _write_snapshot(directory: Path, stem: str, image: bytes, labels: dict[str, 
             break
         # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
         if labels:
-            with (directory / "labels.jsonl").open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"path": path.name, "labels": labels}) + "\n")
+            try:
+                with (directory / LABELS_FILE).open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(_record(path, labels, given)) + "\n")
+            except OSError:  # disk full: no unlabelled image that a retry would call saved
+                path.unlink(missing_ok=True)
+                raise
         return path
+
+
+def _record(path: Path, labels: dict[str, int], given: bool) -> dict[str, Any]:
+    record: dict[str, Any] = {"path": path.name, "labels": labels}
+    if given:
+        record["by"] = BY_ACTION
+    return record
+
+
+def _replace_labels(labels_file: Path, record: dict[str, Any]) -> None:
+    """The frame's line becomes `record` (one line per frame, where it was); every other line
+    stays as it is. Written atomically: a reader sees the old file or the new one."""
+    try:
+        lines = labels_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    out: list[str] = []
+    replaced = False
+    for line in lines:
+        if _line_path(line) != record["path"]:
+            out.append(line)
+        elif not replaced:
+            out.append(json.dumps(record))
+            replaced = True
+    if not replaced:
+        out.append(json.dumps(record))
+    write_atomic(labels_file, "".join(f"{line}\n" for line in out).encode("utf-8"))
+
+
+def _line_path(line: str) -> str | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    path = record.get("path") if isinstance(record, dict) else None
+    return path if isinstance(path, str) else None
+
+
+def _given_labels(
+    entry: GarageCamConfigEntry, given: dict[str, bool], known: list[str]
+) -> dict[str, int]:
+    """The caller's labels as 0/1; a name the entry's model does not have is refused."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_labels",
+            translation_placeholders={
+                "title": entry.title,
+                "labels": ", ".join(unknown),
+                "known": ", ".join(known),
+            },
+        )
+    return {name: int(value) for name, value in given.items()}
 
 
 async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
     """Save the last analysed frame, named with the current states, as training data."""
     hass = call.hass
     entry = _loaded_entry(hass, call)
+    given = call.data.get(ATTR_LABELS)
+    known = list(entry.runtime_data.engine.metadata.label_names)
+    explicit = None if given is None else _given_labels(entry, given, known)
     data = entry.runtime_data.coordinator.data
     if data is None or data.image is None:
         raise ServiceValidationError(
@@ -108,13 +185,21 @@ async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"title": entry.title},
         )
     states = {label: str(state) for label, state in data.states.items()}
-    labels = {label: int(state == "on") for label, state in states.items() if state != "unknown"}
+    # the sensors' states (known ones) for the labels the caller did not give
+    sensed = {label: int(state == "on") for label, state in states.items() if state != "unknown"}
+    merged = sensed | (explicit or {})
+    labels = {label: merged[label] for label in known if label in merged}
     when = dt_util.as_local(data.last_success or dt_util.now()).strftime("%Y%m%dT%H%M%S")
     # the camera's folder, where capture keeps frames too: one copied folder is one dataset
     directory = dataset_dir(hass, entry)
     try:
         path = await hass.async_add_executor_job(
-            _write_snapshot, directory, snapshot_name(states, when), data.image, labels
+            _write_snapshot,
+            directory,
+            snapshot_name(states, when),
+            data.image,
+            labels,
+            explicit is not None,
         )
     except OSError as err:
         raise HomeAssistantError(
@@ -122,8 +207,22 @@ async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
             translation_key="snapshot_not_saved",
             translation_placeholders={"directory": str(directory), "error": str(err)},
         ) from err
-    result: dict[str, Any] = {"path": str(path), "states": states}
+    result: dict[str, Any] = {"path": str(path), "states": states, "labels": labels}
     return result
+
+
+async def _async_train_model(call: ServiceCall) -> ServiceResponse:
+    """Learn from the camera's labelled frames; the entry uses the new model when it returns."""
+    entry = _loaded_entry(call.hass, call)
+    summary, target = await async_learn(call.hass, entry)
+    if not await call.hass.config_entries.async_reload(target.entry_id):
+        # the model is written and chosen; the entry's own error says why it does not start
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="learnt_model_not_loaded",
+            translation_placeholders={"title": target.title, "model": summary["model"]},
+        )
+    return summary
 
 
 def async_setup_services(hass: HomeAssistant) -> None:
@@ -138,6 +237,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN,
         SERVICE_SAVE_SNAPSHOT,
         _async_save_snapshot,
+        schema=SAVE_SNAPSHOT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_TRAIN_MODEL,
+        _async_train_model,
         schema=SERVICE_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         for path in args.images:
             line: dict[str, Any] = {"file": str(path)}
             try:
-                result = engine.classify(path.read_bytes(), args.roi)
+                from ..preprocess import read_image_file  # bounded: not /dev/zero whole
+
+                result = engine.classify(read_image_file(path), args.roi)
             except OSError as err:
                 line |= {"error": "FileError", "message": f"cannot read {path}: {err.strerror}"}
                 failed = True

@@ -18,21 +18,25 @@ def register(subparsers: Any) -> None:
         help="label snapshots in the browser (by hand or with a VLM teacher), train, deploy",
         description=(
             "Serve a labelling page for the images in DIR (a Home Assistant "
-            "<config>/garagecam/dataset copy, a capture folder, or any folder of images): "
-            "the most uncertain frames first with the model's probabilities, keyboard "
-            "labelling, bulk accept, optional teacher suggestions, training and deploy. "
-            "See docs/studio.md."
+            "<config>/garagecam/dataset copy, a capture folder, a labels.csv or class-folder "
+            "dataset, or any folder of images): every state of every label early with the "
+            "model's probabilities, keyboard labelling, bulk accept, optional teacher "
+            "suggestions, training a head on the pretrained trunk (or fine-tuning the network "
+            "with PyTorch) and deploy. See docs/studio.md."
         ),
     )
     parser.add_argument("--dataset", type=Path, required=True, metavar="DIR")
     parser.add_argument(
-        "--model", type=Path, help="the camera's current model (default: the demo model)"
+        "--model",
+        type=Path,
+        help="the camera's current model, .pte or .gcam (default: the demo model)",
     )
     parser.add_argument(
         "--deploy-to",
         type=Path,
-        metavar="FILE.pte",
-        help="model file 'use this model' replaces (default: --model, never the demo model)",
+        metavar="FILE",
+        help="model file (.pte or .gcam) 'use this model' replaces (default: --model, never "
+        "the demo model)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default %(default)s")
     parser.add_argument("--port", type=int, default=8766, help="default %(default)s (0: any)")

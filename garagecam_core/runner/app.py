@@ -404,6 +404,10 @@ class Runner:
             await stop.wait()
         finally:
             stop.set()
+            # A poll blocked on a hung camera would hold the stop (and `offline`) for up to
+            # its snapshot timeout: cancel the fetches, the stop needs none of them.
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _republish_loop(self, stop: asyncio.Event) -> None:

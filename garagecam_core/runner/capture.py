@@ -8,7 +8,8 @@ a state change it carried is still seen on the next frame, since the capture com
 the last states it was given).
 
 Capture never fails the camera: an unwritable folder or a full disk is logged once per
-camera (one line, then nothing until it works again, which is logged too) and counted in
+camera (one line, then nothing until a frame is written again, which is logged too) and
+counted in
 `garagecam_capture_refused_total{reason="error"}`.
 """
 
@@ -94,7 +95,9 @@ class CaptureSink(CameraListener):
                 else:  # a bug: its traceback, once
                     _LOGGER.exception("Camera %s: unexpected error in capture", camera_id)
             return
-        if folder.failing:
+        if folder.failing and any(outcome in KEPT_REASONS for outcome in outcomes):
+            # Only a frame written proves the folder works again: a frame not worth keeping
+            # wrote nothing, and while the disk stays full the warning must not flap.
             folder.failing = False
             _LOGGER.info("Camera %s: frames for labelling are kept again", camera_id)
         for outcome, count in outcomes.items():

@@ -10,6 +10,8 @@ import errno
 import functools
 import os
 import socket
+import ssl
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
-from .config import FileSourceConfig, RunnerConfig
+from .config import FileSourceConfig, RunnerConfig, TlsConfig
 
 #: loads a model file fully (program, metadata, signature); replaceable in tests
 ModelLoader = Callable[[Path], ModelMetadata]
@@ -91,16 +93,36 @@ def check_config(config: RunnerConfig, load: ModelLoader = load_model_metadata) 
         captured = capture is not None and dataset == capture.folder(config.studio.camera)
         report.run(lambda: _check_dataset(dataset, created=captured))
     if config.mqtt is not None and config.mqtt.tls is not None:
-        report.run(lambda: "mqtt.tls: certificate files exist and are readable")
+        tls = config.mqtt.tls
+        report.run(lambda: _check_tls(tls))
     return report
 
 
 def _check_file_source(path: Path, where: str) -> str:
     if not path.exists():
         raise ConfigError(f"{where}.file: {path} does not exist")
+    if not (path.is_dir() or stat.S_ISREG(path.stat().st_mode)):  # /dev/zero, a FIFO...
+        raise ConfigError(f"{where}.file: {path} is neither an image file nor a folder")
     if not os.access(path, os.R_OK):
         raise ConfigError(f"{where}.file: {path} is not readable")
     return f"{where}.file: {path} is readable"
+
+
+def _check_tls(tls: TlsConfig) -> str:
+    """Load the certificate files as the MQTT client will: a file that exists but is not a
+    certificate (not PEM, a key where the CA should be) fails here, not at the first connect."""
+    try:
+        context = ssl.create_default_context(cafile=str(tls.ca_certs) if tls.ca_certs else None)
+        if tls.certfile is not None:
+            keyfile = str(tls.keyfile) if tls.keyfile else None
+            context.load_cert_chain(str(tls.certfile), keyfile)
+    except (ssl.SSLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or "unreadable"
+        raise ConfigError(
+            f"mqtt.tls: the certificate files cannot be loaded ({reason}): "
+            "give PEM files (ca_certs: the CA certificate; certfile/keyfile: the client's)"
+        ) from None
+    return "mqtt.tls: certificate files load"
 
 
 def _check_port_free(host: str, port: int) -> str:

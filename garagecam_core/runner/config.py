@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import voluptuous as vol
 import yaml
@@ -198,26 +198,34 @@ class RunnerConfig:
 # --- schema ---------------------------------------------------------------------------------
 
 
+def _kind(value: Any) -> str:
+    """What a wrong value is, never the value: a password typed into the wrong field (or a
+    port) must not be echoed in the error."""
+    if isinstance(value, str):
+        return "text"
+    return "true/false" if isinstance(value, bool) else type(value).__name__
+
+
 def _number(value: Any) -> float:
     """A finite number (or its text, as `${NAME}` gives): not a bool, NaN or infinity."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise vol.Invalid(f"expected a number, got {value!r}")
+        raise vol.Invalid(f"expected a number, got {_kind(value)}")
     try:
         number = float(value)
     except ValueError:
-        raise vol.Invalid(f"expected a number, got {value!r}") from None
+        raise vol.Invalid(f"expected a number, got {_kind(value)}") from None
     if not math.isfinite(number):
-        raise vol.Invalid(f"expected a finite number, got {value!r}")
+        raise vol.Invalid("expected a finite number, got NaN or infinity")
     return number
 
 
 def _integer(value: Any) -> int:
     """An integer (or its digits, as `${NAME}` gives): `true` is not 1 here."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise vol.Invalid(f"expected an integer, got {value!r}")
+        raise vol.Invalid(f"expected an integer, got {_kind(value)}")
     if isinstance(value, str):
         if not value.strip().isdigit():
-            raise vol.Invalid(f"expected an integer, got {value!r}")
+            raise vol.Invalid(f"expected an integer, got {_kind(value)}")
         return int(value)
     return value
 
@@ -248,8 +256,10 @@ def _roi(value: Any) -> Roi:
             return Roi.parse(value)
         if isinstance(value, list) and len(value) == 4:
             return Roi(*(float(v) for v in value))
-    except (ConfigError, TypeError, ValueError) as err:
-        raise vol.Invalid(str(err)) from err
+    except ConfigError as err:
+        raise vol.Invalid(str(err).split(", got ")[0]) from None  # the text itself: not echoed
+    except (TypeError, ValueError):
+        raise vol.Invalid("expected a list of four fractions from 0 to 1") from None
     raise vol.Invalid("expected 'x,y,w,h' or a list of four fractions")
 
 
@@ -453,9 +463,8 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.MarkedYAMLError(
-                    problem=f"the key {key!r} is given twice (lines {seen[key]} and {line})",
-                    problem_mark=key_node.start_mark,
+                raise _MarkedError(
+                    f"the key {key!r} is given twice (lines {seen[key]} and {line})", key_node
                 )
             if isinstance(key, str | int | float | bool):
                 seen[key] = line
@@ -486,15 +495,108 @@ def _decode_text(raw: bytes, path: Path) -> str:
         ) from None
 
 
+#: PyYAML quotes what it found (`found undefined alias 'hunter2'` for a password starting
+#: with `*`): the quoted part is the config's own text, which may be a secret
+_QUOTED: Final = re.compile("'[^']*'|\"[^\"]*\"")
+_ALIAS_HINT: Final = " (a value starting with * or & must be quoted)"
+
+
 def _yaml_error(err: yaml.YAMLError, path: Path) -> ConfigError:
-    """Line, column and what is wrong: never the offending source line, which may hold a
-    password (PyYAML's own message quotes it)."""
+    """Line, column and what is wrong: never the offending source line or value, which may
+    hold a password (PyYAML's own message quotes both)."""
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = err.problem or err.context or "syntax error"
+        if not getattr(err, "ours", False):
+            hint = _ALIAS_HINT if "alias" in problem or "anchor" in problem else ""
+            problem = _QUOTED.sub("(value not shown)", problem) + hint
         return ConfigError(f"{path} is not valid YAML{where}: {problem}")
     return ConfigError(f"{path} is not valid YAML")
+
+
+#: a runner config is a few hundred nodes; aliases may repeat parts, not multiply them
+MAX_YAML_NODES: Final = 100_000
+MAX_YAML_DEPTH: Final = 64
+
+
+def _node_count(node: yaml.Node, depth: int, sizes: dict[int, int], open_: set[int]) -> int:
+    """Nodes in `node` with every alias expanded (as the config will be walked), refusing a
+    recursive alias, deep nesting or an alias bomb before anything is built from it."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise _MarkedError("an alias refers to the node that contains it (recursive)", node)
+    if depth > MAX_YAML_DEPTH:
+        raise _MarkedError(f"nested more than {MAX_YAML_DEPTH} levels deep", node)
+    open_.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    total = 1
+    for child in children:
+        total += _node_count(child, depth + 1, sizes, open_)
+        if total > MAX_YAML_NODES:
+            raise _MarkedError(
+                f"aliases expand it to more than {MAX_YAML_NODES:,} values (an alias bomb?)", node
+            )
+    open_.discard(key)
+    sizes[key] = total
+    return total
+
+
+class _MarkedError(yaml.MarkedYAMLError):
+    """Our own finding, worded without values (`_yaml_error` shows it as it is)."""
+
+    ours = True
+
+    def __init__(self, problem: str, node: yaml.Node) -> None:
+        super().__init__(problem=problem, problem_mark=node.start_mark)
+
+
+_OPENING: Final = (
+    yaml.FlowSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.BlockMappingStartToken,
+)
+_CLOSING: Final = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse deep nesting from the tokens (an iterative scan) before PyYAML's parser, which
+    recurses once per level, spends seconds reaching a RecursionError."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        depth += isinstance(token, _OPENING) - isinstance(token, _CLOSING)
+        if depth > MAX_YAML_DEPTH:
+            raise yaml.MarkedYAMLError(
+                problem=f"nested more than {MAX_YAML_DEPTH} levels deep",
+                problem_mark=token.start_mark,
+            )
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """The YAML document, composed, checked for size and depth, then built: bounded work."""
+    loader = _StrictLoader(text)
+    try:
+        _check_nesting(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _node_count(node, 0, {}, set())
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        raise _yaml_error(err, path) from None
+    except RecursionError:  # the parser itself recurses per level (5,000 nested brackets)
+        raise ConfigError(
+            f"{path} is not valid YAML: nested more than {MAX_YAML_DEPTH} levels deep"
+        ) from None
+    finally:
+        loader.dispose()
 
 
 def load_config(path: Path) -> RunnerConfig:
@@ -503,12 +605,7 @@ def load_config(path: Path) -> RunnerConfig:
         raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
-    text = _decode_text(raw, path)
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
-        raise _yaml_error(err, path) from None
-    return parse_config(data, base_dir=path.parent)
+    return parse_config(_load_yaml(_decode_text(raw, path), path), base_dir=path.parent)
 
 
 def parse_config(data: Any, base_dir: Path | None = None) -> RunnerConfig:

@@ -29,10 +29,11 @@ import io
 import ipaddress
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -156,6 +157,23 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+@web.middleware
+async def encoding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse compressed bodies unread: the server never inflates them (`SERVER_OPTIONS`), and
+    a handler must not mistake gzip bytes for an image or their size for the image's."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        response = _error(
+            415,
+            "compressed request bodies (Content-Encoding) are not accepted: "
+            "send the image bytes as they are",
+            "unsupported_encoding",
+        )
+        response.force_close()  # the body stays unread: the connection cannot be reused
+        return response
+    return await handler(request)
+
+
 def _needs_token(context: ApiContext, path: str) -> bool:
     return path.startswith("/v1/") or (path == "/metrics" and not context.open_metrics)
 
@@ -226,12 +244,57 @@ async def _classify(request: web.Request, context: ApiContext) -> web.Response:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     async with budget.reserve(size):
+        return await _guarded_classify(request, name, engine, roi, limit)
+
+
+async def _guarded_classify(
+    request: web.Request, name: str, engine: AsyncEngine, roi: Roi | None, limit: int
+) -> web.Response:
+    """`_read_and_classify`, with the body's failures as answers (and one log line per
+    episode, not a traceback per client)."""
+    try:
+        return await _read_and_classify(request, name, engine, roi, limit)
+    except web.RequestPayloadError:  # chunked framing that won't decode
+        return _error(400, "the request body cannot be decoded (chunks)", "bad_body")
+    except _SlowBody as err:
+        EPISODES.note(str(err), request.remote)
+        response = _error(408, f"{err}: send the image faster", "body_timeout")
+    except ConnectionResetError:  # the client went away mid-upload: nobody to answer
+        EPISODES.note("a client dropped its upload", request.remote)
+        response = _error(400, "connection lost", "connection_lost")
+    response.force_close()
+    return response
+
+
+#: a body must keep coming: no pause longer than this (seconds)...
+BODY_IDLE_TIMEOUT: Final = 10.0
+#: ...and, after the first `BODY_GRACE_SECONDS`, at this average rate at least (bytes/s): a
+#: client trickling 20 MB at 1 KB/s would hold the body budget (every other classify) for hours
+BODY_MIN_RATE: Final = 64 * 1024
+BODY_GRACE_SECONDS: Final = 5.0
+
+
+class _SlowBody(Exception):
+    """A body that stalls or trickles (see `BODY_IDLE_TIMEOUT`, `BODY_MIN_RATE`)."""
+
+
+async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The body's chunks as they come, under the idle timeout and the minimum rate."""
+    loop = asyncio.get_running_loop()
+    started, received = loop.time(), 0
+    while True:
         try:
-            return await _read_and_classify(request, name, engine, roi, limit)
-        except web.RequestPayloadError:  # Content-Encoding or chunked framing that won't decode
-            return _error(
-                400, "the request body cannot be decoded (Content-Encoding or chunks)", "bad_body"
-            )
+            async with asyncio.timeout(BODY_IDLE_TIMEOUT):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise _SlowBody(f"the body stalled for {BODY_IDLE_TIMEOUT:g} s") from None
+        if not chunk:
+            return
+        received += len(chunk)
+        elapsed = loop.time() - started
+        if elapsed > BODY_GRACE_SECONDS and received < BODY_MIN_RATE * elapsed:
+            raise _SlowBody(f"the body came slower than {BODY_MIN_RATE // 1024} KB/s")
+        yield chunk
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
@@ -243,7 +306,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     expected = request.content_length
     if expected is None:
         chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(256 * 1024):
+        async for chunk in _chunks(request):
             size += len(chunk)
             if size > limit:
                 return None
@@ -254,7 +317,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
         buffer.seek(expected - 1)
         buffer.write(b"\0")  # allocates the whole buffer once
         buffer.seek(0)
-    async for chunk in request.content.iter_chunked(256 * 1024):
+    async for chunk in _chunks(request):
         if buffer.tell() + len(chunk) > expected:  # more than announced: aiohttp refuses it
             return None
         buffer.write(chunk)
@@ -365,6 +428,7 @@ def create_app(context: ApiContext, studio: Studio | None = None) -> web.Applica
         from ..studio import app as studio_app  # it imports this module: not at the top
 
         middlewares.insert(0, studio_app.guard(not context.token))
+    middlewares.insert(0, encoding_middleware)
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(middlewares=middlewares, client_max_size=context.max_body_bytes + 1024)
     app[CONTEXT] = context
@@ -381,9 +445,117 @@ def create_app(context: ApiContext, studio: Studio | None = None) -> web.Applica
     return app
 
 
+#: aiohttp inflates a compressed body as it arrives, before any middleware or token check,
+#: and (before aiohttp 3.13.3, which Home Assistant 2025.8's pin 3.12.15 predates) without a
+#: bound: 1 MB of gzip became 1 GiB in memory. So the server never inflates
+#: (`encoding_middleware` answers 415), and never reads a body its handler left unread
+#: (no lingering: a refused request's body is not drained, the connection is closed).
+#: An idle keep-alive connection, or one slow to send its next request head, is closed after
+#: `keepalive_timeout` (aiohttp's default is an hour).
+SERVER_OPTIONS: Final[dict[str, Any]] = {
+    "auto_decompress": False,
+    "lingering_time": 0,
+    "keepalive_timeout": 15,
+}
+#: seconds a new connection has to send its first request head (aiohttp has no such limit:
+#: 1,100 connections sending a byte now and then held the API)
+HEADER_TIMEOUT: Final = 10.0
+#: open connections one client address may hold; the newest beyond are closed
+MAX_CONNECTIONS_PER_CLIENT: Final = 64
+_SWEEP_SECONDS: Final = 1.0
+
+
+class _Episodes:
+    """One log line per episode of client trouble (timeouts, dropped uploads), not one per
+    connection: the count of the episode before comes with the first line of the next."""
+
+    QUIET_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+        self._count = 0
+
+    def note(self, what: str, client: str | None) -> None:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.QUIET_SECONDS:
+            self._last, self._count = now, self._count + 1
+            return
+        before = f" ({self._count} more in the episode before)" if self._count else ""
+        _LOGGER.warning(
+            "HTTP client trouble: %s (from %s); further ones are counted, not logged, until "
+            "%d s pass without any%s",
+            what,
+            client or "an unknown address",
+            self.QUIET_SECONDS,
+            before,
+        )
+        self._last, self._count = now, 0
+
+
+EPISODES = _Episodes()
+
+
+class GuardedRunner(web.AppRunner):
+    """An `AppRunner` that closes connections which send no request head within
+    `HEADER_TIMEOUT` and a client's connections beyond `MAX_CONNECTIONS_PER_CLIENT`
+    (checked every second over the server's connections; a request head seen marks one)."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._first_seen: dict[Any, float] = {}
+        self._started: set[Any] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        app.middlewares.insert(0, self._mark)
+
+    @web.middleware
+    async def _mark(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self._started.add(request.protocol)
+        return await handler(request)
+
+    async def setup(self) -> None:
+        await super().setup()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def cleanup(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await super().cleanup()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_SECONDS)
+            server = self.server
+            if server is not None:
+                self._check(server.connections, asyncio.get_running_loop().time())
+
+    def _check(self, connections: list[Any], now: float) -> None:
+        self._first_seen = {c: self._first_seen.get(c, now) for c in connections}
+        self._started &= set(connections)
+        per_client: dict[str, int] = {}
+        for connection in sorted(connections, key=self._first_seen.__getitem__):
+            client = _peer(connection)
+            per_client[client] = per_client.get(client, 0) + 1
+            if per_client[client] > MAX_CONNECTIONS_PER_CLIENT:
+                EPISODES.note("too many connections from one client", client)
+                connection.force_close()
+            elif connection not in self._started and now - self._first_seen[connection] > (
+                HEADER_TIMEOUT
+            ):
+                EPISODES.note(f"no request head within {HEADER_TIMEOUT:g} s", client)
+                connection.force_close()
+
+
+def _peer(connection: Any) -> str:
+    transport = connection.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+
+
 async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve `app` on host:port (port 0: a free one); the runner (to clean up) and the port."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = GuardedRunner(app, access_log=None, **SERVER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,6 +33,9 @@ from ..discovery import OFFLINE, ONLINE, Message, Topics
 from ..errors import ConfigError
 from ..retained import ON_HOMEASSISTANT_ONLINE, Kind, RetainedMessages, is_online
 from .config import MqttConfig
+
+#: a connection that lasted this long was not a broker dropping us at once (seconds)
+STABLE_SECONDS = 30.0
 
 # Kind is re-exported: sinks and app import it from here
 __all__ = ["Kind", "MessageHandler", "MqttPublisher", "make_client"]
@@ -103,6 +108,8 @@ class MqttPublisher:
         self._ever_connected = False
         self._stopping = False
         self._on_connection_change: list[Callable[[bool], None]] = []
+        self._connected_at = 0.0
+        self._flaps = 0  # connections in a row that dropped before STABLE_SECONDS
 
         client = make_client(config, client_id if client_id is not None else config.client_id or "")
         client.will_set(self.will_topic, OFFLINE, qos=1, retain=True)
@@ -211,8 +218,9 @@ class MqttPublisher:
             for topic in self._subscriptions:
                 client.subscribe(topic, qos=0)
             count = self.republish()
+        self._connected_at = time.monotonic()
         _LOGGER.log(
-            self._log_level,
+            self._log_level if self._flaps == 0 else logging.DEBUG,  # flapping: said once
             "MQTT %s %s (%d retained topics published)",
             "reconnected to" if self._ever_connected else "connected to",
             self.where,
@@ -230,13 +238,36 @@ class MqttPublisher:
         if self._stopping:
             _LOGGER.log(self._log_level, "MQTT disconnected from %s", self.where)
         elif was_connected:
-            _LOGGER.log(
-                logging.WARNING if self._bridge else logging.DEBUG,
-                "MQTT connection to %s lost (%s); reconnecting with backoff",
-                self.where,
-                reason_code,
-            )
+            self._connection_lost(reason_code)
         self._notify(False)
+
+    def _connection_lost(self, reason_code: Any) -> None:
+        """Back off (with jitter) from a broker that accepts and then drops us: paho resets its
+        delay on every accepted connection, so it would reconnect every second or so, with
+        two log lines each time. One warning per episode; the rest at debug level."""
+        stable = time.monotonic() - self._connected_at >= STABLE_SECONDS
+        self._flaps = 0 if stable else self._flaps + 1
+        delay = self._next_delay()
+        level = logging.WARNING if self._bridge else logging.DEBUG
+        if self._flaps == 0:
+            message = "MQTT connection to %s lost (%s); reconnecting with backoff"
+        elif self._flaps == 1:
+            message = (
+                "MQTT broker %s drops the connection soon after accepting it (%s); "
+                f"reconnecting in {delay:.0f} s and backing off (further drops not logged)"
+            )
+        else:
+            level = logging.DEBUG
+            message = f"MQTT connection to %s dropped again (%s); next try in {delay:.0f} s"
+        _LOGGER.log(level, message, self.where, reason_code)
+
+    def _next_delay(self) -> float:
+        """The wait before the next connection attempt, doubling per flap, with jitter."""
+        low, high = self._config.reconnect_min_delay, self._config.reconnect_max_delay
+        base = min(high, low * 2.0 ** min(self._flaps, 30))
+        delay = max(1.0, base * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not secrecy
+        self._client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, high))
+        return delay
 
     def _handle_message(self, _client: Any, _userdata: Any, message: Any) -> None:
         mqtt = self._mqtt

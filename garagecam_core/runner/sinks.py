@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..capture import write_atomic
 from ..debounce import State, Transition
 from ..discovery import (
     CameraInfo,
@@ -146,7 +147,8 @@ class DebugSnapshotSink(CameraListener):
                 self.directory.mkdir(parents=True, exist_ok=True)
                 written = self._read_manifest()
                 name = self._unused_name(name, written)
-                (self.directory / name).write_bytes(jpeg)
+                with (self.directory / name).open("xb") as out:  # never through a planted link
+                    out.write(jpeg)
                 written.append(name)
                 while len(written) > self.max_files:
                     (self.directory / written.pop(0)).unlink(missing_ok=True)
@@ -177,10 +179,9 @@ class DebugSnapshotSink(CameraListener):
         return [n for n in names if isinstance(n, str) and self._NAME.match(n)]
 
     def _write_manifest(self, names: list[str]) -> None:
-        path = self.directory / self.MANIFEST
-        temporary = path.with_name(f"{path.name}.tmp")
-        temporary.write_text(json.dumps(names, indent=0), encoding="utf-8")
-        temporary.replace(path)
+        # A temporary file of our own (created exclusively, a fresh name): a fixed name could be
+        # a symlink someone planted, and writing it would overwrite the link's target.
+        write_atomic(self.directory / self.MANIFEST, json.dumps(names, indent=0).encode())
 
     async def drain(self) -> None:
         if self._tasks:

@@ -18,7 +18,8 @@ from typing import Protocol
 import aiohttp
 from yarl import URL
 
-from ..errors import SourceError
+from ..errors import ImageError, SourceError
+from ..preprocess import read_image_file
 from ..redact import SECRETS, redact_url, url_secrets
 
 _LOGGER = logging.getLogger("garagecam.runner.sources")
@@ -285,11 +286,13 @@ class FileSource:
         def read() -> bytes:
             path = self._next_file()
             try:
-                data = path.read_bytes()
+                data = read_image_file(path)
             except FileNotFoundError as err:
                 raise SourceError(f"{path} does not exist", "missing") from err
             except OSError as err:
                 raise SourceError(f"cannot read {path}: {err.strerror}", "io") from err
+            except ImageError as err:  # a device, a FIFO, a huge file
+                raise SourceError(str(err), "not_image") from err
             return check_image(data, str(path))
 
         return await asyncio.to_thread(read)

@@ -10,8 +10,10 @@ every POST must be `application/json` (a cross-site form cannot send that withou
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
+import mimetypes
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +23,7 @@ from aiohttp import web
 from PIL import Image
 
 from ..errors import ConfigError, GarageCamError
-from ..runner.http import CONTEXT, ApiContext, auth_middleware, is_loopback
+from ..runner.http import CONTEXT, ApiContext, auth_middleware, encoding_middleware, is_loopback
 from ..runner.metrics import RunnerMetrics
 from .state import Studio
 from .training import INSTALL_HINT, TrainSettings, train_available
@@ -116,6 +118,8 @@ async def state(request: web.Request) -> web.Response:
     meta = predictor.metadata
     return web.json_response({
         "dataset": str(studio.store.root),
+        "layout": studio.store.layout,
+        "labels_file": str(studio.store.labels_path),
         "labels": [
             {"name": s.name, "device_class": s.device_class, "on": s.on_threshold,
              "off": s.off_threshold}
@@ -131,8 +135,9 @@ async def state(request: web.Request) -> web.Response:
             **(studio.teacher.config.describe() if studio.teacher else {}),
             "progress": studio.teacher_progress.to_dict(),
         },
-        "train": {"available": train_available(), "install": INSTALL_HINT,
-                  "defaults": vars(studio.settings)},
+        "train": {"available": True, "full_available": train_available(),
+                  "install": INSTALL_HINT, "defaults": vars(studio.settings),
+                  "plan": studio.train_plan(), "full_plan": studio.train_plan(full=True)},
         "deploy": studio.deploy_info(),
     })  # fmt: skip
 
@@ -146,11 +151,11 @@ class _Thumbs:
     def __init__(self) -> None:
         self.items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 
-    def get(self, key: tuple[str, int, int], path: Path) -> bytes:
+    def get(self, key: tuple[str, int, int], read: Callable[[], bytes]) -> bytes:
         if key in self.items:
             self.items.move_to_end(key)
             return self.items[key]
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(read())) as img:
             img.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
             rgb = img.convert("RGB")
             rgb.thumbnail((THUMB_SIDE, THUMB_SIDE))
@@ -171,12 +176,16 @@ async def image(request: web.Request) -> web.StreamResponse:
     frame = studio.store.frame(request.query.get("path", ""))
     if frame is None:  # only frames of the scan are served: no path from outside the folder
         return _error(404, "unknown frame")
-    path = studio.store.root / frame.path
-    if request.query.get("size") != "thumb":
-        return web.FileResponse(path)
+    read = functools.partial(studio.store.read, frame)  # never through a symlink
     try:
-        data = await asyncio.to_thread(request.app[THUMBS].get, frame.key, path)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        if request.query.get("size") != "thumb":
+            data = await asyncio.to_thread(read)
+            kind = mimetypes.guess_type(frame.path)[0] or "application/octet-stream"
+            return web.Response(body=data, content_type=kind)
+        data = await asyncio.to_thread(request.app[THUMBS].get, frame.key, read)
+    except OSError:
+        return _error(404, f"{frame.path} is gone or not a regular file: rescan")
+    except (SyntaxError, ValueError, Image.DecompressionBombError) as err:
         return _error(422, f"{frame.path} cannot be shown: {err}")
     return web.Response(body=data, content_type="image/jpeg")
 
@@ -187,13 +196,16 @@ async def set_labels(request: web.Request) -> web.Response:
     if not isinstance(updates, dict) or not all(isinstance(v, dict) for v in updates.values()):
         raise ConfigError('"labels" must map frame paths to {label: 0 or 1}')
     # a write with fsync: off the event loop (the store has its own lock)
-    count = await asyncio.to_thread(request.app[STUDIO].set_labels, updates)
-    return web.json_response({"saved": count})
+    studio = request.app[STUDIO]
+    count = await asyncio.to_thread(studio.set_labels, updates)
+    return web.json_response({"saved": count, "confirmed": len(studio.confirmed_records())})
 
 
 async def accept(request: web.Request) -> web.Response:
-    paths = _paths(await _json(request))
-    return web.json_response(await asyncio.to_thread(request.app[STUDIO].accept, paths))
+    data = await _json(request)
+    partial = data.get("partial", False) is True  # Enter on one card: what there is
+    studio = request.app[STUDIO]
+    return web.json_response(await asyncio.to_thread(studio.accept, _paths(data), partial))
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -241,14 +253,15 @@ async def train_cancel(request: web.Request) -> web.Response:
 async def run_file(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     kind = request.match_info["file"]
-    if kind not in ("model.pte", "model.png", "model.json") or job.status != "done":
+    if kind not in ("model.pte", "model.gcam", "model.png", "model.json") or job.status != "done":
         return _error(404, "no such file for this run")
     path = job.directory / kind
     if not path.is_file():
         return _error(404, f"{kind} was not written (matplotlib missing?)")
     headers = {}
-    if kind == "model.pte":
-        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}.pte"'
+    if kind in ("model.pte", "model.gcam"):
+        suffix = Path(kind).suffix
+        headers["Content-Disposition"] = f'attachment; filename="garagecam-{job.id}{suffix}"'
     return web.FileResponse(path, headers=headers)
 
 
@@ -289,7 +302,7 @@ async def _redirect(request: web.Request) -> web.StreamResponse:
 
 def create_app(studio: Studio, token: str | None) -> web.Application:
     """Standalone studio app; without a token it answers only to loopback Host names."""
-    app = web.Application(middlewares=[guard(not token), auth_middleware])
+    app = web.Application(middlewares=[encoding_middleware, guard(not token), auth_middleware])
     # The runner's auth middleware reads the token from its ApiContext.
     app[CONTEXT] = ApiContext(
         engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..capture import write_atomic
+from ..capture import frame_hash, write_atomic
 from ..engine.base import AsyncEngine, ExecutorEngine
 from ..errors import GarageCamError
 from ..metadata import ModelMetadata
@@ -116,7 +116,11 @@ class Predictor:
             result = await self.engine.classify(image)
         except (GarageCamError, OSError) as err:
             return {"error": str(err)}
-        return {"probabilities": {k: round(v, 6) for k, v in result.probabilities.items()}}
+        # the difference hash lets the labelling order put near-duplicates last
+        return {
+            "probabilities": {k: round(v, 6) for k, v in result.probabilities.items()},
+            "hash": await asyncio.to_thread(frame_hash, image),
+        }
 
     async def probabilities_of(self, root: Path, frame: Frame) -> dict[str, float] | None:
         """This frame's probabilities, computed now if needed (None if it cannot be read)."""

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import demo_model_path
-from ..capture import write_atomic
+from ..capture import hamming, write_atomic
 from ..deploy import Deployment, Validator, install_model, previous_path, rollback
 from ..errors import ConfigError, CorruptModelError, GarageCamError
 from ..metadata import LabelSpec, ModelMetadata
+from .head_training import HEAD_DATA, HeadTrainingJob, compare_cross_validated
 from .predictor import Predictor, file_digest
 from .store import Frame, LabelStore
 from .teacher import Teacher, TeacherConfig, TeacherError, UnreadableFrameError
@@ -26,6 +27,7 @@ from .training import (
     TrainSettings,
     check_trainable,
     compare,
+    demo_label_names,
     new_run_id,
     train_available,
     write_training_data,
@@ -81,7 +83,7 @@ class Studio:
         self.check_model = check_model
         #: why there is no model file to replace, when `deploy_to` is None
         self.no_target = no_target or (
-            "no model file to replace: start the studio with --deploy-to FILE.pte "
+            "no model file to replace: start the studio with --deploy-to FILE (.pte or .gcam) "
             "(or download the model for Home Assistant)"
         )
         self._deploying = asyncio.Lock()  # one deploy or rollback at a time
@@ -174,24 +176,28 @@ class Studio:
     def teacher_of(self, frame: Frame) -> dict[str, Any]:
         return self._teacher_cache.get(self._teacher_key(frame), {})
 
-    def suggestion(self, frame: Frame) -> dict[str, int]:
-        """Per label: the user's label, else the teacher's, else the file's, else the model's
-        (if sure); labels nobody can say are left out."""
+    def sources(self, frame: Frame) -> dict[str, tuple[int, str]]:
+        """Per label: the suggested value and who says it: the user's label ("you"), else the
+        teacher's, else the file's, else the model's (when sure); labels nobody can say are
+        left out."""
         probs, _ = self._probabilities(frame)
         teacher = self.teacher_of(frame)
-        out: dict[str, int] = {}
+        out: dict[str, tuple[int, str]] = {}
         for spec in self.specs:
             name = spec.name
             candidates = (
-                frame.labels.get(name) if frame.by == "user" else None,
-                (teacher.get(name) or {}).get("value"),
-                frame.labels.get(name) if frame.by == "file" else None,
-                vote((probs or {}).get(name), spec),
+                (frame.labels.get(name) if frame.by == "user" else None, "you"),
+                ((teacher.get(name) or {}).get("value"), "teacher"),
+                (frame.labels.get(name) if frame.by == "file" else None, "file"),
+                (vote((probs or {}).get(name), spec), "model"),
             )
-            value = next((c for c in candidates if c is not None), None)
-            if value is not None:
-                out[name] = int(value)
+            found = next(((v, who) for v, who in candidates if v is not None), None)
+            if found is not None:
+                out[name] = (int(found[0]), found[1])
         return out
+
+    def suggestion(self, frame: Frame) -> dict[str, int]:
+        return {name: value for name, (value, _) in self.sources(frame).items()}
 
     def describe(self, frame: Frame) -> dict[str, Any]:
         probs, error = self._probabilities(frame)
@@ -204,6 +210,7 @@ class Studio:
                 default=None,
             )  # fmt: skip
         confirmed = frame.confirmed(self.names)
+        sources = self.sources(frame)
         teacher = self.teacher_of(frame)
         disagree = confirmed and any(
             (votes[n] is not None and votes[n] != frame.labels[n])
@@ -220,7 +227,10 @@ class Studio:
             "votes": votes,
             "margin": margin,
             "teacher": teacher,
-            "suggestion": self.suggestion(frame),
+            "suggestion": {name: value for name, (value, _) in sources.items()},
+            "suggestion_from": {name: who for name, (_, who) in sources.items()},
+            # labels neither the user nor any suggestion gives: Enter cannot set them
+            "missing": [n for n in self.names if n not in sources],
             "disagree": disagree,
             "reason": (frame.capture or {}).get("reason"),
         }
@@ -235,16 +245,24 @@ class Studio:
             items = [i for i in items if i["disagree"]]
         elif which == "confirmed":
             items = [i for i in items if i["confirmed"]]
-        # most uncertain first; frames without probabilities (not computed, unreadable) last
-        items.sort(key=lambda i: (i["margin"] is None, i["margin"] or 0.0, i["path"]))
-        return items
+        hashes = {f.path: self._hash(f) for f in self.store.frames.values()}
+        return labelling_order(items, self.specs, hashes)
+
+    def _hash(self, frame: Frame) -> int | None:
+        entry = self.predictor.get(frame) if self.predictor else None
+        value = (entry or {}).get("hash")
+        return value if isinstance(value, int) else None
 
     def set_labels(self, updates: Mapping[str, Mapping[str, int]]) -> int:
         return self.store.set_labels(updates, self.names)
 
-    def accept(self, paths: Sequence[str]) -> dict[str, Any]:
-        """Confirm the suggestion of each frame that has one for every label."""
-        updates: dict[str, dict[str, int]] = {}
+    def accept(self, paths: Sequence[str], partial: bool = False) -> dict[str, Any]:
+        """Confirm the suggestion of each frame that has one for every label; with `partial`,
+        also save the labels a frame has suggestions for (it stays unconfirmed, listed in
+        `missing` with the labels still to set)."""
+        complete: dict[str, dict[str, int]] = {}
+        groups: dict[tuple[str, ...], dict[str, dict[str, int]]] = {}
+        missing: dict[str, list[str]] = {}
         skipped = []
         for path in paths:
             frame = self.store.frame(path)
@@ -252,10 +270,24 @@ class Studio:
                 raise ConfigError(f"unknown frame {path!r}")
             suggestion = self.suggestion(frame)
             if len(suggestion) == len(self.specs):
-                updates[path] = suggestion
+                complete[path] = suggestion
+                continue
+            if partial and suggestion:
+                groups.setdefault(tuple(suggestion), {})[path] = suggestion
             else:
                 skipped.append(path)
-        return {"accepted": self.set_labels(updates), "skipped": skipped}
+            missing[path] = [n for n in self.names if n not in suggestion]
+        accepted = self.set_labels(complete)
+        for names, updates in groups.items():  # the store writes the same labels per call
+            accepted += self.store.set_labels(updates, names)
+        return {
+            "accepted": accepted,
+            "complete": len(complete),
+            "skipped": skipped,
+            "missing": missing,
+            "confirmed": len(self.confirmed_records()),
+            "frames": [self.describe(f) for p in paths if (f := self.store.frame(p))],
+        }
 
     def agreement(self) -> dict[str, Any]:
         """Per label: how often teacher, student (the model, when sure) and user agree."""
@@ -333,6 +365,26 @@ class Studio:
 
     # -- training and deploy -------------------------------------------------------------
 
+    def train_plan(self, full: bool = False) -> str:
+        """What *Train* will do, said on the page before it starts."""
+        if not full:
+            return (
+                "Train fits a small head for your labels on the pretrained trunk, in seconds "
+                "and without PyTorch, and scores it on your own frames (each judged by a head "
+                "trained without it)."
+            )
+        try:
+            demo = demo_label_names()
+        except (OSError, ValueError, KeyError, TypeError):
+            demo = ()
+        if self.settings.fine_tune and tuple(self.names) == demo:
+            return (
+                "Fine-tuning the network starts from the demo model's student network "
+                "(demo.pte, same labels) and trains it on the frames you labelled with "
+                "PyTorch, then exports a new model (minutes)."
+            )
+        return "Fine-tuning the network trains a new one from scratch with PyTorch (minutes)."
+
     def confirmed_records(self) -> list[tuple[str, dict[str, int]]]:
         return [(f.path, dict(f.labels)) for f in self.store.frames.values()
                 if f.confirmed(self.names)]  # fmt: skip
@@ -345,9 +397,18 @@ class Studio:
         job_id = new_run_id()
         while job_id in self.jobs:
             job_id += "x"
-        job = TrainingJob(job_id, self.store.studio_dir / "runs" / job_id, settings, len(records))
+        directory = self.store.studio_dir / "runs" / job_id
+        job: TrainingJob
+        if settings.full:
+            job = TrainingJob(job_id, directory, settings, len(records))
+        else:
+            shared = self.store.studio_dir / HEAD_DATA
+            write_training_data(shared, self.store.root, records, self.specs)
+            name = f"garagecam-{self.store.root.name}"
+            job = HeadTrainingJob(job_id, directory, settings, len(records), train_dir=shared,
+                                  name=name, records=records)  # fmt: skip
         write_training_data(job.data_dir, self.store.root, records, self.specs)
-        if not train_available():
+        if settings.full and not train_available():
             job.status = "unavailable"
             job.error = f"training needs the train extra: {INSTALL_HINT}"
         else:
@@ -362,13 +423,42 @@ class Studio:
                 job.comparison = await self._compare(job)
             except (OSError, ValueError, KeyError, GarageCamError) as err:
                 job.comparison = {"error": str(err)}
+            job.stage = "done"
+
+    def _current_thresholds(self) -> dict[str, tuple[float, float]]:
+        assert self.predictor is not None
+        return {s.name: (s.on_threshold, s.off_threshold) for s in self.predictor.metadata.labels}
+
+    def _about_current(self) -> dict[str, Any]:
+        assert self.predictor is not None
+        # a model trained on some of these frames (an earlier run) scores them too kindly
+        shipped = self.model_path.resolve() == demo_model_path().resolve()
+        return {"current_model": self.predictor.metadata.name, "current_is_shipped": shipped}
 
     async def _compare(self, job: TrainingJob) -> dict[str, Any]:
+        if isinstance(job, HeadTrainingJob):
+            return await self._compare_head(job)
+        return await self._compare_full(job)
+
+    async def _compare_head(self, job: HeadTrainingJob) -> dict[str, Any]:
+        assert self.predictor is not None
+        current: dict[str, dict[str, float] | None] = {}
+        for path, _ in job.records:
+            frame = self.store.frame(path)
+            probs = await self.predictor.probabilities_of(self.store.root, frame) if frame else None
+            current[path] = probs
+        result = compare_cross_validated(
+            job.result.validation, job.records, current, self._current_thresholds()
+        )
+        return {**result, **self._about_current()}
+
+    async def _compare_full(self, job: TrainingJob) -> dict[str, Any]:
         report = await asyncio.to_thread(job.report)
         names = [label["name"] for label in report["metadata"]["labels"]]
-        new_thresholds = [label["on_threshold"] for label in report["metadata"]["labels"]]
+        new_thresholds = [(label["on_threshold"], label["off_threshold"])
+                          for label in report["metadata"]["labels"]]  # fmt: skip
         assert self.predictor is not None
-        current = {s.name: s.on_threshold for s in self.predictor.metadata.labels}
+        current = self._current_thresholds()
         samples = []
         for sample in report["validation_samples"]:
             # the training data lists absolute paths into the (resolved) dataset root
@@ -377,9 +467,7 @@ class Studio:
             probs = await self.predictor.probabilities_of(self.store.root, frame) if frame else None
             aligned = [probs.get(n, 0.0) for n in names] if probs else None
             samples.append((sample["targets"], sample["probabilities"], aligned))
-        result = compare(samples, names, new_thresholds, current)
-        result["current_model"] = self.predictor.metadata.name
-        return result
+        return {**compare(samples, names, new_thresholds, current), **self._about_current()}
 
     def deploy_info(self) -> dict[str, Any]:
         target = self.deploy_to
@@ -450,6 +538,69 @@ class Studio:
                 raise
             await self._open_model(done.target, predictor)
             return done
+
+
+DUPLICATE_BITS = 4  # a frame within 4 bits of a placed one is a near-duplicate (capture's rule)
+_DUPLICATE_WINDOW = 200  # placed frames a new one is compared with (bounds the cost)
+
+
+def _queues(items: Sequence[dict[str, Any]], specs: Sequence[LabelSpec]) -> list[list[str]]:
+    """One queue per label and predicted state (at or above the middle of the OFF/ON band,
+    or below it), each most uncertain first."""
+    queues = []
+    for spec in specs:
+        middle = (spec.on_threshold + spec.off_threshold) / 2
+        for state in (True, False):
+            chosen = [(abs(p - middle), i["path"]) for i in items
+                      if (p := (i["probabilities"] or {}).get(spec.name)) is not None
+                      and (p >= middle) == state]  # fmt: skip
+            if chosen:
+                queues.append([path for _, path in sorted(chosen)])
+    return queues
+
+
+def _interleave(
+    items: Sequence[dict[str, Any]], specs: Sequence[LabelSpec], hashes: Mapping[str, int | None]
+) -> list[str]:
+    """Round robin over the queues, skipping frames already placed; near-duplicates of a
+    placed frame wait until the end."""
+    queues = [iter(q) for q in _queues(items, specs)]
+    placed: set[str] = set()
+    order: list[str] = []
+    later: list[str] = []
+    seen: list[int] = []
+    while queues:
+        for queue in list(queues):
+            path = next((p for p in queue if p not in placed), None)
+            if path is None:
+                queues.remove(queue)
+                continue
+            placed.add(path)
+            value = hashes.get(path)
+            if value is not None and any(hamming(value, h) <= DUPLICATE_BITS for h in seen):
+                later.append(path)
+                continue
+            if value is not None:
+                seen.append(value)
+                del seen[:-_DUPLICATE_WINDOW]
+            order.append(path)
+    return order + later + sorted(i["path"] for i in items if i["path"] not in placed)
+
+
+def labelling_order(
+    items: Sequence[dict[str, Any]], specs: Sequence[LabelSpec], hashes: Mapping[str, int | None]
+) -> list[dict[str, Any]]:
+    """Frames in the order worth labelling: unconfirmed before confirmed; within each, the
+    most uncertain frame of each label's predicted ON side, then of its OFF side, then the
+    next label's, round and round (so every state of every label comes up early, not only
+    the side the model is unsure about), near-duplicates after them, then frames without
+    probabilities (not computed, unreadable)."""
+    by_path = {i["path"]: i for i in items}
+    out: list[dict[str, Any]] = []
+    for confirmed in (False, True):
+        group = [i for i in items if i["confirmed"] == confirmed]
+        out += [by_path[p] for p in _interleave(group, specs, hashes)]
+    return out
 
 
 def default_deploy_target(model: Path | None, deploy_to: Path | None) -> Path | None:

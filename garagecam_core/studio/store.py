@@ -5,7 +5,10 @@ Works on the folders the project writes:
   `labels.jsonl` lines holding the sensors' states at that moment (possibly wrong, possibly
   with a label missing while a sensor was unknown): shown as *unconfirmed* labels;
 - a capture folder (`garagecam_core.capture`): `images/` and `capture.jsonl`, no labels yet;
-- any folder of images, with or without `labels.jsonl`.
+- any folder of images, with or without `labels.jsonl`;
+- the other layouts `garagecam train` reads, `labels.csv` (what `garagecam scenes` writes) and
+  one sub-folder per class: their labels are shown as the file's, and the user's labels go to
+  `.studio/labels.jsonl` instead, leaving the original file untouched (`layouts.py`).
 
 Labels the user sets are written to `labels.jsonl` as `{"path", "labels", "by": "user"}` with
 every label, so the folder stays a dataset `garagecam train --data` reads. Writes are atomic
@@ -23,12 +26,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from ..capture import MANIFEST, write_atomic
 from ..errors import ConfigError, DatasetError
 from ..train.dataset import IMAGE_SUFFIXES
 from ..train.dataset import _parse_flag as _flag  # the dataset's reading of 0/1 values
+from . import layouts
 
 LABELS_FILE = "labels.jsonl"
 STUDIO_DIR = ".studio"
@@ -79,11 +84,7 @@ class LabelStore:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise ConfigError(f"dataset folder {root} does not exist or is not a folder")
-        if (self.root / "labels.csv").is_file():
-            raise ConfigError(
-                f"{root} has labels.csv: the studio edits labels.jsonl; convert it first "
-                '(one line per row: {"path": ..., "labels": {...}})'
-            )
+        self.layout = layouts.detect(self.root)
         self.studio_dir = self.root / STUDIO_DIR
         self._lock = threading.Lock()
         self.frames: dict[str, Frame] = {}
@@ -91,16 +92,19 @@ class LabelStore:
 
     @property
     def labels_path(self) -> Path:
-        return self.root / LABELS_FILE
+        """Where the user's labels go: the folder's labels.jsonl, or the studio's own file
+        for a labels.csv or class-folder dataset (never rewritten by the studio)."""
+        return (self.root if self.layout == "jsonl" else self.studio_dir) / LABELS_FILE
 
     def dataset_labels(self) -> list[str]:
         """Label names used anywhere in labels.jsonl, in order of first use (a Home
-        Assistant line lacks the labels whose sensor was unknown)."""
+        Assistant line lacks the labels whose sensor was unknown), after a labels.csv's
+        header or the class folders."""
+        names = dict.fromkeys(layouts.read(self.root, self.layout)[0])
         try:
             text = self.labels_path.read_text(encoding="utf-8")
         except (FileNotFoundError, UnicodeDecodeError):
-            return []
-        names: dict[str, None] = {}
+            return list(names)
         for line in text.splitlines():
             record = _parse(line)
             if record:
@@ -118,7 +122,9 @@ class LabelStore:
                 if Path(name).suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
                     continue
                 full = Path(dirpath) / name
-                stat = full.stat()
+                stat = full.lstat()
+                if not S_ISREG(stat.st_mode):  # a symlink (maybe out of the folder, dangling)
+                    continue
                 rel = full.relative_to(self.root).as_posix()
                 frames[rel] = Frame(rel, stat.st_size, stat.st_mtime_ns)
         self._read_labels(frames)
@@ -135,6 +141,9 @@ class LabelStore:
             text = ""
         except UnicodeDecodeError as err:
             raise DatasetError(f"{self.labels_path} is not UTF-8 text: {err}") from err
+        for path, values in layouts.read(self.root, self.layout)[1].items():
+            if path in frames:  # the csv's or the class folders' labels, as the file's
+                frames[path].labels, frames[path].by = dict(values), "file"
         for line in text.splitlines():
             record = _parse(line)
             if record is None:
@@ -166,6 +175,18 @@ class LabelStore:
     def frame(self, path: str) -> Frame | None:
         with self._lock:
             return self.frames.get(path)
+
+    def read(self, frame: Frame) -> bytes:
+        """A frame's bytes, never through a symlink (one may replace the file after a scan):
+        the studio serves files of the dataset folder, nothing a link inside it points at."""
+        path = self.root / frame.path
+        if not path.parent.resolve().is_relative_to(self.root):
+            raise FileNotFoundError(f"{frame.path} is no longer inside the dataset folder")
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with open(handle, "rb") as file:  # noqa: PTH123 - an fd
+            if not S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise FileNotFoundError(f"{frame.path} is not a regular file")
+            return file.read()
 
     # -- writing -------------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class ScriptedEngine:
     def __init__(self, metadata: ModelMetadata = METADATA) -> None:
         self._metadata = metadata
         self.probabilities = {"door_open": 0.9, "car_present": 0.1}
+        #: what a head model says of the frame's familiarity (None: a plain .pte bundle)
+        self.novelty: float | None = None
         self.error: GarageCamError | None = None
         self.calls: list[tuple[bytes, Roi | None]] = []
         self.closed = False
@@ -67,7 +69,9 @@ class ScriptedEngine:
         if self.error is not None:
             raise self.error
         self.calls.append((image, roi))
-        return Classification(dict(self.probabilities), Timings(1.0, 2.0, 3.0, 6.5), (320, 240))
+        return Classification(
+            dict(self.probabilities), Timings(1.0, 2.0, 3.0, 6.5), (320, 240), self.novelty
+        )
 
     async def close(self) -> None:
         self.closed = True

@@ -69,6 +69,39 @@ def user_model(config_dir: Path) -> Path:
 
 
 @pytest.mark.usefixtures("runtime_available", "user_model")
+async def test_local_models_include_learnt_heads(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine, config_dir: Path
+) -> None:
+    models = config_dir / "garagecam" / "models"
+    (models / "garage.gcam").write_text("{}")  # what Learn from labelled frames writes
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"mode": "local"})
+    options = result["data_schema"].schema["model"].config["options"]
+    assert options == ["demo", "garage.gcam", "mine.pte"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "garage.gcam", "scan_interval": 5}
+    )
+    assert result["step_id"] == "confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["data"]["model"] == "garage.gcam"
+    await hass.async_block_till_done()
+
+
+async def test_local_model_path_accepts_gcam_and_refuses_other_files(
+    hass: HomeAssistant, config_dir: Path
+) -> None:
+    from custom_components.garagecam.inference import local_model_path
+    from garagecam_core.errors import ModelNotFoundError
+
+    models = config_dir / "garagecam" / "models"
+    assert local_model_path(hass, "garage.gcam") == models / "garage.gcam"
+    with pytest.raises(ModelNotFoundError, match=r"not a \.pte or \.gcam file"):
+        local_model_path(hass, "notes.txt")
+    with pytest.raises(ModelNotFoundError):
+        local_model_path(hass, "../garage.gcam")
+
+
+@pytest.mark.usefixtures("runtime_available", "user_model")
 async def test_local_flow_creates_entry(
     hass: HomeAssistant, scripted_engine: ScriptedEngine
 ) -> None:

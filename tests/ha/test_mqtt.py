@@ -104,7 +104,66 @@ async def test_publishes_discovery_and_states_without_duplicates(
     await hass.async_block_till_done(wait_background_tasks=True)
     removed = _published(mqtt_mock)
     assert removed[config_topic] == ("", 1, True)
-    assert len(removed) == 6  # 2 binary sensors, status, 2 probabilities, 1 inference time
+    # 6 configs (2 binary sensors, status, 2 probabilities, inference time), 8 states and
+    # availability, the bridge status (the last entry)
+    assert len(removed) == 15
+    assert all(body == "" and retain for body, _, retain in removed.values())
+
+
+def _broker(mqtt_mock: MqttMockHAClient) -> dict[str, str]:
+    """What a broker retains after every publish so far (an empty payload clears a topic)."""
+    retained: dict[str, str] = {}
+    for call in mqtt_mock.async_publish.call_args_list:
+        topic, payload, _qos, retain = call.args[:4]
+        if retain and payload:
+            retained[topic] = payload
+        elif retain:
+            retained.pop(topic, None)
+    return retained
+
+
+async def test_removal_empties_every_retained_topic(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    await entry.runtime_data.coordinator.async_refresh()  # the states become known
+    await hass.async_block_till_done(wait_background_tasks=True)
+    base = "garagecam-ha/camera_garage_demo"
+    held = _broker(mqtt_mock)
+    assert held[f"{base}/door_open"] == "ON" and held["garagecam-ha/status"] == "online"
+    states = [t for t in held if t.startswith(f"{base}/")]
+    assert len(states) == 8  # availability, inference time, 3 topics per label
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock) == {}
+
+
+async def test_bridge_status_stays_while_another_entry_publishes(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    first = await set_up_entry(hass, mqtt_enabled=True)
+    second = await set_up_entry(hass, {"model": "mine.pte"}, mqtt_enabled=True)
+    await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    held = _broker(mqtt_mock)
+    assert held["garagecam-ha/status"] == "online"
+    assert not any(t.startswith("garagecam-ha/camera_garage_demo/") for t in held)
+    assert held["garagecam-ha/camera_garage_mine_pte/availability"] == "online"
+
+    await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock) == {}
+
+
+async def test_publishing_turned_off_empties_the_entry_topics(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _set_options(hass, entry, mqtt_enabled=False)
+    assert _broker(mqtt_mock) == {}
 
 
 async def test_republish_on_reconnect(
@@ -144,7 +203,7 @@ async def test_new_prefix_or_publishing_off_removes_the_old_configs(
     await _set_options(hass, entry, mqtt_enabled=False)
     published = _published(mqtt_mock)
     assert published[new_topic] == ("", 1, True)
-    assert sum(body == "" for body, _, _ in published.values()) == 6
+    assert sum(body == "" for body, _, _ in published.values()) == 15  # and states, status
 
 
 @pytest.mark.parametrize(
@@ -316,3 +375,29 @@ async def test_changes_while_disconnected_are_sent_on_reconnect(
     assert published[f"{base}/door_open"] == ("OFF", 1, True)
     assert published[f"{base}/door_open/probability"] == ("5.0", 1, True)
     assert f"{PREFIX}/binary_sensor/{NODE}/door_open/config" in published
+
+
+async def test_states_the_model_cannot_back_go_out_as_unknown(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
+) -> None:
+    """Unfamiliar frames turn the sensors unknown: a HomeKit bridge must not keep `ON`."""
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    coordinator = entry.runtime_data.coordinator
+    base = "garagecam-ha/camera_garage_demo"
+    await coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock)[f"{base}/door_open"] == "ON"
+
+    scripted_engine.novelty = 3.0
+    for _ in range(2):  # confirm frames
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    held = _broker(mqtt_mock)
+    assert held[f"{base}/door_open"] == "None"  # Home Assistant's MQTT: unknown
+    assert json.loads(held[f"{base}/door_open/json"]) == {"state": "None"}
+
+    scripted_engine.novelty = 0.3
+    for _ in range(2):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert _broker(mqtt_mock)[f"{base}/door_open"] == "ON"

@@ -177,3 +177,47 @@ async def test_bridge_sends_states_on_change_through_a_real_broker(
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _bridge_retained(port: int) -> dict[str, str]:
+    """What the broker retains under the bridge's roots, as a consumer connecting now sees."""
+    fresh = Spy(port).start()
+    try:
+        fresh.publish("garagecam-test/marker", "x")  # delivered after every retained message
+        assert await eventually(lambda: fresh.get("garagecam-test/marker") == "x")
+        return {t: v for t, v in fresh.snapshot().items() if _roots([t]) <= BRIDGE_ROOTS}
+    finally:
+        fresh.stop()
+
+
+async def test_removed_entry_leaves_nothing_retained(
+    hass: HomeAssistant, broker: Broker, spy: Spy, config_dir: Path
+) -> None:
+    mqtt_entry = await _connect_home_assistant(hass, broker, config_dir)
+    entry = await set_up_entry(hass, mqtt_enabled=True)
+    await entry.runtime_data.coordinator.async_refresh()  # the states become known
+    await hass.async_block_till_done(wait_background_tasks=True)
+    door = "garagecam-ha/camera_garage_demo/door_open"
+    assert await eventually(lambda: spy.get(door) == "ON")
+    held = await _bridge_retained(broker.port)
+    assert held["garagecam-ha/status"] == "online" and BRIDGE_CONFIG in held
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await eventually(lambda: all(spy.get(t) is None for t in held))
+    assert await _bridge_retained(broker.port) == {}
+    assert await hass.config_entries.async_unload(mqtt_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_home_assistant_stopping_leaves_the_bridge_offline(
+    hass: HomeAssistant, broker: Broker, spy: Spy, config_dir: Path
+) -> None:
+    await _connect_home_assistant(hass, broker, config_dir)
+    await set_up_entry(hass, mqtt_enabled=True)
+    status = "garagecam-ha/status"
+    assert await eventually(lambda: spy.get(status) == "online")
+    await hass.async_stop()
+    held = await _bridge_retained(broker.port)
+    assert held[status] == "offline"
+    assert held["garagecam-ha/camera_garage_demo/availability"] == "offline"

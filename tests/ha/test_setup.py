@@ -39,6 +39,7 @@ async def test_entities_bound_to_camera_device(
         "camera.garage_demo_car_present_probability",
         "camera.garage_demo_inference_latency",
         "camera.garage_demo_frame",
+        "camera.garage_demo_learn",  # the Learn from labelled frames button (Local mode)
     }
     assert {e.device_id for e in entities} == {camera_device.id}
     # linked, not claimed: the camera's integration still owns the device alone
@@ -150,5 +151,5 @@ def test_local_model_names(hass: HomeAssistant, config_dir: Path) -> None:
     assert local_model_path(hass, "demo") == demo_model_path()
     assert local_model_path(hass, "mine.pte") == config_dir / "garagecam" / "models" / "mine.pte"
     for name in ("../mine.pte", "sub/mine.pte", "mine.onnx"):
-        with pytest.raises(ModelNotFoundError, match=r"is not a \.pte file in"):
+        with pytest.raises(ModelNotFoundError, match=r"is not a \.pte or \.gcam file in"):
             local_model_path(hass, name)

@@ -203,11 +203,19 @@ class DeviceProxy:
             return self._id
         if name in {p.value for p in sdk_types.ScryptedInterfaceProperty}:
             return self._host.system_state[self._id].get(name, {}).get("value")
+        if name == "setMixins":  # ScryptedDevice.setMixins, as the server stores it
+            return self._set_mixins
         impl = self._host.implementations.get(self._id)
         method = getattr(impl, name, None)
         if method is None:
             raise AttributeError(name)
         return method
+
+    async def _set_mixins(self, mixins: list[str]) -> None:
+        if not all(isinstance(m, str) and m in self._host.system_state for m in mixins):
+            raise Exception(f"unknown mixin provider in {mixins!r}")
+        self._host.system_state[self._id]["mixins"] = {"value": list(mixins)}
+        self._host.mixin_changes.append((self._id, list(mixins)))
 
 
 @dataclass
@@ -322,6 +330,7 @@ class FakeHost:
     manifests: list[Any] = field(default_factory=list)
     console: list[tuple[str | None, str]] = field(default_factory=list)
     storage_writes: int = 0
+    mixin_changes: list[tuple[str, list[str]]] = field(default_factory=list)
     _next_id: int = 100
 
     def install(self) -> None:
@@ -389,6 +398,19 @@ class FakeHost:
         camera = FakeCamera(frames)
         self.implementations[device_id] = camera
         return device_id, camera
+
+    def add_homekit(self) -> str:
+        """Scrypted's HomeKit plugin, as the system state lists it (its own device)."""
+        device_id = self._new_id()
+        self.system_state[device_id] = {
+            "name": {"value": "HomeKit"},
+            "pluginId": {"value": "@scrypted/homekit"},
+            "interfaces": {"value": ["MixinProvider", "Settings", "DeviceProvider"]},
+        }
+        return device_id
+
+    def mixins(self, native_id: str) -> list[str]:
+        return self.state(native_id, "mixins") or []
 
     def state(self, native_id: str, property: str) -> Any:
         device_id = self.native_ids[native_id].id

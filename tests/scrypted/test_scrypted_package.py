@@ -48,7 +48,9 @@ def test_package_json_declares_a_python_device_provider() -> None:
     package = json.loads((PLUGIN_DIR / "package.json").read_text())
     scrypted = package["scrypted"]
     assert scrypted["runtime"] == "python"
-    assert "pythonVersion" not in scrypted  # would make the server download its own Python
+    # The server starts the plugin on this Python (python-worker.ts): Scrypted's Docker images
+    # name one in SCRYPTED_PYTHON312_PATH, other installs download it (theirs is 3.10).
+    assert scrypted["pythonVersion"] == {"default": "3.12"}
     assert scrypted["type"] in {t.value for t in sdk_types.ScryptedDeviceType}
     interfaces = {i.value for i in sdk_types.ScryptedInterface}
     assert set(scrypted["interfaces"]) <= interfaces
@@ -256,3 +258,35 @@ def test_requirements_install_into_a_target_folder_without_torch(tmp_path: Path)
         check=False,
     )
     assert result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_an_older_python_installs_nothing_and_stops_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that ignores `pythonVersion` (3.10 on non-Docker installs): pip finds nothing
+    to install, instead of failing on garagecam-core, and the plugin says why in one line."""
+    from packaging.requirements import Requirement
+
+    lines = (PLUGIN_DIR / "src" / "requirements.txt").read_text().splitlines()
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    environment = {"python_version": "3.10", "python_full_version": "3.10.14"}
+    assert requirements
+    assert not [r.name for r in requirements if r.marker is None or r.marker.evaluate(environment)]
+    for version in ("3.11", "3.12"):  # ... while a supported Python still gets the core
+        environment = {"python_version": version, "python_full_version": f"{version}.0"}
+        assert any(
+            r.name == "garagecam-core" and r.marker.evaluate(environment)
+            for r in requirements
+            if r.marker
+        )
+
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR / "src"))
+    import main
+
+    assert main.python_problem((3, 11)) is None
+    problem = main.python_problem((3, 10))
+    assert problem is not None and "\n" not in problem
+    assert "Python 3.11 or newer" in problem and "Python 3.10" in problem
+    monkeypatch.setattr(main, "python_problem", lambda: problem)
+    with pytest.raises(RuntimeError, match=r"^GarageCam needs Python 3\.11 or newer"):
+        main.create_scrypted_plugin()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import scrypted_sdk
 from garagecam_scrypted.plugin import GarageCamPlugin
 from scrypted_sdk import types as sdk_types
 
-from garagecam_core import demo_model_path
+from garagecam_core import __version__, demo_model_path
 from garagecam_core.bundle import read_metadata
 from garagecam_core.engine.base import AsyncEngine
 from garagecam_core.errors import (
@@ -92,7 +93,14 @@ async def test_create_device_reports_a_camera_and_one_sensor_per_label(
         "remote_url",
         "remote_token",
         "remote_model",
+        "homekit",
     ]
+    # the Inference choices by their labels; each choice's fields grouped under its name
+    assert by_key["mode"]["choices"] == ["On this server", "GarageCam runner"]
+    assert by_key["model"]["group"] == "Model on this server"
+    assert {by_key[k]["group"] for k in ("remote_url", "remote_token", "remote_model")} == {
+        "GarageCam runner"
+    }
     assert by_key["camera"]["type"] == "device"
     assert "interfaces.includes('Camera')" in by_key["camera"]["deviceFilter"]
     assert by_key["remote_token"]["type"] == "password"
@@ -107,10 +115,13 @@ async def test_create_device_reports_a_camera_and_one_sensor_per_label(
     children = host.children(native_id)
     door, car = children[f"{native_id}:door_open"], children[f"{native_id}:car_present"]
     assert door["type"] == car["type"] == "Sensor"
-    assert door["interfaces"] == ["EntrySensor", "Online"]  # demo: garage_door
-    assert car["interfaces"] == ["OccupancySensor", "Online"]  # demo: occupancy
+    assert door["interfaces"] == ["EntrySensor", "Online", "TamperSensor"]  # demo: garage_door
+    assert car["interfaces"] == ["OccupancySensor", "Online", "TamperSensor"]  # demo: occupancy
     assert door["name"] == "Garage Door Open" and car["name"] == "Garage Car Present"
-    assert door["info"]["model"] == "garagecam-demo"
+    # HomeKit's accessory information: no "Default-SerialNumber", no firmware "0.0.0"
+    assert door["info"]["model"].startswith("garagecam-demo v")
+    assert door["info"]["serialNumber"] == f"{native_id}:door_open"
+    assert door["info"]["firmware"] == __version__
     # the camera device provides its sensors
     sensor = await (await plugin.getDevice(native_id)).getDevice(f"{native_id}:door_open")
     assert sensor.nativeId == f"{native_id}:door_open"
@@ -219,10 +230,21 @@ async def test_settings_round_trip_and_apply_without_restart(
         ("roi", "0.5,0.5,0.9,0.9", ConfigError, "Region of interest: "),
         ("roi", "a,b", ConfigError, "Region of interest: "),
         ("confirm_frames", 1.5, ConfigError, "not a whole number"),
-        ("on_threshold:door_open", 0.005, ConfigError, "door_open: "),  # below OFF 0.01
+        # below the model's OFF threshold: named as the page names the settings
+        (
+            "on_threshold:door_open",
+            0.005,
+            ConfigError,
+            "door_open ON threshold 0.005 is below door_open OFF threshold",
+        ),
         ("on_threshold:door_open", 2, ConfigError, "outside 0..1"),
         ("on_threshold:no_such_label", 0.5, ConfigError, ""),
-        ("mode", "cloud", ConfigError, "'cloud' is not one of local, remote"),
+        (
+            "mode",
+            "cloud",
+            ConfigError,
+            "'cloud' is not one of 'On this server', 'GarageCam runner'",
+        ),
         ("model", "missing.pte", ModelNotFoundError, "no file 'missing.pte'"),
         ("model", "../../etc/passwd", ModelNotFoundError, "file name or an absolute path"),
         ("model", "/nonexistent/x.pte", ModelNotFoundError, "does not exist"),
@@ -581,6 +603,7 @@ async def test_remote_mode_classifies_on_a_garagecam_runner(
         assert page["remote_token"]["type"] == "password" and "model" not in page
         assert all("runner-token-123" not in line and "wrong-1" not in line for line in console)
         assert plugin._gc_engines.open_models == 0  # nothing loaded locally
+        assert "model" not in host.native_ids[native_id].storage  # a runner device has none
     finally:
         await server.stop()
         await engine.close()
@@ -613,7 +636,7 @@ async def test_an_engine_that_cannot_start_is_a_clear_error(
 
     camera_id, _ = host.add_camera("Driveway", script)
     plugin = await make_plugin(engine_factory=factory)
-    with pytest.raises(Exception, match=r"cannot load demo\.pte: PermissionError"):
+    with pytest.raises(Exception, match=r"cannot load demo\.gcam: PermissionError"):
         await plugin.createDevice({"camera": camera_id})
     assert list(host.devices) == []
 
@@ -651,3 +674,133 @@ async def test_sensors_asked_for_before_the_model_loads(
     sensor = await camera2.getDevice(f"{native_id}:door_open")
     assert sensor.nativeId == f"{native_id}:door_open"
     assert host.state(f"{native_id}:door_open", "online") is False
+
+
+# --- HomeKit ---------------------------------------------------------------------------------
+
+
+async def test_new_sensors_get_the_homekit_mixin_once(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    """HomeKit auto-enables devices only at its own start: new sensors get its mixin from us,
+    once (a user who turns HomeKit off on one keeps it off), and only if HomeKit is there."""
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    native_id, camera = await create(plugin, camera_id)  # no HomeKit plugin yet
+    ids = sensors(host, native_id)
+    assert host.mixin_changes == []
+
+    homekit = host.add_homekit()  # installed later: the next sync offers the sensors
+    await camera.putSetting("interval", TEST_INTERVAL * 2)
+    assert host.mixins(ids["door_open"]) == [homekit]
+    assert host.mixins(ids["car_present"]) == [homekit]
+
+    door_id = host.native_ids[ids["door_open"]].id
+    host.system_state[door_id]["mixins"] = {"value": []}  # the user disables HomeKit on it
+    await camera.putSetting("interval", TEST_INTERVAL)
+    assert host.mixins(ids["door_open"]) == []
+
+
+async def test_homekit_opt_out_adds_no_mixin(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    host.add_homekit()
+    camera_id, _ = host.add_camera("Driveway", script)
+    plugin = await make_plugin()
+    _, camera = await create(plugin, camera_id, homekit=False)
+    assert host.mixin_changes == []
+    page = {s["key"]: s for s in await camera.getSettings()}
+    assert page["homekit"]["value"] is False
+
+
+async def test_sensors_are_unknown_until_a_state_is_decided(
+    host: FakeHost, make_plugin: Any, script: Script, clock: Clock
+) -> None:
+    """Fresh frames alone do not make the server's stored state current: until the debouncer
+    decides, the sensor is offline and tampered (HomeKit's StatusTampered); after, it is not;
+    frames older than the maximum age flag it again."""
+    run = await running(host, make_plugin, script)
+    door = run.ids["door_open"]
+    assert host.state(door, "online") is True and host.state(door, "tampered") is False
+    await run.plugin.gc_close()
+
+    host.set_state(door, "entryOpen", True)  # what the server kept from before the restart
+    flip = iter(range(10**9))
+    frames = script.frames
+    # frames that never agree twice in a row: with confirm_frames 2 nothing is decided
+    run.fake.frames = lambda: frames[OPEN if next(flip) % 2 else CLOSED][0]
+    host.native_ids[run.native_id].storage["confirm_frames"] = "2"
+    plugin2 = await make_plugin()
+    camera2 = await plugin2.getDevice(run.native_id)
+    await wait_until(lambda: camera2.gc_core is not None and camera2.gc_core.last_frame is not None)
+    calls = len(run.fake.calls)
+    await wait_until(lambda: len(run.fake.calls) >= calls + 3)
+    assert camera2.gc_core.available
+    assert camera2.gc_core.debouncer.state("door_open").value == "unknown"
+    assert host.state(door, "online") is False
+    assert host.state(door, "tampered") is True
+    assert host.state(door, "entryOpen") is True  # kept, but flagged as not current
+
+    run.fake.frames = lambda: frames[CLOSED][0]
+    await wait_until(lambda: host.state(door, "entryOpen") is False)
+    assert host.state(door, "online") is True and host.state(door, "tampered") is False
+
+    run.fake.error = RuntimeError("camera unplugged")  # no more good frames ...
+    clock.offset = 10_000  # ... and the last one is now older than the maximum age
+    await wait_until(lambda: host.state(door, "tampered") is True)
+    assert host.state(door, "online") is False
+
+
+async def test_accessory_names_and_status_read_well(
+    host: FakeHost, make_plugin: Any, script: Script, console: list[str]
+) -> None:
+    run = await running(host, make_plugin, script)
+    # renaming the GarageCam device renames no sensor at the next settings change
+    host.set_state(run.native_id, "name", "Front")
+    await run.camera.putSetting("interval", TEST_INTERVAL * 2)
+    names = {label: host.devices[n]["name"] for label, n in run.ids.items()}
+    assert names == {"door_open": "Garage Door Open", "car_present": "Garage Car Present"}
+    # the demo model by its name, not its path in the plugin's pip folder
+    assert "model demo" in run.camera.gc_status()
+    assert str(demo_model_path()) not in run.camera.gc_status()
+
+    class RPCResultError(Exception):  # server/python/rpc.py: Exception.__init__ never called
+        def __init__(self, caught: Any, message: str) -> None:
+            self.caught, self.message = caught, message
+
+    run.fake.error = RPCResultError(None, "camera offline")
+    await wait_until(lambda: any("snapshot failed" in line for line in console))
+    (line,) = [line for line in console if "snapshot failed" in line]
+    assert "snapshot failed: camera offline)" in line and "(None," not in line, line
+
+
+async def test_a_restart_shows_nothing_as_current_while_the_model_loads(
+    host: FakeHost, make_plugin: Any, script: Script, clock: Clock, console: list[str]
+) -> None:
+    """Scrypted restarts with the plugin's last states stored (an open door): from the
+    plugin's start until its first decision they are offline and tampered, not current."""
+    run = await running(host, make_plugin, script)
+    door = run.ids["door_open"]
+    await run.plugin.gc_close()
+    host.set_state(door, "entryOpen", True)  # what the server kept; the garage is closed
+
+    loading = threading.Event()
+
+    def slow_factory(config: ModelConfig) -> Any:  # a worker that takes its time to start
+        loading.wait(60)
+        return default_engine_factory(config)
+
+    plugin = GarageCamPlugin(
+        engine_kind="local", engine_factory=slow_factory, clock=clock, write=console.append
+    )
+    try:
+        await wait_until(lambda: host.state(door, "online") is False, limit=20)
+        assert host.state(door, "tampered") is True
+        assert host.state(door, "entryOpen") is True  # kept, flagged as not current
+        loading.set()
+        await plugin.gc_ready()
+        await wait_until(lambda: host.state(door, "entryOpen") is False)
+        assert host.state(door, "online") is True and host.state(door, "tampered") is False
+    finally:
+        loading.set()
+        await plugin.gc_close()

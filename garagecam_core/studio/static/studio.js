@@ -9,6 +9,7 @@ let info = null;          // GET /state
 let frames = [];          // GET /frames (current filter), most uncertain first
 let focus = 0;            // index of the focused frame in `frames`
 let combos = [];          // key 1..N -> {label: 0/1}
+let agreementData = {};   // GET /agreement: how often suggestions matched the user's labels
 let lastTrain = null;     // latest training run
 let pollTimer = null;
 const thumbUrls = new Map();
@@ -62,17 +63,52 @@ function buildCombos() {
   const names = labelNames();
   combos = [];
   if (names.length > 3) return;  // 16+ combinations: label by clicking the chips instead
+  // bit i is the i-th label as the cards list it: key 2 is the first label, 3 the second
   for (let bits = 0; bits < 1 << names.length; bits++) {
     const combo = {};
-    names.forEach((name, i) => { combo[name] = (bits >> (names.length - 1 - i)) & 1; });
+    names.forEach((name, i) => { combo[name] = (bits >> i) & 1; });
     combos.push(combo);
   }
   const keys = combos.map((combo, i) => {
     const on = names.filter((n) => combo[n]);
     return `<kbd>${i + 1}</kbd> ${on.length ? on.join(" + ") : "none"}`;
   });
-  keys.push("<kbd>Enter</kbd> accept suggestion", "<kbd>←</kbd><kbd>→</kbd> move");
-  $("keys").innerHTML = keys.join(" · ");
+  keys.push("<kbd>Enter</kbd> accept the card's suggestions (dashed)", "<kbd>←</kbd><kbd>→</kbd> move");
+  $("keys").innerHTML = keys.join(" · ") + '<div id="quality" class="small"></div>';
+  showQuality();
+}
+
+// Suggestions are guesses: say how often each source matched the user's labels so far.
+function showQuality() {
+  const box = $("quality");
+  if (!box) return;
+  const sum = (key) => Object.values(agreementData).reduce(
+    (acc, a) => [acc[0] + a[key].agree, acc[1] + a[key].total], [0, 0]);
+  const [modelAgree, modelTotal] = sum("student_user");
+  const [teacherAgree, teacherTotal] = sum("teacher_user");
+  const parts = ["Suggestions are guesses: check each before Enter."];
+  parts.push(modelTotal
+    ? `The model's (when sure) matched your labels ${modelAgree} of ${modelTotal} times so far.`
+    : "The model's are not checked against your labels yet.");
+  if (teacherTotal) parts.push(`The teacher's matched ${teacherAgree} of ${teacherTotal}.`);
+  box.textContent = parts.join(" ");
+}
+
+function renderSummary() {
+  const p = info.predictions;
+  const parts = [
+    `<b>${escapeHtml(info.dataset)}</b>`,
+    `${info.frames} frames, <span id="labelled">${info.confirmed} labelled by you</span>`,
+    `model <b>${escapeHtml(info.model.name)}</b> v${escapeHtml(info.model.version)}`,
+  ];
+  if (info.layout !== "jsonl") parts.push(`labels from ${info.layout === "csv" ? "labels.csv" : "the class folders"} shown as suggestions; yours go to ${escapeHtml(info.labels_file)}`);
+  if (p.running) parts.push(`computing probabilities ${p.done}/${p.total}`);
+  if (info.skipped_lines) parts.push(`<span class="bad">${info.skipped_lines} unreadable line(s) in labels.jsonl (kept as they are)</span>`);
+  if (info.teacher.configured) {
+    const t = info.teacher.progress;
+    parts.push(`teacher <b>${escapeHtml(info.teacher.model)}</b>${t.running ? ` ${t.done}/${t.total}` : ""}${t.error ? ` <span class="bad">${escapeHtml(t.error)}</span>` : ""}`);
+  }
+  $("summary").innerHTML = parts.join(" · ");
 }
 
 function fmt(p) { return p === null || p === undefined ? "–" : p.toFixed(2); }
@@ -85,6 +121,7 @@ function cardHtml(frame) {
     const label = frame.labels[name];
     const teacher = frame.teacher[name];
     const suggested = frame.suggestion[name];
+    const source = (frame.suggestion_from || {})[name];
     let state = "unset";
     let text = "?";
     if (label !== undefined) {
@@ -92,7 +129,10 @@ function cardHtml(frame) {
       text = label ? "yes" : "no";
     } else if (suggested !== undefined) {
       state = "suggested";
-      text = suggested ? "yes?" : "no?";
+      text = `${suggested ? "yes" : "no"}? <small>${source}</small>`;
+    } else if ((frame.missing || []).includes(name)) {
+      state = "missing";
+      text = "? <small>no suggestion</small>";
     }
     const value = label !== undefined ? label : suggested;
     const teacherText = teacher
@@ -100,7 +140,7 @@ function cardHtml(frame) {
       : "";
     const voteClass = vote === null ? "unsure" : vote ? "on" : "off";
     return `<button type="button" class="chip ${state} v${value === undefined ? "x" : value}" data-label="${name}"
-        title="${name}: click to toggle">
+        title="${name}: click to toggle${state === "suggested" ? ` (suggested by the ${source})` : ""}${state === "missing" ? " (no suggestion: set it yourself)" : ""}">
         <span class="name">${name}</span><span class="value">${text}</span>
         <span class="prob ${voteClass}" title="model probability">${fmt(p)}</span>
         ${teacherText ? `<span class="teacher" title="teacher: ${escapeHtml(teacher.raw || "")}">${teacherText}</span>` : ""}
@@ -108,6 +148,7 @@ function cardHtml(frame) {
   });
   const flags = [];
   if (frame.confirmed) flags.push('<span class="flag ok">labelled</span>');
+  else if (frame.by === "user") flags.push(`<span class="flag part">partly labelled</span>`);
   if (frame.disagree) flags.push('<span class="flag bad">disagrees</span>');
   if (frame.reason) flags.push(`<span class="flag">${frame.reason}</span>`);
   if (frame.error) flags.push(`<span class="flag bad" title="${escapeHtml(frame.error)}">unreadable</span>`);
@@ -184,8 +225,9 @@ function setFocus(index, scroll = true) {
 
 async function saveLabels(index, labels) {
   const frame = frames[index];
+  let saved;
   try {
-    await api("/labels", { labels: { [frame.path]: labels } });
+    saved = await api("/labels", { labels: { [frame.path]: labels } });
   } catch (err) {
     say(`not saved: ${err.message}`, true);
     return false;
@@ -200,8 +242,11 @@ async function saveLabels(index, labels) {
       || (teacher && teacher.value !== null && teacher.value !== labels[s.name]);
   });
   frame.suggestion = { ...labels };
+  frame.suggestion_from = Object.fromEntries(Object.keys(labels).map((n) => [n, "you"]));
+  frame.missing = [];
   updateCard(index);
-  info.confirmed = frames.filter((f) => f.confirmed).length;  // refreshed by the next poll
+  info.confirmed = saved.confirmed;
+  renderSummary();
   say(`saved ${frame.path}`);
   refreshAgreement();
   return true;
@@ -211,6 +256,37 @@ async function labelFocused(labels) {
   if (!frames.length) return;
   const index = focus;
   if (await saveLabels(index, labels) && index + 1 < frames.length) setFocus(index + 1);
+}
+
+// Enter: save whatever suggestions the card has, per label; name the labels still missing.
+async function acceptFocused() {
+  const index = focus;
+  const frame = frames[index];
+  if (!frame) return;
+  if (!Object.keys(frame.suggestion).length) {
+    say("no suggestion for any label here: press a number key or click a label", true);
+    return;
+  }
+  let result;
+  try {
+    result = await api("/accept", { paths: [frame.path], partial: true });
+  } catch (err) {
+    say(`not saved: ${err.message}`, true);
+    return;
+  }
+  if (result.frames.length) frames[index] = result.frames[0];
+  updateCard(index);
+  info.confirmed = result.confirmed;
+  renderSummary();
+  refreshAgreement();
+  const missing = result.missing[frame.path] || [];
+  if (missing.length) {
+    say(`saved the suggested labels of ${frame.path}; no suggestion for ${missing.join(", ")}: press a number key or click it`, true);
+    setFocus(index);
+  } else {
+    say(`accepted ${frame.path}`);
+    if (index + 1 < frames.length) setFocus(index + 1);
+  }
 }
 
 function toggle(index, name) {
@@ -231,9 +307,7 @@ function onKey(event) {
     labelFocused(combos[digit - 1]);
   } else if (event.key === "Enter") {
     event.preventDefault();
-    const frame = frames[focus];
-    if (frame && Object.keys(frame.suggestion).length === info.labels.length) labelFocused(frame.suggestion);
-    else say("no suggestion for every label: press a number key", true);
+    acceptFocused();
   } else if (event.key === "ArrowRight" || event.key === "j") {
     event.preventDefault();
     setFocus(Math.min(frames.length - 1, focus + 1));
@@ -247,19 +321,7 @@ function onKey(event) {
 
 async function loadState() {
   info = await api("/state");
-  const p = info.predictions;
-  const parts = [
-    `<b>${escapeHtml(info.dataset)}</b>`,
-    `${info.frames} frames, ${info.confirmed} labelled by you`,
-    `model <b>${escapeHtml(info.model.name)}</b> v${escapeHtml(info.model.version)}`,
-  ];
-  if (p.running) parts.push(`computing probabilities ${p.done}/${p.total}`);
-  if (info.skipped_lines) parts.push(`<span class="bad">${info.skipped_lines} unreadable line(s) in labels.jsonl (kept as they are)</span>`);
-  if (info.teacher.configured) {
-    const t = info.teacher.progress;
-    parts.push(`teacher <b>${escapeHtml(info.teacher.model)}</b>${t.running ? ` ${t.done}/${t.total}` : ""}${t.error ? ` <span class="bad">${escapeHtml(t.error)}</span>` : ""}`);
-  }
-  $("summary").innerHTML = parts.join(" · ");
+  renderSummary();
   $("ask-teacher").hidden = !info.teacher.configured;
   $("rollback").hidden = !info.deploy.has_previous;
   if (!info.train.available) {
@@ -281,6 +343,8 @@ async function refreshAgreement() {
   const data = await api("/agreement");
   const rows = ["<tr><th>label</th><th>model = me</th><th>teacher = me</th><th>teacher = model</th></tr>"];
   const cell = (x) => (x.total ? `${x.agree}/${x.total}` : "–");
+  agreementData = data;
+  showQuality();
   for (const [name, a] of Object.entries(data)) {
     rows.push(`<tr><td>${name}</td><td>${cell(a.student_user)}</td><td>${cell(a.teacher_user)}</td><td>${cell(a.teacher_student)}</td></tr>`);
   }
@@ -303,36 +367,62 @@ function drawCurve(epochs) {
     <polyline class="f1" points="${line("f1", true)}"/>`;
 }
 
+// a run is busy until its comparison with the current model is in
+function running(run) {
+  return run.status === "running" || run.status === "starting" || (run.status === "done" && !run.comparison);
+}
+
 function showRun(run) {
   lastTrain = run;
   const done = run.epochs.length ? run.epochs[run.epochs.length - 1] : null;
   const parts = [`run ${run.id}: ${run.status}`, `${run.frames} frames`];
   if (done) parts.push(`epoch ${done.epoch}/${done.epochs}, validation loss ${done.val_loss.toFixed(3)}, F1 ${done.f1.toFixed(3)}`);
-  $("train-status").innerHTML = escapeHtml(parts.join(" · ")) + (run.error ? `<div class="bad">${escapeHtml(run.error)}</div>` : "");
+  if (run.kind === "head" && run.summary) parts.push(`trained in ${run.summary.seconds.toFixed(1)} s (${run.summary.cached_frames} of ${run.summary.frames} frames already embedded)`);
+  const stage = running(run) ? `<div id="train-stage"><span class="spinner"></span>${escapeHtml(run.stage)}</div>` : "";
+  $("train-status").innerHTML = `<div class="mode">${escapeHtml(run.mode)}</div>` + escapeHtml(parts.join(" · ")) + stage
+    + (run.error ? `<div class="bad">${escapeHtml(run.error)}</div>` : "");
   if (run.status === "unavailable") {
     $("train-status").innerHTML += `<div>Run it where torch is installed:<pre>${escapeHtml(run.command)}</pre></div>`;
   }
   drawCurve(run.epochs);
   $("train-log").textContent = run.status === "failed" ? run.log.join("\n") : "";
-  const running = run.status === "running" || run.status === "starting";
-  $("train").disabled = running;
-  $("cancel").hidden = !running;
+  const going = run.status === "running" || run.status === "starting";
+  $("train").disabled = running(run);
+  $("cancel").hidden = !going;
   $("result").hidden = run.status !== "done";
   if (run.status === "done") showResult(run);
 }
 
+const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1) + " %");
+
+// "8 of 13 frames (61.5 %, 95 % interval 35.5-82.3 %), 2 unsure": the sample size always shown
+function scoreHtml(m) {
+  if (!m) return "–";
+  const range = m.interval ? `, 95 % interval ${pct(m.interval[0])}–${pct(m.interval[1])}` : "";
+  const unsure = m.unsure ? `<br><span class="muted small">${m.unsure} left between OFF and ON</span>` : "";
+  return `${m.correct} of ${m.total} frames<br><span class="small">${pct(m.accuracy)}${range}</span>${unsure}`;
+}
+
 function showResult(run) {
-  const rows = ["<tr><th>label</th><th>current</th><th>new</th><th>threshold on/off</th></tr>"];
-  const cmp = run.comparison || {};
+  const rows = ["<tr><th>label</th><th>current model</th><th>new model</th><th>new ON / OFF</th></tr>"];
+  const cmp = run.comparison;
   const thresholds = (run.summary && run.summary.thresholds) || {};
-  for (const [name, m] of Object.entries(cmp.labels || {})) {
-    const pct = (v) => (v === undefined ? "–" : (v * 100).toFixed(1) + " %");
-    const t = thresholds[name] || [];
-    rows.push(`<tr><td>${name}</td><td>${pct(m.current)}</td><td class="${m.new >= (m.current || 0) ? "ok" : "bad"}">${pct(m.new)}</td><td>${t.join(" / ")}</td></tr>`);
+  if (!cmp) rows.push('<tr><td colspan="4" class="muted">comparing with the current model…</td></tr>');
+  for (const [name, m] of Object.entries((cmp && cmp.labels) || {})) {
+    const better = !m.current || m.new.correct >= m.current.correct;
+    rows.push(`<tr><td>${escapeHtml(name)}</td><td>${scoreHtml(m.current)}</td><td class="${better ? "ok" : "bad"}">${scoreHtml(m.new)}</td><td>${(thresholds[name] || []).join(" / ")}</td></tr>`);
   }
-  if (cmp.frames !== undefined) rows.push(`<tr><td colspan="4" class="muted">${cmp.frames} held-out frames, each model at its own ON threshold</td></tr>`);
-  if (cmp.error) rows.push(`<tr><td colspan="4" class="bad">${escapeHtml(cmp.error)}</td></tr>`);
+  if (cmp && cmp.frames !== undefined) {
+    const how = cmp.method === "cross-validated"
+      ? `the same ${cmp.frames} frames you labelled: the new model cross-validated (each frame judged by a head trained without it), the current model as it is`
+      : `the same ${cmp.frames} held-out frames (never trained on)`;
+    rows.push(`<tr><td colspan="4" class="muted">${how}; right = past the label's ON (yes) or OFF (no) threshold, frames in between count as unsure</td></tr>`);
+    if (cmp.current_is_shipped === false) rows.push('<tr><td colspan="4" class="muted">If the current model was trained on some of these frames, its figures flatter it.</td></tr>');
+    if (cmp.too_few) rows.push(`<tr><td colspan="4" class="warn" id="too-few">Only ${cmp.frames} held-out frames: too few to trust (one frame is ${(100 / Math.max(cmp.frames, 1)).toFixed(1)} points). Label more frames for a figure you can rely on (${cmp.trust_frames}+ held out).</td></tr>`);
+  }
+  if (cmp && cmp.error) rows.push(`<tr><td colspan="4" class="bad">${escapeHtml(cmp.error)}</td></tr>`);
   $("compare").innerHTML = rows.join("");
+  $("result-title").textContent = run.kind === "head" ? "New head vs current model" : "New model vs current (held-out frames)";
   $("deploy").disabled = !info.deploy.target || run.deployed;
   $("deploy").textContent = run.deployed ? "In use" : "Use this model";
   $("deploy").title = info.deploy.target ? `replaces ${info.deploy.target}` : "start the studio with --deploy-to to replace a model file";
@@ -343,8 +433,17 @@ function showResult(run) {
   }
 }
 
+function showPlan() {
+  const full = $("full").checked;
+  $("full-settings").hidden = !full;
+  $("train-plan").textContent = full ? info.train.full_plan : info.train.plan;
+}
+
 async function startTraining() {
-  const body = { epochs: Number($("epochs").value), input_size: Number($("input-size").value) };
+  const full = $("full").checked;
+  const body = full
+    ? { full: true, epochs: Number($("epochs").value), input_size: Number($("input-size").value) }
+    : { full: false };
   try {
     showRun(await api("/train", body));
     schedulePoll();
@@ -356,10 +455,11 @@ async function startTraining() {
 async function download(event) {
   event.preventDefault();
   if (!lastTrain) return;
-  const blob = await api(`/train/${lastTrain.id}/model.pte`);
+  const file = lastTrain.model_file;
+  const blob = await api(`/train/${lastTrain.id}/${file}`);
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `garagecam-${lastTrain.id}.pte`;
+  link.download = `garagecam-${lastTrain.id}${file.slice(file.lastIndexOf("."))}`;
   document.body.appendChild(link);
   link.click();
   link.remove();
@@ -385,7 +485,7 @@ async function deployOrRollback(path, body) {
 // -- polling --------------------------------------------------------------------------------
 
 function busy() {
-  const trainRunning = lastTrain && (lastTrain.status === "running" || lastTrain.status === "starting");
+  const trainRunning = lastTrain && running(lastTrain);
   return info.predictions.running || info.teacher.progress.running || trainRunning;
 }
 
@@ -430,7 +530,11 @@ async function start() {
   const runs = await api("/train");
   if (runs.length) showRun(runs[runs.length - 1]);
   if (busy()) schedulePoll();
-  $("grid").focus();
+  $("full-option").hidden = !info.train.full_available;  // only where torch is installed
+  showPlan();
+  // focus the grid for the keys without scrolling the header, toolbar and key legend away
+  $("grid").focus({ preventScroll: true });
+  window.scrollTo(0, 0);
 }
 
 function wire() {
@@ -478,6 +582,7 @@ function wire() {
     schedulePoll();
   });
   $("train").addEventListener("click", startTraining);
+  $("full").addEventListener("change", showPlan);
   $("cancel").addEventListener("click", () => lastTrain && api(`/train/${lastTrain.id}/cancel`, {}).then(showRun));
   $("download").addEventListener("click", download);
   $("deploy").addEventListener("click", () => lastTrain && deployOrRollback("/deploy", { run: lastTrain.id }));

@@ -28,11 +28,13 @@ from garagecam_core.runner.camera import Camera, CameraListener, Frame
 
 from . import settings as cfg
 from .engines import EngineHandle, Engines
+from .homekit import add_homekit_mixin, device_id
 from .sensors import (
     BINARY,
     KIND_OF_INTERFACE,
     GarageCamSensor,
     kind_of,
+    label_title,
     sensor_manifest,
     sensor_native_id,
 )
@@ -43,6 +45,10 @@ _LOGGER = logging.getLogger("garagecam_scrypted.camera")
 #: storage key of the last synced sensors (label -> interface), so that a camera whose model
 #: cannot load at start can still take its sensors offline
 SENSORS_KEY = "sensors"
+#: label -> sensor name, fixed at the sensor's creation
+NAMES_KEY = "sensor_names"
+#: sensors already offered to HomeKit (native ids)
+HOMEKIT_KEY = "homekit_offered"
 RETRY_FIRST = 30.0
 RETRY_MAX = 300.0
 STOP_GRACE = 5.0
@@ -91,6 +97,7 @@ async def prepare(
     if handle is None:
         handle = await context.engines.open(settings, context.model_dirs())
     try:
+        cfg.check_thresholds(handle.metadata, settings)
         policies = merge_policies(
             handle.metadata, settings.overrides_for(handle.metadata), settings.confirm_frames
         )
@@ -123,7 +130,7 @@ class _Publisher(CameraListener):
         for transition in transitions:
             sensor = self._device.gc_sensor(transition.label)
             if sensor is not None:
-                sensor.gc_set_state(transition.new is State.ON)
+                sensor.gc_show(transition.new, camera.available)
 
     def on_availability(self, camera: Camera, available: bool) -> None:
         self._device.gc_publish(available)
@@ -167,15 +174,12 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
         return self._gc_sensors.get(label)
 
     def gc_publish(self, available: bool) -> None:
-        """Availability changed: every sensor (and this device) goes on- or offline; coming
-        back, the sensors get the debouncer's current states."""
+        """Availability changed: every sensor shows the debouncer's current state, or goes
+        offline (and tampered) while there is none (see sensors.py); so does this device."""
         core = self._gc_core
         for label, sensor in self._gc_sensors.items():
-            if available and core is not None:
-                state = core.debouncer.state(label)
-                if state is not State.UNKNOWN:
-                    sensor.gc_set_state(state is State.ON)
-            sensor.gc_set_online(available)
+            state = core.debouncer.state(label) if core is not None else State.UNKNOWN
+            sensor.gc_show(state, available)
         if self.online != available:
             self.online = available
 
@@ -185,6 +189,9 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
         """Start from the stored settings; on failure keep retrying in the background."""
         async with self._gc_lock:
             self._gc_sensors = self._gc_stored_sensors()
+            # Nothing is known until the first frame is classified: the states the server
+            # kept from before the restart must not show as current meanwhile.
+            self.gc_publish(False)
             prepared = await self._gc_try_prepare()
             if prepared is None:
                 self._gc_retry = asyncio.ensure_future(self._gc_retry_loop())
@@ -290,10 +297,28 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
             prepared.handle.description,
         )
 
+    def _gc_sensor_names(self, labels: Sequence[str]) -> dict[str, str]:
+        """label -> sensor name, fixed when the sensor is first created (renaming this device
+        later renames no sensor; the user renames sensors themselves)."""
+        try:
+            stored = json.loads(self.storage.getItem(NAMES_KEY) or "{}")
+        except ValueError:
+            stored = {}
+        names = stored if isinstance(stored, dict) else {}
+        for label in labels:
+            if not isinstance(names.get(label), str):
+                names[label] = f"{self.gc_label} {label_title(label)}"
+        self.storage.setItem(NAMES_KEY, json.dumps(names))
+        return {label: names[label] for label in labels}
+
     async def _gc_sync_sensors(self, handle: EngineHandle) -> None:
         metadata = handle.metadata
-        manifest = sensor_manifest(str(self.nativeId), self.gc_label, metadata)
+        native_id = str(self.nativeId)
+        names = self._gc_sensor_names(metadata.label_names)
+        manifest = sensor_manifest(native_id, names, metadata)
         await scrypted_sdk.deviceManager.onDevicesChanged(cast(DeviceManifest, manifest))
+        if self._gc_settings is not None and self._gc_settings.homekit:
+            await self._gc_offer_homekit([d["nativeId"] for d in manifest["devices"]])
         self._gc_sensors = {
             spec.name: GarageCamSensor(
                 sensor_native_id(str(self.nativeId), spec.name), kind_of(spec)
@@ -302,6 +327,27 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
         }
         kinds = {label: sensor.gc_kind.interface for label, sensor in self._gc_sensors.items()}
         self.storage.setItem(SENSORS_KEY, json.dumps(kinds))
+
+    async def _gc_offer_homekit(self, native_ids: list[str]) -> None:
+        """Sensors never offered to HomeKit yet get its mixin (HomeKit reloads once, by
+        itself). Once only, as HomeKit's own auto-enable: a user who removes it keeps it off."""
+        try:
+            offered = set(json.loads(self.storage.getItem(HOMEKIT_KEY) or "[]"))
+        except (ValueError, TypeError):
+            offered = set()
+        new = [n for n in native_ids if n not in offered]
+        if not new:
+            return
+        try:
+            added = await add_homekit_mixin([device_id(n) for n in new])
+        except Exception as err:  # HomeKit is optional: the sensors work without it
+            _LOGGER.warning("%s: could not add the sensors to HomeKit: %s", self.gc_label, err)
+            return
+        if added is None:  # no HomeKit plugin: offer them when it is installed
+            return
+        self.storage.setItem(HOMEKIT_KEY, json.dumps(sorted(offered | set(new))))
+        if added:
+            _LOGGER.info("%s: %d sensor(s) added to HomeKit", self.gc_label, len(added))
 
     async def _gc_stop_loop(self) -> None:
         task, stop = self._gc_task, self._gc_stop

@@ -24,7 +24,7 @@ from garagecam_core.redact import SECRETS
 from garagecam_core.runner.app import default_engine_factory
 from garagecam_core.runner.config import EngineKind, ModelConfig
 
-from .settings import CameraSettings, model_path
+from .settings import DEMO_MODEL, CameraSettings, model_path
 
 EngineFactory = Callable[[ModelConfig], AsyncEngine]
 
@@ -104,7 +104,9 @@ class Engines:
                 del self._local[key]
             await shared.engine.close()
 
-        return EngineHandle(shared.engine, f"model {path}", release)
+        # the demo by its name: its path is deep inside the plugin's pip folder
+        shown = DEMO_MODEL if settings.model == DEMO_MODEL else str(path)
+        return EngineHandle(shared.engine, f"model {shown}", release)
 
     async def _open_remote(self, settings: CameraSettings) -> EngineHandle:
         SECRETS.add(settings.remote_token)  # never in a log line, whatever the error says

@@ -28,7 +28,20 @@ _LOGGER = logging.getLogger("garagecam_scrypted.plugin")
 
 CAMERAS_KEY = "cameras"
 NAME = "name"
-CREATE_KEYS = (cfg.CAMERA, cfg.MODE, cfg.MODEL, cfg.REMOTE_URL, cfg.REMOTE_TOKEN, cfg.REMOTE_MODEL)
+CREATE_KEYS = (
+    cfg.CAMERA,
+    cfg.MODE,
+    cfg.MODEL,
+    cfg.REMOTE_URL,
+    cfg.REMOTE_TOKEN,
+    cfg.REMOTE_MODEL,
+    cfg.HOMEKIT,
+)
+#: the create form's fields that belong to one Inference choice, grouped under its name
+MODE_KEYS = {
+    "local": (cfg.MODEL,),
+    "remote": (cfg.REMOTE_URL, cfg.REMOTE_TOKEN, cfg.REMOTE_MODEL),
+}
 
 
 class GarageCamPlugin(ScryptedDeviceBase, DeviceProvider, DeviceCreator):
@@ -125,6 +138,13 @@ class GarageCamPlugin(ScryptedDeviceBase, DeviceProvider, DeviceCreator):
         by_key = {item["key"]: item for item in page}
         remote = cfg.describe({cfg.MODE: "remote"}, None, models, "")
         by_key |= {item["key"]: item for item in remote if item["key"] not in by_key}
+        for mode, keys in MODE_KEYS.items():  # one form for both: say which fields go with what
+            for key in keys:
+                by_key[key] = by_key[key] | {"group": cfg.GROUPS[mode]}
+        by_key[cfg.MODE] = by_key[cfg.MODE] | {
+            "description": f"'{cfg.MODE_CHOICES['local']}': fill in '{cfg.GROUPS['local']}'; "
+            f"'{cfg.MODE_CHOICES['remote']}': fill in '{cfg.GROUPS['remote']}'."
+        }
         name = {"key": NAME, "title": "Name", "placeholder": "Garage", "value": ""}
         return cast(list[Setting], [name] + [by_key[key] for key in CREATE_KEYS])
 
@@ -137,6 +157,9 @@ class GarageCamPlugin(ScryptedDeviceBase, DeviceProvider, DeviceCreator):
         values = {key: cfg.to_storage(settings.get(key)) for key in CREATE_KEYS}
         name = str(settings.get(NAME) or "").strip() or "GarageCam"
         prepared = await prepare(values, self._gc_context)
+        # keep only the chosen Inference's fields (a runner device stores no local model)
+        other = "remote" if prepared.settings.mode == "local" else "local"
+        values = {k: None if k in MODE_KEYS[other] else v for k, v in values.items()}
         native_id = f"garagecam-{secrets.token_hex(4)}"
         try:
             device_id = await scrypted_sdk.deviceManager.onDeviceDiscovered(

@@ -10,16 +10,23 @@ so what Scrypted's HomeKit plugin shows in Apple Home (`plugins/homekit/src/type
 | motion                                | MotionSensor      | motionDetected   | motion sensor  |
 | anything else (or none)               | BinarySensor      | binaryState      | contact sensor |
 
-Every sensor also has `Online`: False once the camera's frames are older than the maximum age.
+Every sensor also has `Online` and `TamperSensor`. A sensor is known while its camera's frames
+are fresh and its label has a decided state; otherwise (starting, no frame yet, frames older
+than the maximum age, a frame the model cannot judge) it is offline and `tampered`. Scrypted's
+HomeKit plugin does not map `Online` for these accessories but maps `tampered` to the
+service's `StatusTampered` (`plugins/homekit/src/types/sensor.ts`): Apple Home flags the
+sensor while its state is not current. The state itself keeps its last value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from scrypted_sdk import ScryptedDeviceBase, ScryptedDeviceType, ScryptedInterface
 
+from garagecam_core import __version__
+from garagecam_core.debounce import State
 from garagecam_core.metadata import LabelSpec, ModelMetadata
 
 
@@ -60,22 +67,30 @@ def label_title(label: str) -> str:
 
 
 def sensor_manifest(
-    camera_native_id: str, camera_name: str, metadata: ModelMetadata
+    camera_native_id: str, names: dict[str, str], metadata: ModelMetadata
 ) -> dict[str, Any]:
-    """The `DeviceManifest` of a camera's sensors (onDevicesChanged syncs the full list)."""
+    """The `DeviceManifest` of a camera's sensors (onDevicesChanged syncs the full list);
+    `names`: label -> the sensor's name."""
     devices = []
     for spec in metadata.labels:
+        native_id = sensor_native_id(camera_native_id, spec.name)
         devices.append(
             {
-                "nativeId": sensor_native_id(camera_native_id, spec.name),
-                "name": f"{camera_name} {label_title(spec.name)}",
+                "nativeId": native_id,
+                "name": names[spec.name],
                 "type": ScryptedDeviceType.Sensor.value,
-                "interfaces": [kind_of(spec).interface, ScryptedInterface.Online.value],
+                "interfaces": [
+                    kind_of(spec).interface,
+                    ScryptedInterface.Online.value,
+                    ScryptedInterface.TamperSensor.value,
+                ],
                 "providerNativeId": camera_native_id,
+                # HomeKit's accessory information: Model, SerialNumber, FirmwareRevision
                 "info": {
                     "manufacturer": "GarageCam",
-                    "model": metadata.name,
-                    "version": metadata.version,
+                    "model": f"{metadata.name} v{metadata.version}",
+                    "serialNumber": native_id,
+                    "firmware": __version__,
                 },
             }
         )
@@ -95,10 +110,16 @@ class GarageCamSensor(ScryptedDeviceBase):
     def gc_kind(self) -> SensorKind:
         return self._gc_kind
 
-    def gc_set_state(self, on: bool) -> None:
-        if getattr(self, self._gc_kind.property) is not on:
-            setattr(self, self._gc_kind.property, on)
-
-    def gc_set_online(self, online: bool) -> None:
-        if self.online != online:
-            self.online = online
+    def gc_show(self, state: State, available: bool) -> None:
+        """Show the debounced state when it is current; else offline and tampered, the last
+        state kept (HomeKit has no "unknown" for these characteristics)."""
+        known = available and state is not State.UNKNOWN
+        if known and getattr(self, self._gc_kind.property) is not (state is State.ON):
+            setattr(self, self._gc_kind.property, state is State.ON)
+        if self.online is not known:
+            self.online = known
+        # TamperState is `'intrusion' | ... | true | false` in TypeScript; the Python SDK
+        # generates it as an empty TypedDict.
+        tampered: Any = self.tampered
+        if tampered is not (not known):
+            self.tampered = cast(Any, not known)

@@ -44,11 +44,12 @@ MAX_AGE = "max_age"
 ON_PREFIX = "on_threshold:"
 OFF_PREFIX = "off_threshold:"
 STATUS = "status"
+HOMEKIT = "homekit"
 
 #: keys whose change needs a new engine (the others reuse the running one)
 ENGINE_KEYS = frozenset({MODE, MODEL, REMOTE_URL, REMOTE_TOKEN, REMOTE_MODEL})
 #: keys a user may put; per-label threshold keys are checked separately
-PLAIN_KEYS = frozenset({CAMERA, INTERVAL, ROI, CONFIRM_FRAMES, MAX_AGE}) | ENGINE_KEYS
+PLAIN_KEYS = frozenset({CAMERA, INTERVAL, ROI, CONFIRM_FRAMES, MAX_AGE, HOMEKIT}) | ENGINE_KEYS
 
 TITLES = {
     CAMERA: "Camera",
@@ -61,8 +62,13 @@ TITLES = {
     ROI: "Region of interest",
     CONFIRM_FRAMES: "Confirm frames",
     MAX_AGE: "Maximum age (seconds)",
+    HOMEKIT: "Add new sensors to HomeKit",
 }
+#: the Inference choices as the page shows them; stored as shown, parsed back to the mode
 MODE_CHOICES = {"local": "On this server", "remote": "GarageCam runner"}
+_MODE_OF = {label: mode for mode, label in MODE_CHOICES.items()} | {m: m for m in MODE_CHOICES}
+#: create form groups: the fields of one Inference choice together
+GROUPS = {"local": "Model on this server", "remote": "GarageCam runner"}
 CAMERA_FILTER = "(type === 'Camera' || type === 'Doorbell') && interfaces.includes('Camera')"
 
 
@@ -81,6 +87,7 @@ class CameraSettings:
     confirm_frames: int = DEFAULT_CONFIRM_FRAMES
     max_age: float | None = None
     overrides: Mapping[str, LabelOverride] = field(default_factory=dict)
+    homekit: bool = True
 
     @property
     def effective_max_age(self) -> float:
@@ -151,9 +158,13 @@ def parse(values: Mapping[str, str | None]) -> CameraSettings:
     camera_id = _text(values, CAMERA)
     if not camera_id:
         raise ConfigError("Camera: choose the Scrypted camera to watch")
-    mode = _text(values, MODE) or "local"
-    if mode not in MODE_CHOICES:
-        raise ConfigError(f"Inference: {mode!r} is not one of {', '.join(MODE_CHOICES)}")
+    mode = _MODE_OF.get(_text(values, MODE) or "local", "")
+    if not mode:
+        shown = ", ".join(f"'{label}'" for label in MODE_CHOICES.values())
+        raise ConfigError(f"Inference: {_text(values, MODE)!r} is not one of {shown}")
+    homekit = _text(values, HOMEKIT).lower() or "true"
+    if homekit not in ("true", "false"):
+        raise ConfigError(f"{TITLES[HOMEKIT]}: {homekit!r} is not true or false")
     remote_url = _text(values, REMOTE_URL)
     if mode == "remote":
         _check_runner_url(remote_url)
@@ -191,7 +202,29 @@ def parse(values: Mapping[str, str | None]) -> CameraSettings:
             )
             for label, v in overrides.items()
         },
+        homekit=homekit == "true",
     )
+
+
+def check_thresholds(metadata: ModelMetadata, settings: CameraSettings) -> None:
+    """Each label's ON threshold (set here or the model's) must be at least its OFF one;
+    the error names the settings as the page titles them."""
+    overrides = settings.overrides_for(metadata)
+    for spec in metadata.labels:
+        override = overrides.get(spec.name)
+        on = override.on_threshold if override and override.on_threshold is not None else None
+        off = override.off_threshold if override and override.off_threshold is not None else None
+        on_value = spec.on_threshold if on is None else on
+        off_value = spec.off_threshold if off is None else off
+        if off_value > on_value:
+            on_title = threshold_title(f"{ON_PREFIX}{spec.name}")
+            off_title = threshold_title(f"{OFF_PREFIX}{spec.name}")
+            on_from = "" if on is not None else " (model default)"
+            off_from = "" if off is not None else " (model default)"
+            raise ConfigError(
+                f"{on_title} {on_value:g}{on_from} is below {off_title} {off_value:g}"
+                f"{off_from}: the ON threshold must be at least the OFF threshold"
+            )
 
 
 def check_key(key: str) -> None:
@@ -263,7 +296,7 @@ def describe(
     status: str,
 ) -> list[dict[str, Any]]:
     """The camera device's settings page (Scrypted `Setting` dicts) for the stored values."""
-    mode = _text(values, MODE) or "local"
+    mode = _MODE_OF.get(_text(values, MODE) or "local", "local")
     page: list[dict[str, Any]] = [
         {"key": STATUS, "title": "Status", "readonly": True, "value": status},
         {
@@ -278,8 +311,8 @@ def describe(
             "key": MODE,
             "title": TITLES[MODE],
             "description": "Run the model on this Scrypted server, or ask a GarageCam runner.",
-            "choices": list(MODE_CHOICES),
-            "value": mode,
+            "choices": list(MODE_CHOICES.values()),
+            "value": MODE_CHOICES[mode],
         },
     ]
     if mode == "remote":
@@ -347,6 +380,15 @@ def describe(
             "empty: 3 intervals, at least 60 s.",
             "type": "number",
             "value": _text(values, MAX_AGE),
+        },
+        {
+            "key": HOMEKIT,
+            "title": TITLES[HOMEKIT],
+            "description": "When Scrypted's HomeKit plugin is installed, enable it on each new "
+            "sensor of this device (HomeKit reloads once). Off: enable HomeKit on them "
+            "yourself.",
+            "type": "boolean",
+            "value": _text(values, HOMEKIT).lower() != "false",
         },
     ]
     for spec in metadata.labels if metadata else ():

@@ -23,6 +23,13 @@ def scrub_urls(text: str) -> str:
     return _URL.sub(lambda match: redact_url(match.group(0)), text)
 
 
+def error_text(err: BaseException) -> str:
+    """An error's message. Errors thrown across Scrypted's RPC (`rpc.RPCResultError`) keep it
+    in `.message`; their `str()` is the raw `(caught, message)` argument tuple."""
+    message = getattr(err, "message", None)
+    return message if isinstance(message, str) and message else str(err)
+
+
 class ScryptedSnapshotSource:
     """`takePicture({"reason": "event"})` then `convertMediaObjectToBuffer(mo, "image/jpeg")`.
 
@@ -72,7 +79,7 @@ class ScryptedSnapshotSource:
         except SourceError:
             raise
         except Exception as err:  # whatever the camera's plugin raised, across the RPC
-            message = scrub_urls(str(err)) or type(err).__name__
+            message = scrub_urls(error_text(err)) or type(err).__name__
             raise SourceError(f"{where}: snapshot failed: {message}", "camera") from err
         if not isinstance(data, bytes | bytearray | memoryview):
             raise SourceError(f"{where} sent {type(data).__name__}, not image bytes", "not_image")

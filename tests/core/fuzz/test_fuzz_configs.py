@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from garagecam_core.errors import ConfigError
 from garagecam_core.runner.config import RunnerConfig, load_config, parse_config
-from tests.core.fuzz.tally import record
+from tests.core.fuzz.tally import record, verify
 
 VALUES = st.one_of(
     st.booleans(),
@@ -72,6 +72,11 @@ def _sane(config: RunnerConfig) -> bool:
 )
 @given(field=st.sampled_from(sorted(FIELDS)), value=VALUES)
 def test_field_values(field: str, value: Any) -> None:
+    _field_value(field, value)
+    verify()
+
+
+def _field_value(field: str, value: Any) -> None:
     data = FIELDS[field](value)
     data.setdefault("cameras", [{"id": "z", "file": "x"}])
     try:
@@ -100,7 +105,11 @@ GOOD = "cameras:\n  - id: a\n    name: Garage é\n    file: x\n"
     junk=st.binary(max_size=24),
 )
 def test_encodings_and_binary_junk(tmp_path_factory: Any, encoding: str, junk: bytes) -> None:
-    path: Path = tmp_path_factory.mktemp("enc") / "c.yaml"
+    _encoding(tmp_path_factory.mktemp("enc") / "c.yaml", encoding, junk)
+    verify()
+
+
+def _encoding(path: Path, encoding: str, junk: bytes) -> None:
     path.write_bytes(GOOD.encode(encoding) + junk)  # no BOM: not UTF-8, never guessed
     try:
         load_config(path)
@@ -154,3 +163,70 @@ def test_duplicate_keys_and_syntax_errors(
             record("config duplicates/syntax", "crashed", f"{what}: {type(err).__name__}")
             continue
         record("config duplicates/syntax", "accepted", f"{what}: {path.read_text()!r}")
+    verify(minimum=2)
+
+
+def _alias_bomb(width: int, levels: int) -> str:
+    lines = [f"a0: &a0 [{', '.join(['x'] * width)}]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    shape=st.sampled_from(["bomb", "recursive", "flow depth", "block depth"]),
+    size=st.integers(2, 12),
+)
+def test_hostile_yaml_is_refused_in_one_line(tmp_path_factory: Any, shape: str, size: int) -> None:
+    """Issue 21: a 1 KB alias bomb ran `run --check` for 130 s to 2 GiB; recursive aliases and
+    deep nesting ended in a RecursionError traceback."""
+    text = {
+        "bomb": _alias_bomb(size, 12),
+        "recursive": f"cameras: &r [{', '.join(['*r'] * size)}]\n",
+        "flow depth": "cameras: " + "[" * (size * 500) + "]" * (size * 500) + "\n",
+        "block depth": "".join(" " * i + "k:\n" for i in range(size * 20)),
+    }[shape]
+    path: Path = tmp_path_factory.mktemp("hostile") / "c.yaml"
+    path.write_text(text)
+    try:
+        load_config(path)
+    except ConfigError as err:
+        outcome = "refused" if "\n" not in str(err) else "crashed"
+        record("config hostile yaml", outcome, f"{shape} {size}: {err}")
+    except Exception as err:  # RecursionError, MemoryError...
+        record("config hostile yaml", "crashed", f"{shape} {size}: {type(err).__name__}")
+    else:
+        record("config hostile yaml", "accepted", f"{shape} {size}")
+    verify()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    field=st.sampled_from(["interval", "max_age", "roi", "port", "alias"]),
+    secret=st.text(alphabet="abcdefXYZ123-_", min_size=8, max_size=16),
+)
+def test_a_secret_in_the_wrong_place_is_never_echoed(
+    tmp_path_factory: Any, field: str, secret: str
+) -> None:
+    """Issue 21: a password in a number field, or starting with `*`, came back in the error."""
+    secret = f"pw{secret}"  # never a number
+    text = {
+        "interval": f"cameras:\n- id: a\n  file: x\n  interval: {secret}\n",
+        "max_age": f"cameras:\n- id: a\n  file: x\n  max_age: {secret}\n",
+        "roi": f"cameras:\n- id: a\n  file: x\n  roi: {secret}\n",
+        "port": f"mqtt:\n  host: b\n  port: {secret}\n",
+        "alias": f"mqtt:\n  host: b\n  password: *{secret}\n",
+    }[field]
+    path: Path = tmp_path_factory.mktemp("echo") / "c.yaml"
+    path.write_text(text)
+    try:
+        load_config(path)
+    except ConfigError as err:
+        leaked = secret in str(err) or "\n" in str(err)
+        record("config secrets in errors", "crashed" if leaked else "refused", str(err))
+    except Exception as err:
+        record("config secrets in errors", "crashed", f"{field}: {type(err).__name__}")
+    else:
+        record("config secrets in errors", "accepted", field)
+    verify()

@@ -9,6 +9,7 @@ never a 200 and never a 500 or an ERROR traceback in the log.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import random
@@ -21,7 +22,7 @@ from garagecam_core import demo_model_path
 from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.runner.http import ApiContext, create_app, start_site
 from garagecam_core.runner.metrics import RunnerMetrics
-from tests.core.fuzz.tally import record
+from tests.core.fuzz.tally import record, verify
 from tests.images import encode, scene
 
 TOKEN = "fuzz-token-0123456789"
@@ -128,6 +129,7 @@ async def test_authorization_headers(server: tuple[int, _Tracebacks]) -> None:
         head = _head("/v1/classify?model=demo", [b"Authorization: " + value], len(GOOD_IMAGE))
         status, body = await raw_request(port, head, GOOD_IMAGE)
         judge("http authorization headers", status, body, tracebacks, repr(value[:40]))
+    verify(minimum=len(values))
 
 
 async def test_query_strings(server: tuple[int, _Tracebacks]) -> None:
@@ -151,6 +153,7 @@ async def test_query_strings(server: tuple[int, _Tracebacks]) -> None:
         head = _head(path, [AUTH], len(GOOD_IMAGE))
         status, body = await raw_request(port, head, GOOD_IMAGE)
         judge("http query strings", status, body, tracebacks, repr(query[:40]))
+    verify(minimum=len(queries))
 
 
 def _bad_bodies() -> list[tuple[str, bytes]]:
@@ -198,6 +201,7 @@ async def test_bad_bodies_and_encodings(server: tuple[int, _Tracebacks]) -> None
         except TimeoutError:
             status, answer = 408, b""  # the server waits for the promised bytes: no answer
         judge("http bodies", status, answer, tracebacks, what)
+    verify(minimum=len(odd))
 
 
 async def test_concurrent_bad_requests(server: tuple[int, _Tracebacks]) -> None:
@@ -214,3 +218,42 @@ async def test_concurrent_bad_requests(server: tuple[int, _Tracebacks]) -> None:
     )
     assert status == 200, answer
     assert set(json.loads(answer)["probabilities"])
+    verify(minimum=len(bodies))
+
+
+def _gzip_bomb(megabytes: int) -> bytes:
+    return gzip.compress(b"\0" * megabytes * 1_000_000, compresslevel=9)
+
+
+async def test_compressed_bodies_are_never_inflated(
+    server: tuple[int, _Tracebacks], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: 1 MB of gzip became 1 GiB in memory before the token was checked."""
+    from aiohttp import http_parser
+
+    inflated: list[int] = []
+    original: Any = http_parser.DeflateBuffer.feed_data
+
+    def spy(self: Any, chunk: bytes, *args: Any) -> Any:
+        inflated.append(len(chunk))
+        return original(self, chunk, *args)
+
+    monkeypatch.setattr(http_parser.DeflateBuffer, "feed_data", spy)
+    port, tracebacks = server
+    bomb = _gzip_bomb(20)
+    cases = [
+        ("/healthz", [b"Content-Encoding: gzip"]),
+        ("/v1/classify", [b"Content-Encoding: gzip"]),
+        ("/v1/classify", [AUTH, b"Content-Encoding: gzip"]),
+        ("/v1/classify", [AUTH, b"Content-Encoding: deflate"]),
+        ("/v1/classify", [AUTH, b"Content-Encoding: br"]),
+        ("/v1/classify", [AUTH, b"Content-Encoding: gzip, identity"]),
+        ("/metrics", [b"Content-Encoding: gzip"]),
+    ]
+    for path, headers in cases:
+        status, answer = await raw_request(port, _head(path, headers, len(bomb)), bomb)
+        judge("http compressed bodies", status, answer, tracebacks, f"{path} {headers[-1]!r}")
+        if inflated:
+            record("http compressed bodies", "crashed", f"{path}: {sum(inflated)} bytes inflated")
+            inflated.clear()
+    verify(minimum=len(cases))

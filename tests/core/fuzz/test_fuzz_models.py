@@ -23,7 +23,7 @@ from garagecam_core import student_demo_path
 from garagecam_core.errors import EngineError, MetadataError, ModelError
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.preprocess import decode, to_tensor
-from tests.core.fuzz.tally import record
+from tests.core.fuzz.tally import record, verify
 from tests.images import encode, scene
 
 FRAME = encode(scene(320, 180), "JPEG", quality=85)
@@ -64,6 +64,7 @@ def test_truncated_models(tmp_path: Path, engine_cls: Any) -> None:
         path = tmp_path / "x.pte"
         path.write_bytes(data)
         try_model("model truncated", path, engine_cls, bad=True, what=what)
+    verify(minimum=11)
 
 
 def test_randomised_tails_and_byte_flips(tmp_path: Path, engine_cls: Any) -> None:
@@ -80,6 +81,7 @@ def test_randomised_tails_and_byte_flips(tmp_path: Path, engine_cls: Any) -> Non
         path = tmp_path / f"flip{index}.pte"
         path.write_bytes(bytes(data))
         try_model("model byte flips", path, engine_cls, bad=False, what=f"mutation {index}")
+    verify(minimum=40)
 
 
 @pytest.mark.parametrize(
@@ -104,6 +106,7 @@ def test_bad_metadata_inside_a_real_program(
     path = tmp_path / "meta.pte"
     path.write_bytes(patched)
     try_model("model metadata in .pte", path, engine_cls, bad=True, what=f"{field} {new!r}")
+    verify()
 
 
 _NUMBERS = st.one_of(
@@ -130,6 +133,11 @@ def _clearly_bad(values: list[Any]) -> bool:
     mean=st.lists(_NUMBERS, min_size=3, max_size=3), std=st.lists(_NUMBERS, min_size=3, max_size=3)
 )
 def test_metadata_values(mean: list[Any], std: list[Any]) -> None:
+    _metadata_values(mean, std)
+    verify()
+
+
+def _metadata_values(mean: list[Any], std: list[Any]) -> None:
     data = json.loads(ModelMetadata.from_json(_DEMO_META).to_json())
     data["mean"], data["std"] = mean, std
     bad = _clearly_bad(mean + std) or any(

@@ -210,11 +210,11 @@ def _camera(**fields: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({**_camera(), "http": {"port": True}}, r"http.port: expected an integer, got True"),
+        ({**_camera(), "http": {"port": True}}, r"http.port: expected an integer, got true/false"),
         ({**_camera(), "mqtt": {"host": "b", "port": True}}, r"mqtt.port: expected an integer"),
         (_camera(interval=float("inf")), r"cameras\[0\].interval: expected a finite number"),
         (_camera(interval=float("nan")), r"cameras\[0\].interval: expected a finite number"),
-        (_camera(interval=True), r"cameras\[0\].interval: expected a number, got True"),
+        (_camera(interval=True), r"cameras\[0\].interval: expected a number, got true/false"),
         (_camera(max_age=float("-inf")), r"cameras\[0\].max_age: expected a finite number"),
         (_camera(confirm_frames=True), r"cameras\[0\].confirm_frames: expected an integer"),
         (

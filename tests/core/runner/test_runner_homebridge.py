@@ -22,7 +22,7 @@ from garagecam_core.discovery import (
     discovery_messages,
     state_messages,
 )
-from garagecam_core.homebridge import mqttthing_accessories
+from garagecam_core.homebridge import mqttthing_accessories, tasmota_platform
 from garagecam_core.metadata import LabelSpec, ModelMetadata
 from tests.core.runner import consumers
 from tests.core.runner.support import Broker, fresh_spy, wait_until
@@ -271,3 +271,66 @@ def test_cli_prints_paste_ready_json(tiny_model_path: Path, tmp_path: Path) -> N
     assert [a["type"] for a in accessories] == ["contactSensor", "occupancySensor"]
     assert accessories[0]["url"] == "mqtt://192.0.2.1:1883"
     assert "very-secret" not in result.stdout
+
+
+def test_tasmota_platform_injects_each_cameras_availability() -> None:
+    """homebridge-tasmota reads one `avty_t` per discovered config; HA's discovery cannot carry
+    it next to `availability`, so the platform entry injects it by unique id."""
+    platform = tasmota_platform([CAMERA], RUNNER, "192.0.2.1:1883", "u", "p")
+    assert (platform["platform"], platform["mqttHost"]) == ("Tasmota", "192.0.2.1:1883")
+    assert (platform["mqttUsername"], platform["mqttPassword"]) == ("u", "p")
+    retained = {topic: payload for topic, payload, _ in runner_messages(RUNNER)}
+    unique_ids = {
+        json.loads(payload)["uniq_id"]
+        for topic, payload in retained.items()
+        if "/binary_sensor/" in topic and topic.endswith("/config")
+    }
+    assert {i["topic"] for i in platform["injections"]} == unique_ids
+    for injection in platform["injections"]:
+        keys = {item["key"]: item["value"] for item in injection["injection"]}
+        assert keys == {
+            "avty_t": "garagecam/garage/availability",
+            "pl_avail": "online",
+            "pl_not_avail": "offline",
+        }
+    placeholders = tasmota_platform([CAMERA], RUNNER, "broker:1883")
+    assert placeholders["mqttPassword"] == "<MQTT_PASSWORD>"
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "garagecam_core", "homebridge-config", "--config", str(config),
+         *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_cli_writes_the_tasmota_platform(tiny_model_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "garagecam.yaml"
+    config.write_text(
+        f"models:\n  tiny: {{path: {tiny_model_path}}}\n"
+        "mqtt: {host: 192.0.2.1, port: 1884, username: u, password: very-secret}\n"
+        "cameras:\n  - {id: garage, name: Garage, model: tiny, file: frames}\n"
+    )
+    result = _cli(config, "--plugin", "tasmota")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert list(out) == ["platforms"]
+    (platform,) = out["platforms"]
+    assert platform["mqttHost"] == "192.0.2.1:1884"
+    assert "very-secret" not in result.stdout
+    both = json.loads(_cli(config, "--plugin", "mqttthing", "--plugin", "tasmota").stdout)
+    assert list(both) == ["accessories", "platforms"]
+
+
+def test_cli_refuses_tasmota_where_it_cannot_read(tiny_model_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "garagecam.yaml"
+    config.write_text(
+        f"models:\n  tiny: {{path: {tiny_model_path}}}\n"
+        "mqtt: {host: 192.0.2.1, discovery_prefix: ha}\n"
+        "cameras:\n  - {id: garage, name: Garage, model: tiny, file: frames}\n"
+    )
+    result = _cli(config, "--plugin", "tasmota")
+    assert result.returncode != 0 and not result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert "homebridge-tasmota reads discovery under 'homeassistant/' only" in line

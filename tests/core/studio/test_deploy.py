@@ -69,9 +69,16 @@ def test_first_install_has_no_previous_and_rollback_says_so(
 
 
 def test_bad_targets(tmp_path: Path, tiny_model_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\.pte"):
+    with pytest.raises(ConfigError, match=r"\.pte or \.gcam"):
         install_model(tiny_model_path, tmp_path / "model.bin")
     with pytest.raises(ConfigError, match="does not exist"):
         install_model(tiny_model_path, tmp_path / "nope" / "model.pte")
     with pytest.raises(ConfigError, match="already"):
         install_model(tiny_model_path, tiny_model_path)
+
+
+def test_a_gcam_file_can_be_the_target(tmp_path: Path, tiny_model_path: Path) -> None:
+    # models load by content: the deploy target may be named .gcam (a head's usual name)
+    target = tmp_path / "garage.gcam"
+    done = install_model(tiny_model_path, target)
+    assert done.target == target and target.read_bytes() == tiny_model_path.read_bytes()

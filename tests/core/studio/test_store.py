@@ -122,9 +122,6 @@ def test_confirmed_labels_make_a_training_dataset(tmp_path: Path) -> None:
     assert len(dataset.samples) == 8 and dataset.label_names == tuple(NAMES)
 
 
-def test_csv_datasets_and_missing_folders_are_refused(tmp_path: Path) -> None:
+def test_missing_folders_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         LabelStore(tmp_path / "nope")
-    (tmp_path / "labels.csv").write_text("path,door_open\n")
-    with pytest.raises(ConfigError, match=r"labels\.csv"):
-        LabelStore(tmp_path)

@@ -76,8 +76,7 @@ async def test_frames_labels_accept_and_guards(
             frames = await response.json()
         assert sorted(f["path"] for f in frames) == sorted(truth)  # notes.txt is not a frame
         assert all(f["probabilities"] is not None for f in frames)
-        margins = [f["margin"] for f in frames]
-        assert margins == sorted(margins)
+        assert all(f["suggestion_from"].keys() == f["suggestion"].keys() for f in frames)
 
         # another Host (DNS rebinding) and non-JSON POSTs (cross-site forms) are refused
         async with http.get(f"{api}/frames", headers={"Host": "evil.example:80"}) as response:
@@ -95,13 +94,14 @@ async def test_frames_labels_accept_and_guards(
             assert r.headers["X-Content-Type-Options"] == "nosniff"
 
         # labels: bad input is a clear 400 and writes nothing
-        for body in ({"labels": {"f00.jpg": {"door_open": 1}}}, {"labels": []}, [1]):
+        bad: list[Any] = [{"labels": {"f00.jpg": {"door_open": 1}}}, {"labels": []}, [1]]
+        for body in bad:
             async with http.post(f"{api}/labels", json=body) as response:
                 assert response.status == 400 and (await response.json())["error"]
         assert not (studio.store.root / "labels.jsonl").exists()
         first = {f"f{i:02d}.jpg": truth[f"f{i:02d}.jpg"] for i in range(5)}
         async with http.post(f"{api}/labels", json={"labels": first}) as response:
-            assert (await response.json()) == {"saved": 5}
+            assert (await response.json()) == {"saved": 5, "confirmed": 5}
         lines = (studio.store.root / "labels.jsonl").read_text().splitlines()
         assert {json.loads(x)["path"]: json.loads(x)["labels"] for x in lines} == first
 
@@ -129,16 +129,17 @@ async def test_frames_labels_accept_and_guards(
         async with http.post(f"{api}/teacher", json={"paths": rest}) as response:
             assert response.status == 400 and "no teacher" in (await response.json())["error"]
 
-        # training: without torch the studio says so, writes the dataset and shows the command
+        # fine-tuning the network without torch: the studio says so, writes the dataset and
+        # shows the command
         monkeypatch.setattr(state_module, "train_available", lambda: False)
         async with http.post(f"{api}/labels", json={"labels": truth}) as response:
-            assert (await response.json()) == {"saved": 10}
+            assert (await response.json()) == {"saved": 10, "confirmed": 10}
         for name in ("door_open", "car_present"):  # the seed gives both states of each label
             assert {t[name] for t in truth.values()} == {0, 1}
-        async with http.post(f"{api}/train", json={"epochs": 1}) as response:
+        async with http.post(f"{api}/train", json={"full": True, "epochs": 1}) as response:
             body = await response.json()
         assert body["status"] == "unavailable" and "garagecam-core[train]" in body["error"]
-        assert "garagecam train --data" in body["command"]
+        assert "garagecam train --full --data" in body["command"]
         data = Path(body["command"].split("--data ")[1].split(" ")[0])
         assert len((data / "labels.jsonl").read_text().splitlines()) == body["frames"] == 10
         async with http.post(f"{api}/train", json={"epochs": "many"}) as response:
@@ -302,3 +303,85 @@ async def test_a_flood_of_concurrent_label_writes_loses_none(
     lines = (studio.store.root / "labels.jsonl").read_text().splitlines()
     assert {json.loads(line)["path"]: json.loads(line)["labels"] for line in lines} == truth
     assert len(lines) == len(truth)  # one line per frame, however many times it was saved
+
+
+async def _finished(studio: Studio, run: str) -> dict[str, Any]:
+    import asyncio
+
+    job = studio.jobs[run]
+    for _ in range(1200):  # a bound, not a timing assert: the run ends or the test fails
+        if job.status not in ("starting", "running") and (
+            job.status != "done" or job.comparison is not None
+        ):
+            return job.to_dict()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"training run still {job.status}: {job.stage}")
+
+
+async def test_train_fits_a_head_in_process_and_use_this_model_deploys_the_gcam(
+    tmp_path: Path, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from garagecam_core.bundle import is_head_model
+
+    data = tmp_path / "data"
+    data.mkdir()
+    truth = make_folder(data, 12)
+    camera_model = tmp_path / "garage.pte"
+    shutil.copyfile(tiny_model_path, camera_model)
+    # the head path needs no PyTorch: training works where the train extra is missing
+    monkeypatch.setattr(state_module, "train_available", lambda: False)
+    studio = Studio(data, camera_model, deploy_to=camera_model)
+    await studio.start()
+    try:
+        for task in list(studio._tasks):
+            await task
+        studio.set_labels(truth)
+        job = studio.start_training(studio.settings)
+        assert job.kind == "head" and job.model_path.name == "model.gcam"
+        run = await _finished(studio, job.id)
+        assert run["status"] == "done", run["error"]
+        assert run["stage"] == "done" and "no PyTorch" in run["mode"]
+        cmp = run["comparison"]
+        assert cmp["method"] == "cross-validated" and cmp["frames"] == 12 and cmp["too_few"]
+        for name in ("door_open", "car_present"):
+            new, current = cmp["labels"][name]["new"], cmp["labels"][name]["current"]
+            assert new["total"] == 12 and current["total"] == 12  # n of N, the same frames
+            assert 0 <= new["correct"] <= 12 and new["interval"][0] <= new["accuracy"]
+        assert run["summary"]["frames"] == 12
+        assert set(run["summary"]["thresholds"]) == {"door_open", "car_present"}
+        # the embeddings are cached beside the shared training folder: a second run reuses them
+        again = studio.start_training(studio.settings)
+        second = await _finished(studio, again.id)
+        assert second["summary"]["cached_frames"] == 12
+
+        await studio.deploy(job.id)
+        assert is_head_model(camera_model)  # the configured file name, the head's content
+        assert camera_model.read_bytes() == job.model_path.read_bytes()
+        assert studio.predictor is not None
+        assert studio.predictor.metadata.name == f"garagecam-{data.name}"
+        await studio.rollback()
+        assert camera_model.read_bytes() == tiny_model_path.read_bytes()  # noqa: ASYNC240
+    finally:
+        await studio.close()
+
+
+async def test_the_full_fine_tune_is_an_option_refused_without_pytorch(
+    open_studio: tuple[Studio, str, dict[str, dict[str, int]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from garagecam_core.studio import app as app_module
+
+    studio, url, truth = open_studio
+    monkeypatch.setattr(state_module, "train_available", lambda: False)
+    monkeypatch.setattr(app_module, "train_available", lambda: False)
+    studio.set_labels(truth)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/v1/studio/api/state") as response:
+            train = (await response.json())["train"]
+        assert train["available"] and not train["full_available"]
+        assert "without PyTorch" in train["plan"] and "with PyTorch" in train["full_plan"]
+        async with http.post(f"{url}/v1/studio/api/train", json={"full": True}) as response:
+            body = await response.json()
+    assert body["kind"] == "full" and body["status"] == "unavailable"
+    assert "garagecam-core[train]" in body["error"]

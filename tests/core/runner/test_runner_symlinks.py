@@ -1,0 +1,99 @@
+"""Symlinks in the folders GarageCam owns (issue 21, item 8): the studio never serves or
+scans through a link, and the runner never writes through a planted one."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from garagecam_core.capture import MANIFEST, FrameCapture
+from garagecam_core.metadata import LabelSpec
+from garagecam_core.runner.sinks import DebugSnapshotSink
+from garagecam_core.studio.store import LabelStore
+from tests.core.runner.support import jpeg
+from tests.core.runner.test_runner_debug_snapshots import write_snapshots
+
+SECRET = b"root:x:0:0:precious\n"
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    target = tmp_path / "outside" / "passwd"
+    target.parent.mkdir()
+    target.write_bytes(SECRET)
+    return target
+
+
+def test_scan_skips_links_out_of_the_dataset_and_dangling_ones(
+    tmp_path: Path, outside: Path
+) -> None:
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "real.jpg").write_bytes(jpeg())
+    (root / "leak.jpg").symlink_to(outside)
+    (root / "dangling.jpg").symlink_to(tmp_path / "nothing-here.jpg")
+    store = LabelStore(root)
+    assert sorted(store.scan()) == ["real.jpg"]  # and no FileNotFoundError from the dangling one
+
+
+def test_a_file_replaced_by_a_link_after_the_scan_is_not_read(
+    tmp_path: Path, outside: Path
+) -> None:
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "frame.jpg").write_bytes(jpeg())
+    store = LabelStore(root)
+    frame = store.scan()["frame.jpg"]
+    assert store.read(frame) == jpeg()
+    (root / "frame.jpg").unlink()
+    (root / "frame.jpg").symlink_to(outside)
+    with pytest.raises(OSError):  # ELOOP from O_NOFOLLOW
+        store.read(frame)
+
+
+async def test_debug_manifest_temp_link_is_not_written_through(
+    tiny_model_path: Path, tmp_path: Path, outside: Path
+) -> None:
+    folder = tmp_path / "debug"
+    folder.mkdir()
+    (folder / f"{DebugSnapshotSink.MANIFEST}.tmp").symlink_to(outside)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(jpeg())
+    await write_snapshots(DebugSnapshotSink(folder, max_files=2), tiny_model_path, frames, 2)
+    assert _read(outside) == SECRET
+    assert (folder / DebugSnapshotSink.MANIFEST).is_file()
+
+
+async def test_debug_snapshot_name_taken_by_a_dangling_link_is_not_written_through(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "debug"
+    folder.mkdir()
+    victim = tmp_path / "created-through-the-link.jpg"
+    name = "garagecam-debug_garage_{}_000.jpg"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(1_700_000_000.0))
+    (folder / name.format(stamp)).symlink_to(victim)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(jpeg())
+    await write_snapshots(DebugSnapshotSink(folder, max_files=2), tiny_model_path, frames, 1)
+    assert not victim.exists()
+
+
+def test_capture_manifest_link_is_not_appended_through(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "capture"
+    folder.mkdir()
+    (folder / MANIFEST).symlink_to(outside)
+    capture = FrameCapture(folder, [LabelSpec("door_open")])
+    with pytest.raises(OSError):  # ELOOP from O_NOFOLLOW
+        capture.offer(jpeg(), {"door_open": 0.9}, {"door_open": "on"}, now=1_700_000_000.0)
+    assert outside.read_bytes() == SECRET
+    assert capture.frame_count == 0
+    assert list((folder / "images").iterdir()) == []  # the image of a failed write is removed
