@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import threading
@@ -417,6 +418,33 @@ class FlakyEngine:
 
     async def close(self) -> None:
         await self.engine.close()
+
+
+class UnfamiliarEngine(FlakyEngine):
+    """The real engine, its frames marked unlike anything the model was trained on."""
+
+    async def classify(self, image: bytes, roi: Any = None) -> Any:
+        result = await self.engine.classify(image, roi)
+        return dataclasses.replace(result, novelty=2.0) if self.fail else result
+
+
+async def test_unfamiliar_frames_make_the_states_unknown_and_say_so(
+    host: FakeHost, make_plugin: Any, script: Script
+) -> None:
+    engines: list[UnfamiliarEngine] = []
+
+    def factory(config: ModelConfig) -> Any:
+        engines.append(UnfamiliarEngine(default_engine_factory(config)))
+        return engines[-1]
+
+    run = await running(host, make_plugin, script, engine_factory=factory)
+    camera = run.camera
+    await wait_until(lambda: "door_open off" in camera.gc_status())
+    engines[0].fail = True  # from now on the model says it does not know these frames
+    await wait_until(lambda: camera.gc_status().startswith("Needs labels"))
+    assert "door_open on" not in camera.gc_status()
+    engines[0].fail = False
+    await wait_until(lambda: "door_open off" in camera.gc_status())
 
 
 async def test_engine_failures_then_max_age_takes_the_sensors_offline(

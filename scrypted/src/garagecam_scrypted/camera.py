@@ -418,6 +418,13 @@ class GarageCamCamera(ScryptedDeviceBase, Settings, DeviceProvider, Online):
         if core.last_frame is None:
             return f"Waiting for the first frame; {handle.description}"
         seen = time.strftime("%H:%M:%S", time.localtime(core.last_frame.timestamp))
+        if core.debouncer.unfamiliar:
+            # the model cannot back a state for this camera: say what to do, not just "unknown"
+            return (
+                f"Needs labels: the frames look unlike anything {handle.description} was "
+                f"trained on, so the states are unknown (last frame {seen}); label a few "
+                "frames and train a model for this camera (docs: Learn your camera)"
+            )
         return f"{states} (last frame {seen}); {handle.description}"
 
     # --- DeviceProvider (the sensors) -----------------------------------------------------------
