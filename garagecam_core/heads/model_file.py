@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,8 @@ FORMAT_VERSION = 1
 SUFFIX = ".gcam"
 #: far above any real head (a 1280-d head with 1024 familiarity prototypes is ~3.5 MB)
 MAX_BYTES = 32 * 1024 * 1024
-#: how a head file starts, whitespace aside: the first key written by `to_json`
-_MAGIC = b'{"garagecam": "' + FORMAT.encode() + b'"'
+#: how a head file starts (its first key, as `to_json` writes it; spacing may vary)
+_MAGIC = re.compile(rb'\s*\{\s*"garagecam"\s*:\s*"' + FORMAT.encode() + rb'"')
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -136,7 +137,7 @@ class HeadModel:
 
 def looks_like_head_file(head: bytes) -> bool:
     """True when the first bytes of a file are those of a `.gcam` model."""
-    return head.lstrip()[: len(_MAGIC)] == _MAGIC
+    return _MAGIC.match(head) is not None
 
 
 def _parse_trunk(raw: Any) -> TrunkRef:
@@ -182,6 +183,8 @@ def parse(text: bytes) -> HeadModel:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
         raise HeadFileError(f"not valid JSON ({err})") from err
+    except RecursionError as err:  # a hostile file of deeply nested arrays
+        raise HeadFileError("nested too deeply to be a head model") from err
     if not isinstance(data, dict) or data.get("garagecam") != FORMAT:
         raise HeadFileError("not a GarageCam head model")
     if data.get("format_version") != FORMAT_VERSION:

@@ -81,3 +81,27 @@ def test_a_pte_named_gcam_still_loads_as_what_it_is(tmp_path: Path, tiny_model_p
     renamed = tmp_path / "tiny.gcam"
     renamed.write_bytes(tiny_model_path.read_bytes())
     assert read_metadata(renamed).name == read_metadata(tiny_model_path).name
+
+
+def test_deeply_nested_json_is_one_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.gcam"
+    bomb.write_bytes(
+        b'{"garagecam": "garagecam-head", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    )
+    with pytest.raises(HeadFileError, match="nested too deeply"):
+        read_metadata(bomb)
+
+
+def test_a_pretty_printed_model_is_still_a_model(trained: HeadTrainResult, tmp_path: Path) -> None:
+    pretty = tmp_path / "pretty.gcam"
+    pretty.write_text(json.dumps(json.loads(trained.path.read_text()), indent=2))
+    assert read_metadata(pretty) == read_metadata(trained.path)
+
+
+def test_an_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    big = tmp_path / "big.gcam"
+    with big.open("wb") as handle:
+        handle.write(b'{"garagecam": "garagecam-head", "pad": "')
+        handle.truncate(40 * 1024 * 1024)
+    with pytest.raises(HeadFileError, match="larger than any"):
+        read_metadata(big)
