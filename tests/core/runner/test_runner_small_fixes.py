@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,12 +20,11 @@ from garagecam_core.runner.capture import CaptureSink
 from garagecam_core.runner.metrics import RunnerMetrics
 
 
-async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # The disk stays full: every write fails, and frames not worth keeping (nothing written,
-    # no error) come in between.
-    answers = itertools.cycle(["full", "nothing", "nothing", "full", "nothing"])
+async def _offer_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answers: Iterator[str], count: int
+) -> Any:
+    """Offer `count` frames to a capture sink whose writes answer `answers` in turn: "full"
+    (the disk is full), "kept" (a frame written) or "nothing" (not worth keeping)."""
 
     def offer(*_args: Any) -> dict[str, int]:
         answer = next(answers)
@@ -32,14 +32,24 @@ async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
             raise OSError(errno.ENOSPC, "No space left on device")
         return {"background": 1} if answer == "kept" else {}
 
-    caplog.set_level(logging.INFO, logger="garagecam.runner.capture")
     sink = CaptureSink(RunnerMetrics(), CaptureRules())
     sink.add_camera("garage", tmp_path, [LabelSpec("door_open")])
     monkeypatch.setattr(sink, "_offer_blocking", offer)
     folder = sink._folders["garage"]
     frame: Any = SimpleNamespace(image=b"", classification=SimpleNamespace(probabilities={}))
-    for _ in range(30):
+    for _ in range(count):
         await sink._offer("garage", folder, frame, {})
+    return folder
+
+
+async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The disk stays full: every write fails, and frames not worth keeping (nothing written,
+    # no error) come in between.
+    caplog.set_level(logging.INFO, logger="garagecam.runner.capture")
+    answers = itertools.cycle(["full", "nothing", "nothing", "full", "nothing"])
+    await _offer_frames(tmp_path, monkeypatch, answers, 30)
     messages = [r.getMessage() for r in caplog.records if r.name == runner_capture._LOGGER.name]
     assert len([m for m in messages if "cannot keep frames" in m]) == 1, messages
     assert not [m for m in messages if "kept again" in m], messages
@@ -48,22 +58,9 @@ async def test_capture_warning_does_not_flap_while_the_disk_stays_full(
 async def test_capture_recovery_is_logged_once_frames_are_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    answers = iter(["full", "nothing", "nothing", "kept", "nothing", "kept"])
-
-    def offer(*_args: Any) -> dict[str, int]:
-        answer = next(answers)
-        if answer == "full":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return {"background": 1} if answer == "kept" else {}
-
     caplog.set_level(logging.INFO, logger="garagecam.runner.capture")
-    sink = CaptureSink(RunnerMetrics(), CaptureRules())
-    sink.add_camera("garage", tmp_path, [LabelSpec("door_open")])
-    monkeypatch.setattr(sink, "_offer_blocking", offer)
-    folder = sink._folders["garage"]
-    frame: Any = SimpleNamespace(image=b"", classification=SimpleNamespace(probabilities={}))
-    for _ in range(6):
-        await sink._offer("garage", folder, frame, {})
+    answers = iter(["full", "nothing", "nothing", "kept", "nothing", "kept"])
+    folder = await _offer_frames(tmp_path, monkeypatch, answers, 6)
     assert caplog.text.count("kept again") == 1
     assert not folder.failing
 
