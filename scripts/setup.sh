@@ -123,7 +123,9 @@ runtime_wheel() {  # runtime_wheel RUN PYTHON: build (once per source hash) and 
     local run=$1 python=$2 tag key out
     tag=$($run "$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
     key=$(git ls-files -z runtime | xargs -0 cat | sha256sum | cut -c1-16)
-    out="$cache/build/wheels/runtime-$key-$tag"
+    # Keyed by where it is built too: a wheel built in the sid tree links sid's newer
+    # libstdc++ and does not load on the host (CXXABI_1.3.15), so the host never takes one.
+    out="$cache/build/wheels/runtime-$key-$tag-${run#*_}"
     if ! ls "$out"/garagecam_runtime-*.whl >/dev/null 2>&1; then
         log "Building garagecam-runtime for $tag" >&2
         rm -rf "$out"
@@ -139,7 +141,9 @@ install_runtime() {  # install_runtime RUN PYTHON: install it, and keep a copy i
     local wheel
     wheel=$(runtime_wheel "$1" "$2")
     $1 "$2" -m pip install -q --no-deps --force-reinstall "$wheel"
-    cp "$wheel" build/wheels/  # the Scrypted plugin's install test takes it from there
+    # the host's wheels only: the Scrypted plugin's install test and check_no_torch.sh run on
+    # the host (a sid-built cp313 wheel of the same name would replace the host's)
+    [ "$1" != on_host ] || cp "$wheel" build/wheels/
 }
 
 install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-webpack
