@@ -97,7 +97,6 @@ def test_markdown_has_features_load_and_every_row() -> None:
     assert "❌" in text and "✅" in text
 
 
-@pytest.mark.skipif(not SHIPPED_TRUNK.is_file(), reason="the trunk is not in this checkout")
 def test_trunk_probe_runs_frames_in_a_fresh_process(tmp_path: Path) -> None:
     npy = tmp_path / "x.npy"
     np.save(npy, np.zeros((1, 3, 224, 224), np.float32))
@@ -112,8 +111,8 @@ def test_trunk_probe_runs_frames_in_a_fresh_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not SHIPPED_TRUNK.is_file() or importlib.util.find_spec("efficientnet_lite_pytorch") is None,
-    reason="needs the shipped trunk and the network it was exported from",
+    importlib.util.find_spec("efficientnet_lite_pytorch") is None,
+    reason="needs the network the trunk was exported from (the Python 3.13 venv runs it)",
 )
 def test_trunk_bench_runs_end_to_end() -> None:
     config = TrunkBenchConfig(threads=[1], runs=2, warmup=0, footprint_processes=1,
