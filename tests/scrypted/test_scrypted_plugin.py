@@ -290,11 +290,12 @@ async def test_a_pte_placed_in_the_files_folder_can_be_chosen(
     native_id, camera = await create(plugin, camera_id)
     host.files.mkdir(parents=True, exist_ok=True)
     (host.files / "mine.pte").write_bytes(demo_model_path().read_bytes())
+    (host.files / "learnt.gcam").write_bytes(demo_model_path().read_bytes())
     (host.files / "notes.txt").write_text("not a model")
 
     (Path.cwd() / "shipped.pte").write_bytes(b"baked into the zip's fs/ by --model")
     page = {s["key"]: s for s in await camera.getSettings()}
-    assert page["model"]["choices"] == ["demo", "mine.pte", "shipped.pte"]
+    assert page["model"]["choices"] == ["demo", "learnt.gcam", "mine.pte", "shipped.pte"]
     assert page["model"]["combobox"] is True
     await camera.putSetting("model", "mine.pte")
     assert host.native_ids[native_id].storage["model"] == "mine.pte"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from garagecam_core import demo_model_path
+from garagecam_core.bundle import MODEL_SUFFIXES
 from garagecam_core.debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from garagecam_core.errors import ConfigError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
@@ -247,11 +248,14 @@ def to_storage(value: Any) -> str | None:
 
 
 def find_models(directories: Sequence[Path]) -> list[str]:
-    """`demo` and the `.pte` files placed in the plugin's folders (names, first folder wins)."""
+    """`demo` and the model files (`.pte`, `.gcam`) placed in the plugin's folders (names,
+    first folder wins)."""
     names = [DEMO_MODEL]
     for directory in directories:
         try:
-            found = sorted(p.name for p in directory.glob("*.pte") if p.is_file())
+            found = sorted(
+                p.name for p in directory.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file()
+            )
         except OSError:
             continue
         names += [name for name in found if name not in names]
@@ -342,8 +346,8 @@ def describe(
             {
                 "key": MODEL,
                 "title": TITLES[MODEL],
-                "description": "'demo' (shipped), a .pte placed in the plugin's files folder, "
-                "or an absolute path.",
+                "description": "'demo' (shipped), a model (.gcam or .pte) placed in the "
+                "plugin's files folder, or an absolute path.",
                 "choices": list(models),
                 "combobox": True,
                 "value": _text(values, MODEL) or DEMO_MODEL,
