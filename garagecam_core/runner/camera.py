@@ -230,8 +230,11 @@ class Camera:
                 else:  # fixed rate: the next poll is due `interval` after this one started
                     delay = started + self.interval - time.monotonic()
                 if delay > 0:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that lands as the awaited event fires (fixed in 3.12)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                        async with asyncio.timeout(delay):
+                            await stop.wait()
         finally:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -243,7 +246,10 @@ class Camera:
             self.check_freshness()
             stale_in = self.stale_in() if self._reported_available else None
             self._new_frame.clear()
+            # A few ms past the limit so that the frame is stale when we look again.
+            timeout = None if stale_in is None else max(stale_in, 0.0) + 0.01
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the stop's
+            # cancellation when a frame arrives at that moment, and this loop never ends
             with contextlib.suppress(TimeoutError):
-                # A few ms past the limit so that the frame is stale when we look again.
-                timeout = None if stale_in is None else max(stale_in, 0.0) + 0.01
-                await asyncio.wait_for(self._new_frame.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._new_frame.wait()
