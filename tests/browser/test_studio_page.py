@@ -420,8 +420,27 @@ def test_bulk_accept_confirms_the_suggestions(
                if p != unusable and p not in entered)  # fmt: skip
 
 
-def wait_result(page: Any, timeout: float) -> None:
-    """The run is over and compared with the current model."""
+def start_run(page: Any) -> str:
+    """Click Train and return the new run's id (from the API, not from the page, which may
+    still show the previous run's result for a moment)."""
+    before = {run["id"] for run in api_get(page, "/train")}
+    page.click("#train")
+    for _ in range(600):
+        new = [run["id"] for run in api_get(page, "/train") if run["id"] not in before]
+        if new:
+            return str(new[-1])
+        page.wait_for_timeout(100)
+    raise AssertionError("Train started no run within a minute")
+
+
+def wait_result(page: Any, timeout: float, run_id: str) -> None:
+    """Run `run_id` is over, shown, and compared with the current model."""
+    page.wait_for_function(
+        "(id) => { const s = document.querySelector('#train-status').textContent;"
+        " return s.includes(id) && /done|failed|cancelled/.test(s); }",
+        arg=run_id,
+        timeout=timeout,
+    )
     page.wait_for_selector("#result:not([hidden])", timeout=timeout)
     page.wait_for_function(
         "() => !document.querySelector('#compare').textContent.includes('comparing')"
@@ -437,8 +456,8 @@ def test_train_a_head_compare_deploy_and_roll_back(page: Any, studio: dict[str, 
     assert page.locator("#full").is_checked() is False
     assert page.locator("#full-settings").is_hidden()
     assert "without PyTorch" in page.locator("#train-plan").inner_text()
-    page.click("#train")
-    wait_result(page, 240_000)
+    run_id = start_run(page)
+    wait_result(page, 240_000, run_id)
     status = page.locator("#train-status").inner_text()
     assert "done" in status and "no PyTorch" in status  # the page says what Train does
     run = api_get(page, "/train")[-1]
@@ -487,11 +506,11 @@ def test_the_pytorch_fine_tune_stays_an_option(page: Any) -> None:
     assert "demo model" in page.locator("#train-plan").inner_text()
     page.fill("#epochs", "2")  # tiny: this only shows the option still works
     page.fill("#input-size", "32")
-    page.click("#train")
+    run_id = start_run(page)
     if DOCS:  # the export after the last epoch prints nothing; the page says what it does
         page.wait_for_selector("#train-stage:has-text('exporting')", timeout=600_000)
         shoot(page, "train-export")
-    wait_result(page, 600_000)
+    wait_result(page, 600_000, run_id)
     status = page.locator("#train-status").inner_text()
     assert "done" in status and "epoch 2/2" in status
     assert "fine-tuning the demo model" in status
