@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from real_garages import write_report  # type: ignore[import-not-found]
 
+from garagecam_core.dataset import load_dataset
 from garagecam_core.heads import fit
 from garagecam_core.heads.embeddings import embed_files
 from garagecam_core.heads.trunk import load_trunk
-from garagecam_core.train.dataset import load_dataset
 
 EVAL_FRAMES = 200
 

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from garagecam_core.dataset import load_dataset
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.heads import fit
 from garagecam_core.heads.embeddings import embed_files
 from garagecam_core.heads.trunk import load_trunk
-from garagecam_core.train.dataset import load_dataset
 
 LABELS = ("door_open", "car_present")
 MANIFEST = Path(__file__).parent / "real" / "manifest.csv"

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from real_garages import LABELS, _head_verdicts, _tally, read_photos, write_report  # type: ignore[import-not-found]
 
+from garagecam_core.dataset import load_dataset
 from garagecam_core.heads.embeddings import embed_files
 from garagecam_core.heads.trunk import load_trunk
 from garagecam_core.preprocess import prepare
-from garagecam_core.train.dataset import load_dataset
 
 
 def _speed(path: Path, image: bytes) -> float:

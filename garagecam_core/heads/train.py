@@ -19,10 +19,10 @@ import numpy.typing as npt
 
 from .. import __version__
 from ..capture import write_atomic
+from ..dataset import Dataset, load_dataset
 from ..errors import DatasetError
 from ..metadata import LabelSpec
 from ..roi import Roi
-from ..train.dataset import Dataset, load_dataset
 from . import fit
 from .embeddings import Progress, embed_files
 from .model_file import HeadModel, TrunkRef

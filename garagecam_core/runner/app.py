@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ..camera import Camera, CameraListener
 from ..capture import labels_with_policies
 from ..debounce import Debouncer, LabelPolicy, PolicyError, merge_policies
 from ..discovery import Topics
 from ..engine.base import AsyncEngine, ExecutorEngine
 from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
-from .camera import Camera, CameraListener
+from ..sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
 from .capture import CaptureSink
 from .config import (
     CameraConfig,
@@ -34,7 +35,6 @@ from .metrics import RunnerMetrics
 from .mqtt import Kind, MqttPublisher
 from .priority import Priority, PriorityGate
 from .sinks import DebugSnapshotSink, MetricsSink, MqttSink
-from .sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
 
 if TYPE_CHECKING:
     from ..studio.state import Studio

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..camera import Camera, CameraListener, Frame
 from ..capture import CaptureRules, FrameCapture
 from ..debounce import Transition
 from ..metadata import LabelSpec
-from .camera import Camera, CameraListener, Frame
 from .metrics import RunnerMetrics
 
 _LOGGER = logging.getLogger("garagecam.runner.capture")

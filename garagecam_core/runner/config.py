@@ -26,13 +26,13 @@ from ..errors import ConfigError
 from ..redact import SECRETS, url_secrets
 from ..retained import REPUBLISH_INTERVAL
 from ..roi import Roi
+from ..sources import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     from ..capture import CaptureRules
 
 DEMO_MODEL = "demo"
 DEFAULT_INTERVAL = 10.0
-DEFAULT_MAX_BYTES = 20_000_000
 
 EngineKind = Literal["worker", "local"]
 AuthKind = Literal["basic", "digest"]

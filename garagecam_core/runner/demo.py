@@ -18,9 +18,9 @@ from typing import TextIO
 
 from aiohttp import web
 
+from ..camera import Camera, CameraListener, Frame
 from ..debounce import Transition
 from .app import Runner, run_until_signalled
-from .camera import Camera, CameraListener, Frame
 from .config import (
     CameraConfig,
     EngineKind,

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ..camera import Camera
 from ..engine.base import AsyncEngine
 from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
 from ..roi import Roi
-from .camera import Camera
 from .metrics import CONTENT_TYPE, RunnerMetrics
 
 if TYPE_CHECKING:

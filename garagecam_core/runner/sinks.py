@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..camera import Camera, CameraListener, Frame
 from ..capture import write_atomic
 from ..debounce import State, Transition
 from ..discovery import (
@@ -20,7 +21,6 @@ from ..discovery import (
     state_messages,
 )
 from ..errors import GarageCamError
-from .camera import Camera, CameraListener, Frame
 from .metrics import RunnerMetrics
 from .mqtt import Kind, MqttPublisher
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..capture import MANIFEST
+from ..dataset import IMAGE_SUFFIXES
+from ..dataset import _parse_flag as parse_flag
 from ..errors import DatasetError
-from ..train.dataset import IMAGE_SUFFIXES
-from ..train.dataset import _parse_flag as parse_flag
 
 Layout = Literal["jsonl", "csv", "folders"]
 FileLabels = dict[str, dict[str, int]]  # frame path (POSIX, relative) -> label -> 0/1

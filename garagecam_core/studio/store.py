@@ -30,9 +30,9 @@ from stat import S_ISREG
 from typing import Any
 
 from ..capture import MANIFEST, write_atomic
+from ..dataset import IMAGE_SUFFIXES
+from ..dataset import _parse_flag as _flag  # the dataset's reading of 0/1 values
 from ..errors import ConfigError, DatasetError
-from ..train.dataset import IMAGE_SUFFIXES
-from ..train.dataset import _parse_flag as _flag  # the dataset's reading of 0/1 values
 from . import layouts
 
 LABELS_FILE = "labels.jsonl"

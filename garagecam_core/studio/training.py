@@ -34,9 +34,9 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from ..dataset import MIN_IMAGES
 from ..errors import ConfigError
 from ..metadata import LabelSpec
-from ..train.dataset import MIN_IMAGES
 
 _LOGGER = logging.getLogger(__name__)
 _EPOCH = re.compile(

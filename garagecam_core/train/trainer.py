@@ -27,12 +27,12 @@ import numpy.typing as npt
 from PIL import Image
 
 from .. import __version__
+from ..dataset import MIN_IMAGES, Dataset, Sample, load_dataset, split
 from ..errors import ConfigError, DatasetError, ImageError
 from ..metadata import LabelSpec, ModelMetadata
 from ..preprocess import decode, to_tensor
 from ..roi import Roi
 from .augment import augment
-from .dataset import MIN_IMAGES, Dataset, Sample, load_dataset, split
 from .metrics import evaluate, suggest_thresholds, top1_accuracy
 
 if TYPE_CHECKING:

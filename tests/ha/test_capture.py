@@ -34,8 +34,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core.capture import IMAGES_DIR, MANIFEST, FrameCapture
+from garagecam_core.dataset import load_dataset
 from garagecam_core.studio.store import LabelStore
-from garagecam_core.train.dataset import load_dataset
 
 from .conftest import FakeCamera, ScriptedEngine, make_entry, set_up_entry
 

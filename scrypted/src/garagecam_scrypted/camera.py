@@ -1,6 +1,6 @@
 """One GarageCam device per watched camera: its settings, its sensors and its poll loop.
 
-The loop is the runner's (`garagecam_core.runner.camera.Camera`): snapshot -> engine (off
+The loop is the runner's (`garagecam_core.camera.Camera`): snapshot -> engine (off
 the event loop) -> debouncer -> listeners, failures logged once each way, backoff, and
 `max_age` after which the states are unavailable. Here the listener pushes the debounced
 states to the sensor devices and reports availability through Scrypted's `Online`.
@@ -22,9 +22,9 @@ import scrypted_sdk
 from scrypted_sdk import DeviceProvider, Online, ScryptedDeviceBase, ScryptedInterface, Settings
 from scrypted_sdk.types import Device, DeviceManifest, Setting
 
+from garagecam_core.camera import Camera, CameraListener, Frame
 from garagecam_core.debounce import Debouncer, LabelPolicy, State, Transition, merge_policies
 from garagecam_core.errors import GarageCamError
-from garagecam_core.runner.camera import Camera, CameraListener, Frame
 
 from . import settings as cfg
 from .engines import EngineHandle, Engines

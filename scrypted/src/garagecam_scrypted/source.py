@@ -11,8 +11,7 @@ from scrypted_sdk import ScryptedInterface
 
 from garagecam_core.errors import SourceError
 from garagecam_core.redact import redact_url
-from garagecam_core.runner.config import DEFAULT_MAX_BYTES
-from garagecam_core.runner.sources import check_image
+from garagecam_core.sources import DEFAULT_MAX_BYTES, check_image
 
 DEFAULT_TIMEOUT = 20.0
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")

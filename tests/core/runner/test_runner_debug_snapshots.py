@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from garagecam_core.camera import Camera, Frame
 from garagecam_core.debounce import Debouncer, LabelPolicy, State, Transition
 from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.engine.local import LocalEngine
-from garagecam_core.runner.camera import Camera, Frame
 from garagecam_core.runner.sinks import DebugSnapshotSink
-from garagecam_core.runner.sources import FileSource
+from garagecam_core.sources import FileSource
 from tests.core.runner.support import jpeg
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from garagecam_core.camera import Camera, CameraListener
 from garagecam_core.engine.base import ExecutorEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.app import Runner
-from garagecam_core.runner.camera import Camera, CameraListener
 from garagecam_core.runner.config import parse_config
 from tests.core.runner.support import (
     ALWAYS,

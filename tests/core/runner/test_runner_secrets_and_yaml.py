@@ -13,7 +13,7 @@ import pytest
 from garagecam_core.errors import ConfigError, SourceError
 from garagecam_core.redact import REDACTED, SecretFilter, redact_url, url_secrets
 from garagecam_core.runner.config import load_config
-from garagecam_core.runner.sources import HttpSnapshotSource
+from garagecam_core.sources import HttpSnapshotSource
 from tests.core.runner.support import CameraServer
 
 SECRET = "Hunter2-s3cret"

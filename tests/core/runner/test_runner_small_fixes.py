@@ -124,7 +124,7 @@ async def test_file_source_and_infer_refuse_dev_zero_in_one_line(
 
     from garagecam_core.cli import main
     from garagecam_core.errors import SourceError
-    from garagecam_core.runner.sources import FileSource
+    from garagecam_core.sources import FileSource
 
     with pytest.raises(SourceError, match="not a regular file"):
         await FileSource(Path("/dev/zero")).fetch()

@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 
 from garagecam_core.errors import SourceError
+from garagecam_core.onvif import password_digest
 from garagecam_core.runner.http import start_site
-from garagecam_core.runner.onvif import password_digest
-from garagecam_core.runner.sources import (
+from garagecam_core.sources import (
     FileSource,
     HttpSnapshotSource,
     OnvifSource,
@@ -101,7 +101,7 @@ async def test_tls_failure_has_its_own_reason(
 
 
 def test_basic_auth_header_encoding() -> None:
-    from garagecam_core.runner.sources import basic_auth_header
+    from garagecam_core.sources import basic_auth_header
 
     assert basic_auth_header("admin", "s3cr3t") == "Basic YWRtaW46czNjcjN0"
     # Latin-1 as aiohttp did; what Latin-1 cannot hold goes out as UTF-8
@@ -295,7 +295,7 @@ async def test_onvif_tls_failure_has_its_own_reason(
     session: aiohttp.ClientSession, camera_server: CameraServer
 ) -> None:
     # A camera whose media service URL is https but that does not speak TLS there.
-    from garagecam_core.runner.onvif import OnvifClient
+    from garagecam_core.onvif import OnvifClient
 
     client = OnvifClient(session, "127.0.0.1", camera_server.port)
     url = camera_server.url.replace("http://", "https://") + "?token=0123456789abcdef"

@@ -14,10 +14,10 @@ from garagecam_core.capture import (
     frame_hash,
     hamming,
 )
+from garagecam_core.dataset import load_dataset
 from garagecam_core.errors import ConfigError
 from garagecam_core.metadata import LabelSpec
 from garagecam_core.scenes import generate_scene
-from garagecam_core.train.dataset import load_dataset
 from tests.images import encode, scene, truncated
 
 LABELS = (LabelSpec("door_open", "garage_door", 0.6, 0.4), LabelSpec("car_present", None, 0.7, 0.3))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from garagecam_core.dataset import load_dataset
 from garagecam_core.errors import ConfigError
 from garagecam_core.studio import store as store_module
 from garagecam_core.studio.store import LabelStore
-from garagecam_core.train.dataset import load_dataset
 from tests.images import scene_jpeg
 
 NAMES = ["door_open", "car_present"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from garagecam_core.dataset import load_dataset, split
 from garagecam_core.errors import DatasetError
-from garagecam_core.train.dataset import load_dataset, split
 from tests.images import encode, solid
 
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from garagecam_core.cli import main
+from garagecam_core.dataset import load_dataset
 from garagecam_core.errors import ConfigError
 from garagecam_core.scenes import generate_scene, iter_scenes, parse_sizes, write_dataset
-from garagecam_core.train.dataset import load_dataset
 
 SMALL = ((320, 180),)
 

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import yaml
 from PIL import Image
 
-from ..errors import DatasetError, MetadataError
-from ..metadata import LabelSpec
+from .errors import DatasetError, MetadataError
+from .metadata import LabelSpec
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 MIN_IMAGES = 8

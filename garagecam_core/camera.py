@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..debounce import Debouncer, Transition
-from ..engine.base import AsyncEngine, Classification
-from ..errors import EngineError, GarageCamError, ImageError, SourceError
-from ..roi import Roi
+from .debounce import Debouncer, Transition
+from .engine.base import AsyncEngine, Classification
+from .errors import EngineError, GarageCamError, ImageError, SourceError
+from .roi import Roi
 from .sources import SnapshotSource
 
 _LOGGER = logging.getLogger("garagecam.runner.camera")

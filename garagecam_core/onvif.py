@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 import aiohttp
 
-from ..errors import SourceError
-from ..redact import redact_url
+from .errors import SourceError
+from .redact import redact_url
 
 _LOGGER = logging.getLogger("garagecam.runner.onvif")
 

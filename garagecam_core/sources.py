@@ -18,12 +18,14 @@ from typing import Protocol
 import aiohttp
 from yarl import URL
 
-from ..errors import ImageError, SourceError
-from ..preprocess import read_image_file
-from ..redact import SECRETS, redact_url, url_secrets
+from .errors import ImageError, SourceError
+from .preprocess import read_image_file
+from .redact import SECRETS, redact_url, url_secrets
 
 _LOGGER = logging.getLogger("garagecam.runner.sources")
 
+# The largest snapshot we accept by default: a 4K JPEG is ~2-5 MB, a PNG larger.
+DEFAULT_MAX_BYTES = 20_000_000
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 _CHUNK = 64 * 1024
 
