@@ -17,6 +17,7 @@ from homeassistant.setup import async_setup_component
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core import demo_model_path
 from garagecam_core.engine import Classification, ExecutorEngine, Timings
+from garagecam_core.engine.factory import ModelConfig
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.roi import Roi
 
@@ -30,12 +31,12 @@ def started() -> Iterator[list[tuple[Path, ScriptedEngine]]]:
     """Every worker the pool starts (scripted: no ExecuTorch runtime needed here)."""
     workers: list[tuple[Path, ScriptedEngine]] = []
 
-    def start(path: Path) -> ScriptedEngine:
+    def start(model: ModelConfig) -> ScriptedEngine:
         engine = ScriptedEngine()
-        workers.append((path, engine))
+        workers.append((model.path, engine))
         return engine
 
-    with patch("custom_components.garagecam.inference._start_worker", side_effect=start):
+    with patch("custom_components.garagecam.inference.default_engine_factory", side_effect=start):
         yield workers
 
 
@@ -133,7 +134,7 @@ class SlowToCloseEngine:
 async def test_stop_does_not_wait_for_the_workers_to_exit(hass: HomeAssistant) -> None:
     slow = SlowToCloseEngine()
     with patch(
-        "custom_components.garagecam.inference._start_worker",
+        "custom_components.garagecam.inference.default_engine_factory",
         return_value=ExecutorEngine(slow),
     ):
         entry = await set_up_entry(hass)

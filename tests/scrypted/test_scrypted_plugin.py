@@ -19,6 +19,7 @@ from scrypted_sdk import types as sdk_types
 from garagecam_core import __version__, demo_model_path
 from garagecam_core.bundle import read_metadata
 from garagecam_core.engine.base import AsyncEngine
+from garagecam_core.engine.factory import ModelConfig, default_engine_factory
 from garagecam_core.errors import (
     ConfigError,
     EngineClosedError,
@@ -26,8 +27,6 @@ from garagecam_core.errors import (
     RemoteEngineError,
     WorkerError,
 )
-from garagecam_core.runner.app import default_engine_factory
-from garagecam_core.runner.config import ModelConfig
 from tests.images import truncated
 from tests.scrypted.conftest import TEST_INTERVAL, Clock, Script, wait_until
 from tests.scrypted.host import FakeCamera, FakeHost, check_typed_dict
