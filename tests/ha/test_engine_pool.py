@@ -9,7 +9,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -87,7 +87,33 @@ async def test_a_missing_model_file_is_model_not_found(
     assert started == []
 
 
-async def _set_up_failing(hass: HomeAssistant, data: dict[str, str]) -> object:
+async def test_a_worker_that_cannot_start_is_retried_with_a_clear_reason(
+    hass: HomeAssistant,
+) -> None:
+    """Not an unexpected error with a traceback: the core names the file and the cause."""
+    failure = PermissionError(13, "Permission denied", "/usr/bin/python3")
+    with patch("custom_components.garagecam.inference.default_engine_factory", side_effect=failure):
+        entry = await _set_up_failing(hass, {})
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None and "cannot load demo.gcam: PermissionError" in entry.reason
+
+
+async def test_an_entry_unloaded_after_stop_leaves_a_newer_worker_alone(
+    hass: HomeAssistant, started: list[tuple[Path, ScriptedEngine]]
+) -> None:
+    """Its handle lets go of its own worker (closed at stop), not of the one started since
+    for the same file."""
+    first = await set_up_entry(hass)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    second = await set_up_entry(hass, {"camera": "camera.shed"})
+    assert len(started) == 2 and started[0][1].closed and not started[1][1].closed
+    assert await hass.config_entries.async_unload(first.entry_id)
+    assert not started[1][1].closed
+    assert second.state is ConfigEntryState.LOADED
+
+
+async def _set_up_failing(hass: HomeAssistant, data: dict[str, str]) -> ConfigEntry:
     from .conftest import make_entry
 
     entry = make_entry(data)
