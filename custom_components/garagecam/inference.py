@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def local_model_path(hass: HomeAssistant, model: str) -> Path:
     return path
 
 
-def _stop_listener(pool: EnginePool) -> Callable[[Event], Awaitable[None]]:
+def _stop_listener(pool: EnginePool) -> Callable[[Event], Coroutine[Any, Any, None]]:
     async def stop(_: Event) -> None:
         """Stop every worker: entries are not unloaded when Home Assistant stops. Without
         waiting for the children to exit (a second or two with libtorch loaded): they end
@@ -137,7 +137,7 @@ async def async_create_engine(hass: HomeAssistant, data: Mapping[str, Any]) -> A
         )
     path = local_model_path(hass, data[CONF_MODEL])
     # One worker process per model file: inference never runs in Home Assistant's process.
-    model = ModelConfig(path.name, path, engine="worker", threads=1, timeout=WORKER_TIMEOUT)
+    model = ModelConfig(path.stem, path, engine="worker", threads=1, timeout=WORKER_TIMEOUT)
     return await engine_pool(hass).acquire(model)
 
 
