@@ -33,8 +33,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.garagecam.const import DOMAIN
-from garagecam_core.capture import IMAGES_DIR, MANIFEST, FrameCapture
-from garagecam_core.dataset import load_dataset
+from garagecam_core.capture import FrameCapture
+from garagecam_core.dataset import IMAGES_DIR, MANIFEST, load_dataset
 from garagecam_core.studio.store import LabelStore
 
 from .conftest import FakeCamera, ScriptedEngine, make_entry, set_up_entry

@@ -3,12 +3,14 @@ scans through a link, and the runner never writes through a planted one."""
 
 from __future__ import annotations
 
+import errno
 import time
 from pathlib import Path
 
 import pytest
 
-from garagecam_core.capture import MANIFEST, FrameCapture
+from garagecam_core.capture import FrameCapture
+from garagecam_core.dataset import MANIFEST
 from garagecam_core.metadata import LabelSpec
 from garagecam_core.runner.sinks import DebugSnapshotSink
 from garagecam_core.studio.store import LabelStore
@@ -87,13 +89,14 @@ async def test_debug_snapshot_name_taken_by_a_dangling_link_is_not_written_throu
     assert not victim.exists()
 
 
-def test_capture_manifest_link_is_not_appended_through(tmp_path: Path, outside: Path) -> None:
+def test_capture_manifest_link_is_not_read_nor_written_through(
+    tmp_path: Path, outside: Path
+) -> None:
     folder = tmp_path / "capture"
     folder.mkdir()
     (folder / MANIFEST).symlink_to(outside)
-    capture = FrameCapture(folder, [LabelSpec("door_open")])
-    with pytest.raises(OSError):  # ELOOP from O_NOFOLLOW
-        capture.offer(jpeg(), {"door_open": 0.9}, {"door_open": "on"}, now=1_700_000_000.0)
+    with pytest.raises(OSError) as raised:  # the capture does not open on a planted link
+        FrameCapture(folder, [LabelSpec("door_open")])
+    assert raised.value.errno == errno.ELOOP
     assert outside.read_bytes() == SECRET
-    assert capture.frame_count == 0
-    assert list((folder / "images").iterdir()) == []  # the image of a failed write is removed
+    assert list((folder / "images").iterdir()) == []
