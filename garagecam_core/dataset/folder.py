@@ -33,6 +33,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from ..errors import DatasetError
 from .files import (
     create_new,
     folder_lock,
@@ -281,7 +282,7 @@ class DatasetFolder:
             return 0, None
         try:
             labelled = self.labels.read().paths()
-        except (OSError, ValueError) as err:  # unknown labels: nothing may be deleted
+        except (OSError, DatasetError) as err:  # unknown labels: nothing may be deleted
             return 0, f"{self.labels.path.name} is unreadable ({err}); nothing is deleted"
         evicted = 0
         for entry in list(self._oldest_unlabelled(manifest, labelled)):
