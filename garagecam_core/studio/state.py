@@ -346,7 +346,11 @@ class Studio:
         try:
             for index, frame in enumerate(frames, start=1):
                 progress.done = index
-                image = await asyncio.to_thread(self.store.read, frame)  # never through a link
+                try:  # never through a link: the file may have been swapped since the scan
+                    image = await asyncio.to_thread(self.store.read, frame)
+                except OSError as err:
+                    _LOGGER.info("teacher: skipped %s (%s)", frame.path, err)
+                    continue
                 try:
                     answers = await self.teacher.ask(image, self.names)
                 except UnreadableFrameError as err:
