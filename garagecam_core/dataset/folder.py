@@ -69,15 +69,23 @@ class ManifestEntry:
 
 @dataclass
 class Manifest:
-    entries: list[ManifestEntry] = field(default_factory=list)
-    foreign: list[bytes] = field(default_factory=list)  # lines kept verbatim
+    """The manifest's lines in order: entries, and lines it cannot parse (kept verbatim,
+    where they were)."""
+
+    lines: list[ManifestEntry | bytes] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[ManifestEntry]:
+        """The frames, oldest first."""
+        return [line for line in self.lines if isinstance(line, ManifestEntry)]
 
     @property
     def total_bytes(self) -> int:
         return sum(entry.size for entry in self.entries)
 
     def encode(self) -> bytes:
-        return b"".join(line + b"\n" for line in self.foreign + [e.line for e in self.entries])
+        raws = [line.line if isinstance(line, ManifestEntry) else line for line in self.lines]
+        return b"".join(raw + b"\n" for raw in raws)
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,10 @@ class DatasetFolder:
                 if Path(name).suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
                     continue
                 full = Path(dirpath) / name
-                info = full.lstat()
+                try:
+                    info = full.lstat()
+                except FileNotFoundError:  # deleted since the listing
+                    continue
                 if S_ISREG(info.st_mode):  # a link may point out of the folder, or nowhere
                     rel = full.relative_to(self.root).as_posix()
                     found.append(FrameFile(rel, info.st_size, info.st_mtime_ns))
@@ -156,11 +167,7 @@ class DatasetFolder:
         for raw in data.splitlines():
             if not raw.strip():
                 continue
-            entry = _parse_entry(raw)
-            if entry is None:
-                manifest.foreign.append(raw)
-            else:
-                manifest.entries.append(entry)
+            manifest.lines.append(_parse_entry(raw) or raw)
         return manifest
 
     # -- writing ---------------------------------------------------------------------------
@@ -180,7 +187,7 @@ class DatasetFolder:
             rel = self._create(image, stem)
             record = {"path": rel, "bytes": len(image), **fields}
             line = json.dumps(record).encode("utf-8")
-            manifest.entries.append(ManifestEntry(rel, len(image), record, line))
+            manifest.lines.append(ManifestEntry(rel, len(image), record, line))
             try:
                 write_atomic(self.manifest_path, manifest.encode())
             except BaseException:  # unlisted, the image would never be deleted by the bounds
@@ -206,7 +213,7 @@ class DatasetFolder:
                         line = json.dumps(record).encode("utf-8")
                         adopted.append(ManifestEntry(norm(rel), size, record, line))
             if adopted:
-                manifest.entries[:0] = adopted
+                manifest.lines[:0] = adopted
                 write_atomic(self.manifest_path, manifest.encode())
             return len(adopted)
 
@@ -289,7 +296,7 @@ class DatasetFolder:
             if not over():
                 break
             self._delete(entry)
-            manifest.entries.remove(entry)
+            manifest.lines.remove(entry)
             evicted += 1
         if evicted:
             _LOGGER.info("%s: made room by deleting %d unlabelled frame(s)", self.root, evicted)

@@ -216,6 +216,18 @@ def test_lines_that_are_no_record_are_kept_byte_for_byte(tmp_path: Path) -> None
     assert labels.read().paths() == {"a.jpg", "b.jpg"}
 
 
+def test_manifest_lines_it_cannot_parse_stay_where_they_were(tmp_path: Path) -> None:
+    folder = DatasetFolder(tmp_path)
+    folder.add_frame(image(10), "a", {}, Bounds())
+    with (tmp_path / MANIFEST).open("ab") as handle:
+        handle.write(b"somebody's note\n\xff\xfe\n")
+    folder.add_frame(image(20), "b", {}, Bounds())
+    folder.add_frame(image(30), "c", {}, Bounds(max_frames=2))  # evicts a: a rewrite
+    lines = (tmp_path / MANIFEST).read_bytes().splitlines()
+    assert lines[:2] == [b"somebody's note", b"\xff\xfe"]
+    assert [json.loads(line)["path"] for line in lines[2:]] == ["images/b.jpg", "images/c.jpg"]
+
+
 def test_training_refuses_a_broken_line_with_its_number(tmp_path: Path) -> None:
     for i in range(8):
         (tmp_path / f"{i}.jpg").write_bytes(image(10 + i))
