@@ -54,9 +54,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import demo_model_path
     from ..errors import ConfigError
-    from ..runner.http import is_loopback
     from ..studio.state import default_deploy_target
     from ..studio.teacher import TeacherConfig
+    from ..web import is_loopback
 
     token = args.token or os.environ.get(_TOKEN_ENV) or None
     if not is_loopback(args.host) and not token:

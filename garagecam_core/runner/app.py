@@ -102,6 +102,7 @@ class Runner:
                     max_inflight_bytes=http.max_inflight_bytes or http.max_body_bytes,
                     max_queued_requests=http.max_queued_requests,
                     open_metrics=http.open_metrics,
+                    ingress_gateway=http.ingress_gateway,
                 )
                 if self.config.studio is not None:
                     self.studio = await self._start_studio()
@@ -109,10 +110,13 @@ class Runner:
                 await self.http.start()
                 if self.studio is not None:
                     _LOGGER.info(
-                        "Studio pages on http://%s:%d/studio/ (%s)",
+                        "Studio pages on http://%s:%d/studio/ (%s%s)",
                         http.host,
                         self.http.port,
                         "API token required" if http.token else "no token: this machine only",
+                        f"; Home Assistant ingress from {http.ingress_gateway}"
+                        if http.ingress_gateway
+                        else "",
                     )
         except BaseException:
             await self.stop()

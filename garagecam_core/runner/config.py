@@ -28,6 +28,7 @@ from ..redact import SECRETS, url_secrets
 from ..retained import REPUBLISH_INTERVAL
 from ..roi import Roi
 from ..sources import DEFAULT_MAX_BYTES
+from ..web import IPAddress, gateway_address
 
 if TYPE_CHECKING:
     from ..capture import CaptureRules
@@ -128,6 +129,8 @@ class HttpConfig:
     max_inflight_bytes: int | None = None  # classify bodies in memory; None: max_body_bytes
     max_queued_requests: int = 4  # waiting unread; beyond: 503 busy
     open_metrics: bool = False  # /metrics without the token (and without states)
+    # Home Assistant add-on: the Supervisor's address; its ingress requests open the studio
+    ingress_gateway: IPAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,18 @@ _positive = vol.All(_number, vol.Range(min=0, min_included=False))
 _port = vol.All(_integer, vol.Range(min=1, max=65535))
 _fraction = vol.All(_number, vol.Range(min=0.0, max=1.0))
 _str = vol.All(str, vol.Length(min=1))
+
+
+def _ingress_gateway(value: Any) -> IPAddress | None:
+    """The Supervisor's address (the add-on writes it); null: no ingress."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise vol.Invalid(f"expected an IP address as a string, got {type(value).__name__}")
+    try:
+        return gateway_address(value)
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
 
 
 def _roi(value: Any) -> Roi:
@@ -359,6 +374,7 @@ _HTTP = vol.Schema(
             _integer, vol.Range(min=0, max=1024)
         ),
         vol.Optional("open_metrics", default=False): bool,
+        vol.Optional("ingress_gateway"): _ingress_gateway,
     }
 )
 

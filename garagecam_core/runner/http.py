@@ -10,7 +10,12 @@
 When a token is configured every `/v1/` route needs `Authorization: Bearer <token>`
 (compared in constant time), and so does `/metrics`, which carries the same door states;
 `open_metrics` leaves `/metrics` open without the state and probability series. `/healthz`
-stays open for probes.
+stays open for probes. The rules are the library's (`garagecam_core.web`).
+
+With the studio mounted (`/studio/`, `/v1/studio/`) and `ingress_gateway` set (the add-on:
+the Supervisor's address), the studio's paths need no token for requests from that address
+carrying `X-Ingress-Path` (Home Assistant's ingress authenticated the user); every other
+request, and every other path (`/v1/classify` too), keeps the token.
 
 Classify bodies held in memory at once are bounded by `max_inflight_bytes` (by default one
 maximum-size body, or many small snapshots); up to `max_queued_requests` more wait before
@@ -24,16 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hmac
+import functools
 import io
-import ipaddress
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -42,10 +46,18 @@ from ..camera import Camera
 from ..engine.base import AsyncEngine
 from ..errors import ConfigError, EngineError, ImageError, InvalidOutputError
 from ..roi import Roi
+from ..studio import app as studio_app
+from ..studio.state import Studio
+from ..web import (
+    IPAddress,
+    encoding_middleware,
+    ingress_middleware,
+    is_loopback,
+    needs_token,
+    no_path,
+    token_middleware,
+)
 from .metrics import CONTENT_TYPE, RunnerMetrics
-
-if TYPE_CHECKING:
-    from ..studio.state import Studio
 
 _LOGGER = logging.getLogger("garagecam.runner.http")
 
@@ -64,6 +76,7 @@ class ApiContext:
     max_inflight_bytes: int = 20_000_000
     max_queued_requests: int = 4
     open_metrics: bool = False
+    ingress_gateway: IPAddress | None = None  # the Supervisor's address, behind ingress
 
 
 class BodyBudget:
@@ -136,46 +149,6 @@ def _json(data: Any, status: int = 200) -> web.Response:
         text = json.dumps({"error": "invalid_number", "message": "the answer held NaN or infinity"})
         status = 500
     return web.Response(text=text, status=status, content_type="application/json")
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    context = request.app[CONTEXT]
-    token = context.token
-    if token is not None and _needs_token(context, request.path):
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            return _error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
-        try:
-            # aiohttp keeps undecodable header bytes as surrogates; they cannot be a token.
-            given_bytes = given.strip().encode("utf-8")
-        except UnicodeEncodeError:
-            return _error(401, "the Authorization header is not valid UTF-8 text", "unauthorized")
-        if not hmac.compare_digest(given_bytes, token.encode()):
-            return _error(403, "the bearer token is not valid", "forbidden")
-    return await handler(request)
-
-
-@web.middleware
-async def encoding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse compressed bodies unread: the server never inflates them (`SERVER_OPTIONS`), and
-    a handler must not mistake gzip bytes for an image or their size for the image's."""
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
-        response = _error(
-            415,
-            "compressed request bodies (Content-Encoding) are not accepted: "
-            "send the image bytes as they are",
-            "unsupported_encoding",
-        )
-        response.force_close()  # the body stays unread: the connection cannot be reused
-        return response
-    return await handler(request)
-
-
-def _needs_token(context: ApiContext, path: str) -> bool:
-    return path.startswith("/v1/") or (path == "/metrics" and not context.open_metrics)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -419,16 +392,20 @@ _BAD_REQUESTS = _OneLineBadRequests()
 
 def create_app(context: ApiContext, studio: Studio | None = None) -> web.Application:
     """The API; with `studio`, also the studio's page and its API under /v1/studio/ (behind
-    the same token; without a token, for loopback clients only: see the studio's guard)."""
+    the same token; without a token, for loopback clients only: see the studio's guard;
+    ingress requests from `context.ingress_gateway` need neither, for the studio only)."""
     server_logger = logging.getLogger("aiohttp.server")
     if _BAD_REQUESTS not in server_logger.filters:
         server_logger.addFilter(_BAD_REQUESTS)
-    middlewares: list[Any] = [auth_middleware]
+    middlewares: list[Any] = [encoding_middleware]
+    if context.ingress_gateway is not None:
+        middlewares.append(ingress_middleware(context.ingress_gateway))
+    ingress_open: Callable[[str], bool] = no_path
     if studio is not None:
-        from ..studio import app as studio_app  # it imports this module: not at the top
-
-        middlewares.insert(0, studio_app.guard(not context.token))
-    middlewares.insert(0, encoding_middleware)
+        middlewares.append(studio_app.guard(not context.token))
+        ingress_open = studio_app.is_studio_path
+    protected = functools.partial(needs_token, open_metrics=context.open_metrics)
+    middlewares.append(token_middleware(context.token, protected, ingress_open))
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(middlewares=middlewares, client_max_size=context.max_body_bytes + 1024)
     app[CONTEXT] = context
@@ -448,7 +425,7 @@ def create_app(context: ApiContext, studio: Studio | None = None) -> web.Applica
 #: aiohttp inflates a compressed body as it arrives, before any middleware or token check,
 #: and (before aiohttp 3.13.3, which Home Assistant 2025.8's pin 3.12.15 predates) without a
 #: bound: 1 MB of gzip became 1 GiB in memory. So the server never inflates
-#: (`encoding_middleware` answers 415), and never reads a body its handler left unread
+#: (`web.encoding_middleware` answers 415), and never reads a body its handler left unread
 #: (no lingering: a refused request's body is not drained, the connection is closed).
 #: An idle keep-alive connection, or one slow to send its next request head, is closed after
 #: `keepalive_timeout` (aiohttp's default is an hour).
@@ -565,18 +542,6 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
         raise
     sockets = getattr(site._server, "sockets", None) or []  # the bound port is nowhere else
     return runner, int(sockets[0].getsockname()[1]) if sockets else port
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address or Host name stays on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
-    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 class HttpServer:

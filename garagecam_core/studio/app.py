@@ -1,10 +1,13 @@
 """The studio's web app (aiohttp): static page at `/studio/`, JSON API under `/v1/studio/`.
 
-The API lives under `/v1/` so the runner's own token middleware guards it (imported from
-`runner.http`, not copied): with a token, every API call needs `Authorization: Bearer`;
-the page itself holds no data and asks for the token. Without a token the studio only
-answers requests whose Host is the loopback address it listens on (no DNS rebinding), and
-every POST must be `application/json` (a cross-site form cannot send that without CORS).
+The rules are the library's (`garagecam_core.web`), the same the runner applies: with a token,
+every API call needs `Authorization: Bearer`; the page itself holds no data and asks for the
+token. Without a token the studio only answers requests from this machine whose Host is a
+loopback name (no DNS rebinding). Every POST must be `application/json` (a cross-site form
+cannot send that without CORS). Served by a runner behind Home Assistant's ingress, requests
+the runner's ingress middleware marked (from the Supervisor, with `X-Ingress-Path`) need
+neither: Home Assistant authenticated the user. The page uses relative URLs only, so it works
+under the ingress prefix without reflecting any header.
 """
 
 from __future__ import annotations
@@ -15,16 +18,16 @@ import io
 import logging
 import mimetypes
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from PIL import Image
 
 from ..errors import ConfigError, GarageCamError
-from ..runner.http import CONTEXT, ApiContext, auth_middleware, encoding_middleware, is_loopback
-from ..runner.metrics import RunnerMetrics
+from ..web import encoding_middleware, ingress_path, loopback_refusal, token_middleware
 from .state import Studio
 from .training import INSTALL_HINT, TrainSettings, train_available
 
@@ -34,57 +37,56 @@ STUDIO = web.AppKey("garagecam_studio", Studio)
 THUMB_SIDE = 360
 _THUMBS = 600  # thumbnails kept in memory (about 20 kB each)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+#: where the studio's pages and API live (what `guard` guards, what ingress may open)
+PATHS = ("/studio/", "/v1/studio/")
 
 
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+def is_studio_path(path: str) -> bool:
+    return path.startswith(PATHS)
 
 
-def _host_name(host: str) -> str:
-    """`Host` header without its port (`[::1]:8080` -> `[::1]`)."""
-    host = host.lower()
-    if host.startswith("["):
-        return host.partition("]")[0] + "]"
-    return host.partition(":")[0]
+def _headers(framed_by_self: bool) -> dict[str, str]:
+    """Security headers; under ingress Home Assistant shows the page in an iframe of its own
+    origin (the sidebar panel), so `frame-ancestors` allows that origin, and only there."""
+    ancestors = "'self'" if framed_by_self else "'none'"
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+            f"script-src 'self'; connect-src 'self'; frame-ancestors {ancestors}; "
+            "base-uri 'none'; form-action 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
 
 
 def guard(loopback_only: bool) -> Any:
-    """Middleware: Host and client address checks (when `loopback_only`), JSON-only POSTs,
-    errors as 400 JSON, security headers. The runner adds it too when it serves the studio."""
+    """Middleware: Host and client address checks (when `loopback_only`, except for ingress
+    requests), JSON-only POSTs, errors as 400 JSON, security headers. The runner adds it too
+    when it serves the studio."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(("/studio/", "/v1/studio/")):
+        if not is_studio_path(request.path):
             return await handler(request)  # the runner's own routes, when it hosts the studio
-        host = _host_name(request.host or "")
-        if loopback_only and host not in LOOPBACK_NAMES:
-            return _error(421, f"unexpected Host {host!r}; open the studio by 127.0.0.1")
-        # The Host header is the client's to write: a runner listening beyond loopback
-        # without a token serves the studio to this machine only.
-        if loopback_only and not is_loopback(request.remote or ""):
-            return _error(403, "without a token the studio answers only this machine")
+        ingress = ingress_path(request) is not None
+        if loopback_only and not ingress:
+            refusal = loopback_refusal(request)
+            if refusal is not None:
+                return _error(refusal.status, refusal.message)
         if request.method == "POST" and request.content_type != "application/json":
             return _error(415, "send JSON (Content-Type: application/json)")
         try:
             response = await handler(request)
         except (ConfigError, GarageCamError) as err:
             response = _error(400, str(err))
-        response.headers.update(_HEADERS)
+        response.headers.update(_headers(framed_by_self=ingress))
         return response
 
     return guard
@@ -277,6 +279,7 @@ async def rollback(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """The studio's routes; also what the runner adds to its own app to serve the studio."""
     app[THUMBS] = _Thumbs()
+    app.router.add_get("/", _redirect)
     app.router.add_get("/studio/", index)
     app.router.add_static("/studio/static/", STATIC)
     api = "/v1/studio/api"
@@ -297,17 +300,15 @@ def add_routes(app: web.Application) -> None:
 
 
 async def _redirect(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/studio/")
+    # relative: under an ingress prefix `<prefix>/` must lead to `<prefix>/studio/`
+    raise web.HTTPFound("studio/")
 
 
 def create_app(studio: Studio, token: str | None) -> web.Application:
     """Standalone studio app; without a token it answers only to loopback Host names."""
-    app = web.Application(middlewares=[encoding_middleware, guard(not token), auth_middleware])
-    # The runner's auth middleware reads the token from its ApiContext.
-    app[CONTEXT] = ApiContext(
-        engines={}, cameras={}, metrics=RunnerMetrics(), health=list, token=token
+    app = web.Application(
+        middlewares=[encoding_middleware, guard(not token), token_middleware(token)]
     )
     app[STUDIO] = studio
-    app.router.add_get("/", _redirect)
     add_routes(app)
     return app

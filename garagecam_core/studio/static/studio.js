@@ -1,7 +1,9 @@
 // GarageCam studio page: plain JavaScript, no build step, everything served locally.
 "use strict";
 
-const API = "/v1/studio/api";
+// Relative to the page (/studio/): the same URL works under a proxy's prefix, such as Home
+// Assistant's ingress path, without the page knowing the prefix.
+const API = "../v1/studio/api";
 const $ = (id) => document.getElementById(id);
 
 let token = sessionStorage.getItem("garagecam-token") || "";
