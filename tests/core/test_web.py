@@ -185,7 +185,10 @@ async def test_a_studio_bound_to_another_loopback_address_answers_its_own_name()
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        async with client("127.0.0.2") as session, session.get(f"http://127.0.0.2:{port}/page") as r:
+        async with (
+            client("127.0.0.2") as session,
+            session.get(f"http://127.0.0.2:{port}/page") as r,
+        ):
             assert r.status == 200
     finally:
         await runner.cleanup()
