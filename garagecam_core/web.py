@@ -93,6 +93,7 @@ def token_middleware(
 
 # --- loopback -------------------------------------------------------------------------------
 
+
 def is_loopback(host: str) -> bool:
     """Whether a bind address, client address or Host name stays on this machine."""
     if host == "localhost":
