@@ -9,9 +9,9 @@
 - **Home Assistant ingress**: behind the Supervisor, the add-on's web pages are proxied by the
   Supervisor, from its own address on the add-on network (172.30.32.2), with `X-Ingress-Path:
   /api/hassio_ingress/<token>` set by Home Assistant, which authenticated the user.
-  `ingress_middleware(gateway)` marks such a request (`ingress_path`); the apps decide what a
-  marked request may skip (the runner: the token, for the studio's paths only). The same
-  header from any other address is ignored.
+  `accept_ingress(app, gateway)` lets an app's rules see such a request (`ingress_path`);
+  the apps decide what it may skip (the runner: the token, for the studio's paths only).
+  The same header from any other address is ignored.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def token_middleware(
     ingress_open: Callable[[str], bool] = no_path,
 ) -> Middleware:
     """Middleware: `protected` paths need the bearer token (when there is one), except the
-    `ingress_open` paths for requests `ingress_middleware` marked."""
+    `ingress_open` paths for ingress requests (`ingress_path`)."""
 
     @web.middleware
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -172,7 +172,6 @@ INGRESS_PATH_HEADER: Final = "X-Ingress-Path"
 SUPERVISOR_GATEWAY: Final = "172.30.32.2"
 #: `/api/hassio_ingress/<token>`, the token from `secrets.token_urlsafe`
 _INGRESS_PATH_RE: Final = re.compile(r"/api/hassio_ingress/[A-Za-z0-9_-]{1,128}")
-_INGRESS_MARK: Final = "garagecam_ingress_path"
 
 
 def gateway_address(value: str) -> IPAddress:
@@ -185,22 +184,31 @@ def gateway_address(value: str) -> IPAddress:
     return address
 
 
-def ingress_middleware(gateway: IPAddress) -> Middleware:
-    """Middleware: marks a request from `gateway` carrying one valid `X-Ingress-Path` (read
-    it with `ingress_path`). It refuses nothing: an unmarked request keeps the usual rules."""
+@dataclass(frozen=True)
+class IngressRule:
+    """Requests from `gateway` carrying one valid `X-Ingress-Path` are ingress requests."""
 
-    @web.middleware
-    async def mark_ingress(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if _address(request.remote or "") == gateway:
-            values = request.headers.getall(INGRESS_PATH_HEADER, [])
-            if len(values) == 1 and _INGRESS_PATH_RE.fullmatch(values[0]):
-                request[_INGRESS_MARK] = values[0]
-        return await handler(request)
+    gateway: IPAddress
 
-    return mark_ingress
+    def path(self, request: web.Request) -> str | None:
+        if _address(request.remote or "") != self.gateway:
+            return None  # the header from anywhere else is anyone's to write
+        values = request.headers.getall(INGRESS_PATH_HEADER, [])
+        if len(values) == 1 and _INGRESS_PATH_RE.fullmatch(values[0]):
+            return values[0]
+        return None
+
+
+INGRESS: Final = web.AppKey("garagecam_ingress", IngressRule)
+
+
+def accept_ingress(app: web.Application, gateway: IPAddress) -> None:
+    """Let `app`'s rules see ingress requests from `gateway` (`ingress_path`). It refuses
+    nothing: a request that is not one keeps the usual rules."""
+    app[INGRESS] = IngressRule(gateway)
 
 
 def ingress_path(request: web.Request) -> str | None:
-    """The ingress prefix of a request `ingress_middleware` marked; None for every other."""
-    value = request.get(_INGRESS_MARK)
-    return value if isinstance(value, str) else None
+    """The ingress prefix of an ingress request to an app that accepts them; else None."""
+    rule = request.app.get(INGRESS)
+    return rule.path(request) if rule is not None else None

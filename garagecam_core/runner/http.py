@@ -50,8 +50,8 @@ from ..studio import app as studio_app
 from ..studio.state import Studio
 from ..web import (
     IPAddress,
+    accept_ingress,
     encoding_middleware,
-    ingress_middleware,
     is_loopback,
     needs_token,
     no_path,
@@ -398,8 +398,6 @@ def create_app(context: ApiContext, studio: Studio | None = None) -> web.Applica
     if _BAD_REQUESTS not in server_logger.filters:
         server_logger.addFilter(_BAD_REQUESTS)
     middlewares: list[Any] = [encoding_middleware]
-    if context.ingress_gateway is not None:
-        middlewares.append(ingress_middleware(context.ingress_gateway))
     ingress_open: Callable[[str], bool] = no_path
     if studio is not None:
         middlewares.append(studio_app.guard(not context.token))
@@ -409,6 +407,8 @@ def create_app(context: ApiContext, studio: Studio | None = None) -> web.Applica
     # client_max_size also bounds the body; our own check gives the friendlier 413 JSON.
     app = web.Application(middlewares=middlewares, client_max_size=context.max_body_bytes + 1024)
     app[CONTEXT] = context
+    if context.ingress_gateway is not None:
+        accept_ingress(app, context.ingress_gateway)
     if studio is not None:
         app[studio_app.STUDIO] = studio
         studio_app.add_routes(app)

@@ -4,8 +4,8 @@ The rules are the library's (`garagecam_core.web`), the same the runner applies:
 every API call needs `Authorization: Bearer`; the page itself holds no data and asks for the
 token. Without a token the studio only answers requests from this machine whose Host is a
 loopback name (no DNS rebinding). Every POST must be `application/json` (a cross-site form
-cannot send that without CORS). Served by a runner behind Home Assistant's ingress, requests
-the runner's ingress middleware marked (from the Supervisor, with `X-Ingress-Path`) need
+cannot send that without CORS). Served by a runner behind Home Assistant's ingress, ingress
+requests (from the Supervisor's address, with `X-Ingress-Path`: `web.ingress_path`) need
 neither: Home Assistant authenticated the user. The page uses relative URLs only, so it works
 under the ingress prefix without reflecting any header.
 """

@@ -1,5 +1,5 @@
 """The library's HTTP rules (`garagecam_core.web`) on a real aiohttp server over real sockets:
-the bearer token, the loopback rules, the encoding refusal and the ingress mark.
+the bearer token, the loopback rules, the encoding refusal and ingress requests.
 
 The server listens on 127.0.0.1; a client bound to 127.0.0.2 (another loopback address,
 routable on Linux without set-up) is "another address", so the peer checks run for real.
@@ -24,7 +24,7 @@ GATEWAY = ipaddress.ip_address("127.0.0.1")
 
 
 async def echo(request: web.Request) -> web.Response:
-    """What the rules let through, and the ingress prefix the request was marked with."""
+    """What the rules let through, and the request's ingress prefix (`ingress_path`)."""
     return web.json_response({"path": request.path, "ingress": rules.ingress_path(request)})
 
 
@@ -32,8 +32,10 @@ def studio_or_api(path: str) -> bool:
     return path.startswith("/v1/studio/")
 
 
-def build(middlewares: list[Any]) -> web.Application:
+def build(middlewares: list[Any], gateway: Any = None) -> web.Application:
     app = web.Application(middlewares=middlewares)
+    if gateway is not None:
+        rules.accept_ingress(app, gateway)
     for path in ("/v1/classify", "/v1/studio/api/state", "/metrics", "/healthz", "/page"):
         app.router.add_route("*", path, echo)
     return app
@@ -234,10 +236,7 @@ def test_a_gateway_that_is_not_an_address_is_refused_in_one_line(value: str) -> 
 
 
 def ingress_app() -> web.Application:
-    return build([
-        rules.ingress_middleware(GATEWAY),
-        rules.token_middleware(TOKEN, ingress_open=studio_or_api),
-    ])  # fmt: skip
+    return build([rules.token_middleware(TOKEN, ingress_open=studio_or_api)], GATEWAY)
 
 
 async def test_the_gateway_with_the_ingress_path_opens_the_studio_paths_only() -> None:
@@ -291,7 +290,7 @@ async def test_two_ingress_paths_are_not_ingress() -> None:
             assert response.status == 401
 
 
-async def test_without_the_ingress_middleware_the_header_means_nothing() -> None:
+async def test_an_app_that_accepts_no_ingress_ignores_the_header() -> None:
     app = build([rules.token_middleware(TOKEN, ingress_open=studio_or_api)])
     async with serving(app) as url, client("127.0.0.1") as gateway:
         headers = {"X-Ingress-Path": PREFIX}
