@@ -241,7 +241,7 @@ async def test_settings_round_trip_and_apply_without_restart(
             ConfigError,
             "door_open ON threshold 0.005 is below door_open OFF threshold",
         ),
-        ("on_threshold:door_open", 2, ConfigError, "door_open ON threshold: value must be at most 1"),
+        ("on_threshold:door_open", 2, ConfigError, "ON threshold: value must be at most 1"),
         ("on_threshold:no_such_label", 0.5, ConfigError, ""),
         (
             "mode",

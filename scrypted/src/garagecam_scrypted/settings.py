@@ -18,7 +18,6 @@ from garagecam_core.errors import ConfigError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.options import (
     DEFAULT_INTERVAL,
-    DEMO_MODEL,
     MAX_CONFIRM_FRAMES,
     MAX_INTERVAL,
     CameraOptions,
@@ -27,6 +26,8 @@ from garagecam_core.options import (
 from garagecam_core.roi import Roi
 
 Mode = Literal["local", "remote"]
+
+DEMO_MODEL = core_options.DEMO_MODEL
 
 #: the interval the page suggests at least (the options take any positive number)
 SUGGESTED_MIN_INTERVAL = 1.0
