@@ -48,13 +48,15 @@ LABEL_FIELDS: Final = frozenset({"on_threshold", "off_threshold", "confirm_frame
 
 class OptionError(ConfigError):
     """One option is wrong: `field` names it, `code` is a stable key front ends translate,
-    `detail` says what is expected, without the value."""
+    `detail` says what is expected, without the value; `about` what else it concerns, when
+    that is not the value (the reserved topic a prefix runs into)."""
 
-    def __init__(self, field: str, code: str, detail: str) -> None:
+    def __init__(self, field: str, code: str, detail: str, about: str = "") -> None:
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.code = code
         self.detail = detail
+        self.about = about
 
 
 class OptionsError(ConfigError):
@@ -349,7 +351,10 @@ def check_topics(
         if topics_overlap(discovery_prefix, topic):
             problems.append(
                 OptionError(
-                    "discovery_prefix", "reserved_topic", f"{topic!r} belongs to another publisher"
+                    "discovery_prefix",
+                    "reserved_topic",
+                    f"{topic!r} belongs to another publisher",
+                    about=topic,
                 )
             )
     return problems
