@@ -418,7 +418,9 @@ class CameraOptions:
                 parsed["runner_url"] = check_runner_url(values.get("runner_url"))
             except OptionError as err:
                 problems.append(err)
-        problems += _cross_checks(parsed, list(reserved_topics))
+        # the topics are checked when given: a front end without MQTT keeps the defaults
+        topics = any(not _absent(values.get(k)) for k in ("discovery_prefix", "base_topic"))
+        problems += _cross_checks(parsed, list(reserved_topics) if topics else None)
         if problems:
             raise OptionsError(problems)
         return cls(**parsed)
@@ -441,8 +443,8 @@ def _default(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def _cross_checks(parsed: Mapping[str, Any], reserved: list[str]) -> list[OptionError]:
-    """Rules between fields, on the fields that parsed."""
+def _cross_checks(parsed: Mapping[str, Any], reserved: list[str] | None) -> list[OptionError]:
+    """Rules between fields, on the fields that parsed (topics: unless `reserved` is None)."""
     problems = []
     interval, max_age = parsed.get("interval"), parsed.get("max_age")
     if interval is not None and max_age is not None and max_age < interval:
@@ -454,7 +456,7 @@ def _cross_checks(parsed: Mapping[str, Any], reserved: list[str]) -> list[Option
                 "unavailable between two polls",
             )
         )
-    if "discovery_prefix" in parsed and "base_topic" in parsed:
+    if reserved is not None and "discovery_prefix" in parsed and "base_topic" in parsed:
         problems += check_topics(parsed["discovery_prefix"], parsed["base_topic"], reserved)
     return problems
 
