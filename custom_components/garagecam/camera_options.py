@@ -44,6 +44,29 @@ _LABEL_KEYS: Final = {
     "off_threshold": CONF_OFF_THRESHOLD,
     "confirm_frames": CONF_CONFIRM_FRAMES,
 }
+#: a problem's translation key: by field and code first, else by field (labels: the last part)
+_CODE_ERRORS: Final = {
+    ("discovery_prefix", "invalid_topic"): "invalid_prefix",
+    ("runner_url", "url_credentials"): "url_credentials",
+    ("max_age", "below_interval"): "max_age_below_interval",
+}
+_FIELD_ERRORS: Final = {
+    "interval": "invalid_interval",
+    "roi": "invalid_roi",
+    "max_age": "invalid_max_age",
+    "runner_url": "invalid_url",
+    "runner_token": "invalid_token",
+    "discovery_prefix": "reserved_prefix",  # inside the bridge's or the runner's topics
+    "on_threshold": "invalid_thresholds",
+    "off_threshold": "invalid_thresholds",
+    "confirm_frames": "invalid_confirm_frames",
+}
+_DUPLICATE_PREFIX: Final = "duplicate_prefix"  # inside Home Assistant's own discovery topics
+_UNKNOWN: Final = "unknown"
+#: every key `form_errors` can give (all translated)
+ERROR_KEYS: Final = frozenset(
+    {*_CODE_ERRORS.values(), *_FIELD_ERRORS.values(), _DUPLICATE_PREFIX, _UNKNOWN}
+)
 
 
 def camera_options(values: Mapping[str, Any], *, remote: bool = False) -> CameraOptions:
@@ -62,33 +85,20 @@ def form_errors(err: OptionsError) -> dict[str, str]:
     """The form's `errors`: each problem under its field, as a translation key."""
     errors: dict[str, str] = {}
     for problem in err.problems:
-        key = _form_key(problem.field)
-        errors.setdefault(key, _error_key(problem))
+        errors.setdefault(_form_key(problem.field), _error_key(problem))
     return errors
 
 
 def _form_key(field: str) -> str:
     if field.startswith("labels."):
-        return _LABEL_KEYS.get(field.rpartition(".")[2], "base")
-    return _KEYS.get(field, "base")
+        return _LABEL_KEYS.get(field.rpartition(".")[2]) or "base"
+    return _KEYS.get(field) or "base"
 
 
 def _error_key(problem: OptionError) -> str:
-    field, code = problem.field, problem.code
+    field = problem.field
     if field.startswith("labels."):
-        confirm = field.endswith("confirm_frames")
-        return "invalid_confirm_frames" if confirm else "invalid_thresholds"
-    if field == "discovery_prefix":
-        if code == "invalid_topic":
-            return "invalid_prefix"
-        return "duplicate_prefix" if problem.about == HA_DISCOVERY_PREFIX else "reserved_prefix"
-    if field == "runner_url":
-        return "url_credentials" if code == "url_credentials" else "invalid_url"
-    if field == "max_age" and code == "below_interval":
-        return "max_age_below_interval"
-    return {
-        "interval": "invalid_interval",
-        "roi": "invalid_roi",
-        "max_age": "invalid_max_age",
-        "runner_token": "invalid_token",
-    }.get(field, "unknown")
+        field = field.rpartition(".")[2]
+    if problem.about == HA_DISCOVERY_PREFIX:
+        return _DUPLICATE_PREFIX
+    return _CODE_ERRORS.get((field, problem.code)) or _FIELD_ERRORS.get(field) or _UNKNOWN
