@@ -216,8 +216,7 @@ class LoadedProgram:
 
     def probabilities(self, tensor: npt.NDArray[np.float32]) -> dict[str, float]:
         """`run`, with each probability named by its label."""
-        values = self.run(tensor)
-        return {name: float(v) for name, v in zip(self.metadata.label_names, values, strict=True)}
+        return self.metadata.named(self.run(tensor))
 
 
 def load_program(

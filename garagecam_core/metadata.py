@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
@@ -171,6 +172,10 @@ class ModelMetadata:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def named(self, values: Iterable[float]) -> dict[str, float]:
+        """A model's outputs (one per label, in label order) by label name."""
+        return {name: float(v) for name, v in zip(self.label_names, values, strict=True)}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -60,9 +60,7 @@ class LocalEngine(ClosingEngine):
         values, novelty = program.evaluate(prepared.tensor)
         done = time.perf_counter()
         return Classification(
-            probabilities={
-                name: float(v) for name, v in zip(self._metadata.label_names, values, strict=True)
-            },
+            probabilities=self._metadata.named(values),
             novelty=novelty,
             timings=Timings(
                 decode_ms=prepared.decode_ms,

@@ -53,8 +53,7 @@ class HeadProgram:
         return self.evaluate(tensor)[0]
 
     def probabilities(self, tensor: npt.NDArray[np.float32]) -> dict[str, float]:
-        values = self.run(tensor)
-        return {name: float(v) for name, v in zip(self.metadata.label_names, values, strict=True)}
+        return self.metadata.named(self.run(tensor))
 
 
 def load_head_program(

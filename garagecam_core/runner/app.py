@@ -17,7 +17,8 @@ from ..camera import Camera, CameraListener
 from ..capture import labels_with_policies
 from ..debounce import Debouncer, LabelPolicy, PolicyError, merge_policies
 from ..discovery import Topics
-from ..engine.base import AsyncEngine, ExecutorEngine
+from ..engine.base import AsyncEngine
+from ..engine.factory import EngineFactory, default_engine_factory
 from ..errors import ConfigError, GarageCamError
 from ..metadata import ModelMetadata
 from ..sources import FileSource, HttpSnapshotSource, OnvifSource, SnapshotSource
@@ -26,7 +27,6 @@ from .config import (
     CameraConfig,
     FileSourceConfig,
     HttpSourceConfig,
-    ModelConfig,
     OnvifSourceConfig,
     RunnerConfig,
 )
@@ -40,19 +40,6 @@ if TYPE_CHECKING:
     from ..studio.state import Studio
 
 _LOGGER = logging.getLogger("garagecam.runner")
-
-EngineFactory = Callable[[ModelConfig], AsyncEngine]
-
-
-def default_engine_factory(model: ModelConfig) -> AsyncEngine:
-    """A worker process (default) or the in-process engine, run from a thread."""
-    if model.engine == "local":
-        from ..engine.local import LocalEngine
-
-        return ExecutorEngine(LocalEngine(model.path, threads=model.threads))
-    from ..engine.worker import WorkerEngine
-
-    return ExecutorEngine(WorkerEngine(model.path, threads=model.threads, timeout=model.timeout))
 
 
 def label_policies(

@@ -22,6 +22,7 @@ import yaml
 from .. import demo_model_path
 from ..debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
+from ..engine.factory import EngineKind, ModelConfig
 from ..errors import ConfigError
 from ..options import (
     DEFAULT_INTERVAL,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_INTERVAL", "DEMO_MODEL"]  # the options' own, named here for the YAML
 
-EngineKind = Literal["worker", "local"]
 AuthKind = Literal["basic", "digest"]
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -55,15 +55,6 @@ _ID_RE = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
 # --- typed result ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    name: str
-    path: Path
-    engine: EngineKind = "worker"
-    threads: int = 1
-    timeout: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,12 @@ from aiohttp import web
 
 from ..camera import Camera, CameraListener, Frame
 from ..debounce import Transition
+from ..engine.factory import EngineKind, ModelConfig
 from .app import Runner, run_until_signalled
 from .config import (
     CameraConfig,
-    EngineKind,
     HttpConfig,
     HttpSourceConfig,
-    ModelConfig,
     MqttConfig,
     RunnerConfig,
 )

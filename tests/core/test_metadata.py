@@ -163,3 +163,17 @@ def test_usual_normalisations_are_accepted() -> None:
 def test_metadata_json_never_holds_nan() -> None:
     with pytest.raises(MetadataError, match="cannot be stored as JSON"):
         _meta(extra={"score": float("nan")}).to_json()
+
+
+def test_outputs_are_named_by_label_in_label_order() -> None:
+    """The one place model outputs get their labels (programs and the in-process engine)."""
+    import numpy as np
+
+    named = _meta().named(np.array([0.25, 0.75], dtype=np.float32))
+    assert named == {"door_open": 0.25, "car_present": 0.75}
+    assert all(type(value) is float for value in named.values())
+
+
+def test_outputs_that_do_not_match_the_labels_are_refused() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        _meta().named([0.5])

@@ -15,8 +15,8 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.garagecam.const import DOMAIN
-from custom_components.garagecam.inference import SharedEngine
 from garagecam_core.engine import ExecutorEngine
+from garagecam_core.engine.pool import PooledEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.runner.http import ApiContext, HttpServer
 from garagecam_core.runner.metrics import RunnerMetrics
@@ -39,7 +39,7 @@ def _alive(pid: int) -> bool:
 
 def _worker_pid(entry: config_entries.ConfigEntry) -> int:
     handle = entry.runtime_data.engine
-    assert isinstance(handle, SharedEngine)  # the entry's handle on the pooled engine
+    assert isinstance(handle, PooledEngine)  # the entry's handle on the pooled engine
     engine = handle.target
     assert isinstance(engine, ExecutorEngine)
     worker = engine.engine

@@ -9,7 +9,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -17,6 +17,7 @@ from homeassistant.setup import async_setup_component
 from custom_components.garagecam.const import DOMAIN
 from garagecam_core import demo_model_path
 from garagecam_core.engine import Classification, ExecutorEngine, Timings
+from garagecam_core.engine.factory import ModelConfig
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.roi import Roi
 
@@ -30,12 +31,12 @@ def started() -> Iterator[list[tuple[Path, ScriptedEngine]]]:
     """Every worker the pool starts (scripted: no ExecuTorch runtime needed here)."""
     workers: list[tuple[Path, ScriptedEngine]] = []
 
-    def start(path: Path) -> ScriptedEngine:
+    def start(model: ModelConfig) -> ScriptedEngine:
         engine = ScriptedEngine()
-        workers.append((path, engine))
+        workers.append((model.path, engine))
         return engine
 
-    with patch("custom_components.garagecam.inference._start_worker", side_effect=start):
+    with patch("custom_components.garagecam.inference.default_engine_factory", side_effect=start):
         yield workers
 
 
@@ -86,7 +87,33 @@ async def test_a_missing_model_file_is_model_not_found(
     assert started == []
 
 
-async def _set_up_failing(hass: HomeAssistant, data: dict[str, str]) -> object:
+async def test_a_worker_that_cannot_start_is_retried_with_a_clear_reason(
+    hass: HomeAssistant,
+) -> None:
+    """Not an unexpected error with a traceback: the core names the file and the cause."""
+    failure = PermissionError(13, "Permission denied", "/usr/bin/python3")
+    with patch("custom_components.garagecam.inference.default_engine_factory", side_effect=failure):
+        entry = await _set_up_failing(hass, {})
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None and "cannot load demo.gcam: PermissionError" in entry.reason
+
+
+async def test_an_entry_unloaded_after_stop_leaves_a_newer_worker_alone(
+    hass: HomeAssistant, started: list[tuple[Path, ScriptedEngine]]
+) -> None:
+    """Its handle lets go of its own worker (closed at stop), not of the one started since
+    for the same file."""
+    first = await set_up_entry(hass)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    second = await set_up_entry(hass, {"camera": "camera.shed"})
+    assert len(started) == 2 and started[0][1].closed and not started[1][1].closed
+    assert await hass.config_entries.async_unload(first.entry_id)
+    assert not started[1][1].closed
+    assert second.state is ConfigEntryState.LOADED
+
+
+async def _set_up_failing(hass: HomeAssistant, data: dict[str, str]) -> ConfigEntry:
     from .conftest import make_entry
 
     entry = make_entry(data)
@@ -133,7 +160,7 @@ class SlowToCloseEngine:
 async def test_stop_does_not_wait_for_the_workers_to_exit(hass: HomeAssistant) -> None:
     slow = SlowToCloseEngine()
     with patch(
-        "custom_components.garagecam.inference._start_worker",
+        "custom_components.garagecam.inference.default_engine_factory",
         return_value=ExecutorEngine(slow),
     ):
         entry = await set_up_entry(hass)

@@ -19,6 +19,7 @@ from scrypted_sdk import types as sdk_types
 from garagecam_core import __version__, demo_model_path
 from garagecam_core.bundle import read_metadata
 from garagecam_core.engine.base import AsyncEngine
+from garagecam_core.engine.factory import ModelConfig, default_engine_factory
 from garagecam_core.errors import (
     ConfigError,
     EngineClosedError,
@@ -26,8 +27,6 @@ from garagecam_core.errors import (
     RemoteEngineError,
     WorkerError,
 )
-from garagecam_core.runner.app import default_engine_factory
-from garagecam_core.runner.config import ModelConfig
 from tests.images import truncated
 from tests.scrypted.conftest import TEST_INTERVAL, Clock, Script, wait_until
 from tests.scrypted.host import FakeCamera, FakeHost, check_typed_dict
@@ -678,6 +677,35 @@ async def test_an_engine_that_cannot_start_is_a_clear_error(
     with pytest.raises(Exception, match=r"cannot load demo\.gcam: PermissionError"):
         await plugin.createDevice({"camera": camera_id})
     assert list(host.devices) == []
+
+
+async def test_a_load_given_up_on_is_closed_once_it_is_done() -> None:
+    """A camera's open cancelled while its worker starts (the plugin stopping, a replaced
+    setting): the worker is closed when it is up, not left running without a user."""
+    from garagecam_scrypted.engines import Engines
+    from garagecam_scrypted.settings import CameraSettings
+
+    entered, proceed = threading.Event(), threading.Event()
+    opened: list[FlakyEngine] = []
+
+    def factory(config: ModelConfig) -> Any:
+        entered.set()
+        proceed.wait(30)
+        opened.append(FlakyEngine(default_engine_factory(config)))
+        return opened[-1]
+
+    engines = Engines(factory, "local")
+    opening = asyncio.create_task(engines.open(CameraSettings("camera-1"), []))
+    assert await asyncio.to_thread(entered.wait, 30)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert engines.open_models == 0
+    proceed.set()
+    await engines.close()  # waits for the abandoned load
+    assert len(opened) == 1
+    with pytest.raises(EngineClosedError):
+        await opened[0].classify(b"frame")
 
 
 async def test_a_flood_of_setting_changes_leaves_one_loop_with_the_last_value(

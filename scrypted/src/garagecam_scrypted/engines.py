@@ -1,15 +1,14 @@
 """The engines cameras classify with: the core's engines, opened the way the runner opens them.
 
-Local models run through the runner's `default_engine_factory` (a worker process by default,
+Local models run through the core's `default_engine_factory` (a worker process by default,
 so inference never holds this process's GIL or crashes it; the core picks the torch-free
-runtime binding when it is installed). One engine per model file is shared by every camera
-that uses it. Remote mode asks a GarageCam runner over HTTP (`RemoteEngine`).
+runtime binding when it is installed), kept in the core's `EnginePool`: one engine per model
+file is shared by every camera that uses it. Remote mode asks a GarageCam runner over HTTP
+(`RemoteEngine`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +16,18 @@ from pathlib import Path
 import aiohttp
 
 from garagecam_core.engine.base import AsyncEngine
+from garagecam_core.engine.factory import (
+    EngineFactory,
+    EngineKind,
+    ModelConfig,
+    default_engine_factory,
+)
+from garagecam_core.engine.pool import EnginePool
 from garagecam_core.engine.remote import RemoteEngine
-from garagecam_core.errors import EngineError, GarageCamError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.redact import SECRETS
-from garagecam_core.runner.app import default_engine_factory
-from garagecam_core.runner.config import EngineKind, ModelConfig
 
 from .settings import DEMO_MODEL, CameraSettings, model_path
-
-EngineFactory = Callable[[ModelConfig], AsyncEngine]
 
 
 async def _nothing() -> None:
@@ -52,22 +53,14 @@ class EngineHandle:
             await self._release()
 
 
-@dataclass
-class _Shared:
-    engine: AsyncEngine
-    users: int = 0
-
-
 class Engines:
     """Opens engines for cameras and closes them when the last camera lets go."""
 
     def __init__(
         self, factory: EngineFactory = default_engine_factory, kind: EngineKind = "worker"
     ) -> None:
-        self._factory = factory
+        self._pool = EnginePool(factory)
         self._kind: EngineKind = kind
-        self._local: dict[tuple[Path, int, int], _Shared] = {}
-        self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self, settings: CameraSettings, directories: Sequence[Path]) -> EngineHandle:
@@ -75,38 +68,10 @@ class Engines:
         if settings.mode == "remote":
             return await self._open_remote(settings)
         path = model_path(settings.model, directories).resolve()
-        try:
-            stat = path.stat()
-        except OSError as err:
-            raise ModelNotFoundError(f"Model: cannot read {path}: {err.strerror}") from err
-        # A file replaced under the same name is a new model: key on size and mtime too.
-        key = (path, stat.st_mtime_ns, stat.st_size)
-        async with self._lock:
-            shared = self._local.get(key)
-            if shared is None:
-                config = ModelConfig(name=path.stem, path=path, engine=self._kind)
-                try:
-                    engine = await asyncio.to_thread(self._factory, config)
-                except GarageCamError:
-                    raise
-                except Exception as err:  # e.g. the worker process cannot be started
-                    raise EngineError(
-                        f"cannot load {path.name}: {type(err).__name__}: {err}"
-                    ) from err
-                shared = self._local[key] = _Shared(engine)
-            shared.users += 1
-
-        async def release() -> None:
-            async with self._lock:
-                shared.users -= 1
-                if shared.users > 0 or self._local.get(key) is not shared:
-                    return
-                del self._local[key]
-            await shared.engine.close()
-
+        pooled = await self._pool.acquire(ModelConfig(name=path.stem, path=path, engine=self._kind))
         # the demo by its name: its path is deep inside the plugin's pip folder
         shown = DEMO_MODEL if settings.model == DEMO_MODEL else str(path)
-        return EngineHandle(shared.engine, f"model {shown}", release)
+        return EngineHandle(pooled.target, f"model {shown}", pooled.close)
 
     async def _open_remote(self, settings: CameraSettings) -> EngineHandle:
         SECRETS.add(settings.remote_token)  # never in a log line, whatever the error says
@@ -122,14 +87,10 @@ class Engines:
 
     @property
     def open_models(self) -> int:
-        return len(self._local)
+        return len(self._pool)
 
     async def close(self) -> None:
-        async with self._lock:
-            shared, self._local = list(self._local.values()), {}
-        for item in shared:
-            with contextlib.suppress(Exception):
-                await item.engine.close()
+        await self._pool.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

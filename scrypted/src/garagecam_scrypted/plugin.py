@@ -15,9 +15,8 @@ import scrypted_sdk
 from scrypted_sdk import DeviceCreator, DeviceProvider, ScryptedDeviceBase
 from scrypted_sdk.types import DeviceCreatorSettings, Setting
 
+from garagecam_core.engine.factory import EngineFactory, EngineKind, default_engine_factory
 from garagecam_core.errors import ConfigError
-from garagecam_core.runner.app import EngineFactory, default_engine_factory
-from garagecam_core.runner.config import EngineKind
 
 from . import settings as cfg
 from .camera import GarageCamCamera, PluginContext, camera_manifest, prepare

@@ -19,11 +19,12 @@ import psutil
 import pytest
 
 from garagecam_core.engine.base import Classification, ExecutorEngine
+from garagecam_core.engine.factory import ModelConfig
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.metadata import ModelMetadata
 from garagecam_core.roi import Roi
 from garagecam_core.runner.app import Runner
-from garagecam_core.runner.config import ModelConfig, parse_config
+from garagecam_core.runner.config import parse_config
 from garagecam_core.runner.http import BodyBudget
 from garagecam_core.runner.priority import Priority, PriorityGate
 from tests.core.runner.support import (

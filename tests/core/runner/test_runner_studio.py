@@ -23,11 +23,12 @@ from garagecam_core import demo_model_path
 from garagecam_core.camera import Camera, CameraListener, Frame
 from garagecam_core.deploy import previous_path
 from garagecam_core.engine.base import ExecutorEngine
+from garagecam_core.engine.factory import ModelConfig
 from garagecam_core.engine.local import LocalEngine
 from garagecam_core.engine.worker import WorkerEngine
 from garagecam_core.errors import ModelError
 from garagecam_core.runner.app import Runner
-from garagecam_core.runner.config import ModelConfig, parse_config
+from garagecam_core.runner.config import parse_config
 from garagecam_core.scenes import generate_scene
 from garagecam_core.studio.training import TrainingJob, TrainSettings
 from tests.conftest import TINY_INPUT
