@@ -46,8 +46,6 @@ from ..sources import DEFAULT_MAX_BYTES
 if TYPE_CHECKING:
     from ..capture import CaptureRules
 
-__all__ = ["DEFAULT_INTERVAL", "DEMO_MODEL"]  # the options' own, named here for the YAML
-
 AuthKind = Literal["basic", "digest"]
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

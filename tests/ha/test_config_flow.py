@@ -369,6 +369,9 @@ async def test_rejected_token_at_set_up_is_fixed_by_reauth(
     assert placeholders["model"] == "tiny"
 
     remote_models[:] = [RemoteAuthError("401"), {"other": METADATA}, {"tiny": METADATA}]
+    # the core's token rule, before any request: a line break would end the HTTP header
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "a\nb"})
+    assert result["errors"] == {"token": "invalid_token"}
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "wrong"})
     assert result["errors"] == {"base": "invalid_auth"}
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "new"})
@@ -497,3 +500,20 @@ async def test_entry_1_2_drops_the_old_fixed_max_age(
     assert entry.options.get("max_age") == kept
     expected = kept if kept is not None else max(60, 3 * options["scan_interval"])
     assert entry.runtime_data.coordinator.max_age.total_seconds() == expected
+
+
+@pytest.mark.usefixtures("runtime_available")
+async def test_reconfigure_to_a_longer_interval_drops_a_max_age_below_it(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, max_age=30)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"mode": "local"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "demo", "scan_interval": 60}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert "max_age" not in entry.options  # 30 s would end between two polls
+    assert entry.runtime_data.coordinator.max_age.total_seconds() == 180
