@@ -11,16 +11,13 @@ probabilities and the debounced states) and keeps it when it is worth a label:
 Near-identical frames are skipped (a 64-bit difference hash of a 9x8 grey thumbnail within
 `dedupe_distance` bits of one of the last `dedupe_window` kept frames), whatever the reason.
 
-Layout: images go to `<dir>/images/` (`.jpg`, or `.png` for a PNG snapshot), and
-`<dir>/capture.jsonl` (this module's own manifest, one line per kept frame: path, time,
-reason, bytes, hash, probabilities, states) lists them.
-Labels are written by whoever labels the frames (`garagecam studio` writes `labels.jsonl`
-next to them), so a labelled capture folder is a dataset `garagecam train --data` reads.
-
-Bounds: at most `max_frames` frames and `max_bytes` bytes. Over a bound, the oldest frames
-of the manifest that nobody labelled (not in `labels.jsonl`) are deleted; a file is deleted
-only if the manifest lists it and its size is still the one written (so never a file this
-module did not write). When every kept frame is labelled, capture stops keeping new frames.
+The files are the dataset folder's (`garagecam_core.dataset.DatasetFolder`): images in
+`<dir>/images/` (`.jpg`, or `.png` for a PNG snapshot), listed in `<dir>/capture.jsonl`
+(one line per kept frame: path, bytes, time, reason, hash, probabilities, states), within
+`max_frames` and `max_bytes` (the oldest frames nobody labelled are deleted first; when every
+kept frame is labelled, new frames are refused). Labels are written by whoever labels the
+frames (`garagecam studio`, Home Assistant's `save_snapshot`) to `labels.jsonl` next to them,
+so a labelled capture folder is a dataset `garagecam train --data` reads.
 """
 
 from __future__ import annotations
@@ -28,10 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -42,15 +36,12 @@ from typing import Any
 
 from PIL import Image
 
+from .dataset import IMAGES_DIR, Added, Bounds, DatasetFolder
 from .debounce import LabelPolicy
 from .errors import ConfigError
 from .metadata import LabelSpec
 
 _LOGGER = logging.getLogger(__name__)
-
-MANIFEST = "capture.jsonl"
-LABELS_FILE = "labels.jsonl"
-IMAGES_DIR = "images"
 
 
 @dataclass(frozen=True)
@@ -136,57 +127,6 @@ def labels_with_policies(
     ]
 
 
-@dataclass
-class _Kept:
-    path: str  # relative to the capture folder
-    size: int
-    line: str  # the manifest line as written
-
-
-def labelled_paths(directory: Path) -> set[str]:
-    """Paths `labels.jsonl` lists (any line that names a path), normalised to POSIX form."""
-    paths: set[str] = set()
-    try:
-        text = (directory / LABELS_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return paths
-    except (OSError, UnicodeDecodeError) as err:
-        # Unknown labels: treat every frame as labelled, so nothing is deleted.
-        raise _LabelsUnreadableError(str(err)) from err
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if isinstance(record, dict) and isinstance(record.get("path"), str):
-                paths.add(Path(record["path"]).as_posix())
-    return paths
-
-
-def _append_no_follow(path: Path) -> io.TextIOWrapper:
-    """`path` opened for appending, refusing a symlink (ELOOP): the manifest is ours, a link
-    planted in its place would make us write wherever it points."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    return open(os.open(path, flags, 0o644), "a", encoding="utf-8")  # noqa: PTH123 - an fd
-
-
-class _LabelsUnreadableError(Exception):
-    pass
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over
-    `path`: readers see the old file or the new one, never a partial one."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 class FrameCapture:
     """Keeps frames worth labelling in `directory` (thread-safe; blocking file I/O: call it
     from a thread when the caller owns an event loop)."""
@@ -201,20 +141,23 @@ class FrameCapture:
         self.directory = Path(directory)
         self.labels = tuple(labels)
         self.rules = rules or CaptureRules()
+        self.folder = DatasetFolder(self.directory)
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[str, str] = {}
         self._last_background: float | None = None
         self._last_unsure: float | None = None
         self._recent: deque[int] = deque(maxlen=self.rules.dedupe_window)
-        self._kept: list[_Kept] = []
-        self._foreign_lines: list[str] = []  # manifest lines we cannot parse: kept verbatim
         self._full_logged = False
         #: what became of the offered frames: a kept frame's reason, or `duplicate`,
         #: `undecodable`, `full` (refused by the bounds); for the runner's metrics
         self.outcomes: Counter[str] = Counter()
         (self.directory / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-        self._load_manifest()
+        manifest = self.folder.read_manifest()
+        self.frame_count, self.total_bytes = len(manifest.entries), manifest.total_bytes
+        for entry in manifest.entries:  # de-duplicate against the frames kept before
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self._recent.append(int(entry.record["hash"], 16))
 
     # -- decisions (pure: no I/O) ------------------------------------------------------------
 
@@ -258,150 +201,45 @@ class FrameCapture:
             if any(hamming(digest, seen) <= self.rules.dedupe_distance for seen in self._recent):
                 self.outcomes["duplicate"] += 1
                 return None
-            if not self._make_room(len(image)):
+            added = self._keep(image, now, reason, digest, (probabilities, states))
+            self.frame_count, self.total_bytes = added.frames, added.bytes
+            if added.path is None:
                 self.outcomes["full"] += 1
+                self._refused(added.refused or "full")
                 return None
-            path = self._write(
-                image, now=now, reason=reason, digest=digest, probabilities=probabilities,
-                states=states,
-            )  # fmt: skip
+            self._full_logged = False
             self._recent.append(digest)
             self.outcomes[reason] += 1
             if reason == "unsure":
                 self._last_unsure = now
             # Any kept frame covers the scene as well as a background one would.
             self._last_background = now
-            return path
-
-    @property
-    def frame_count(self) -> int:
-        return len(self._kept)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(k.size for k in self._kept)
+            return added.path
 
     # -- files ----------------------------------------------------------------------------
 
-    def _write(
+    def _keep(
         self,
         image: bytes,
-        *,
         now: float,
         reason: str,
         digest: int,
-        probabilities: Mapping[str, float],
-        states: Mapping[str, str],
-    ) -> Path:
+        outputs: tuple[Mapping[str, float], Mapping[str, str]],
+    ) -> Added:
+        probabilities, states = outputs
         stamp = dt.datetime.fromtimestamp(now, dt.UTC)
-        base = stamp.strftime("%Y%m%dT%H%M%S") + f"{stamp.microsecond // 1000:03d}Z_{reason}"
-        suffix = ".png" if image.startswith(b"\x89PNG") else ".jpg"  # cameras send either
-        for attempt in range(1000):
-            rel = f"{IMAGES_DIR}/{base}{f'_{attempt}' if attempt else ''}{suffix}"
-            try:  # "x": never overwrite a file, ours or anyone's
-                out = (self.directory / rel).open("xb")
-            except FileExistsError:
-                continue
-            try:
-                with out:
-                    out.write(image)
-            except BaseException:  # a full disk: no partial file that no manifest lists
-                (self.directory / rel).unlink(missing_ok=True)
-                raise
-            break
-        else:  # pragma: no cover - a thousand frames in one millisecond
-            raise OSError(f"capture: no free file name for {base}")
-        record: dict[str, Any] = {
-            "path": rel,
+        stem = stamp.strftime("%Y%m%dT%H%M%S") + f"{stamp.microsecond // 1000:03d}Z_{reason}"
+        fields: dict[str, Any] = {
             "time": stamp.isoformat(timespec="milliseconds"),
             "reason": reason,
-            "bytes": len(image),
             "hash": f"{digest:016x}",
             "probabilities": {k: round(float(v), 6) for k, v in probabilities.items()},
             "states": dict(states),
         }
-        line = json.dumps(record)
-        try:
-            with _append_no_follow(self.directory / MANIFEST) as manifest:
-                manifest.write(line + "\n")
-        except BaseException:  # unlisted, the image would never be deleted by the bounds
-            (self.directory / rel).unlink(missing_ok=True)
-            raise
-        self._kept.append(_Kept(rel, len(image), line))
-        return self.directory / rel
+        bounds = Bounds(self.rules.max_frames, self.rules.max_bytes)
+        return self.folder.add_frame(image, stem, fields, bounds)
 
-    def _load_manifest(self) -> None:
-        path = self.directory / MANIFEST
-        if path.is_symlink():  # not ours: never read (nor later rewrite) what a link points at
-            _LOGGER.warning("capture: %s is a symbolic link; it is not read or written", path)
-            return
-        if not path.is_file():
-            return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                kept = _Kept(str(record["path"]), int(record["bytes"]), line)
-                digest = int(record["hash"], 16)
-            except (ValueError, KeyError, TypeError):
-                self._foreign_lines.append(line)
-                continue
-            self._kept.append(kept)
-            self._recent.append(digest)
-
-    def _make_room(self, incoming: int) -> bool:
-        """Delete the oldest unlabelled frames we wrote until `incoming` fits the bounds."""
-        rules = self.rules
-        if incoming > rules.max_bytes:
-            return self._refuse(f"a {incoming}-byte frame exceeds max_bytes")
-
-        def over() -> bool:
-            return (
-                len(self._kept) + 1 > rules.max_frames
-                or self.total_bytes + incoming > rules.max_bytes
-            )
-
-        if not over():
-            return True
-        try:
-            labelled = labelled_paths(self.directory)
-        except _LabelsUnreadableError as err:
-            return self._refuse(f"{LABELS_FILE} is unreadable ({err}); nothing is deleted")
-        evicted: list[_Kept] = []
-        for kept in list(self._kept):
-            if not over():
-                break
-            if Path(kept.path).as_posix() in labelled:
-                continue
-            self._delete(kept)
-            self._kept.remove(kept)
-            evicted.append(kept)
-        if evicted:
-            self._rewrite_manifest()
-            _LOGGER.info("capture: made room by deleting %d unlabelled frame(s)", len(evicted))
-        if over():
-            return self._refuse("every kept frame is labelled and the bounds are reached")
-        self._full_logged = False
-        return True
-
-    def _delete(self, kept: _Kept) -> None:
-        path = self.directory / kept.path
-        try:
-            if path.stat().st_size == kept.size:
-                path.unlink()
-            else:  # changed since we wrote it: not ours any more
-                _LOGGER.warning("capture: %s changed since it was captured; not deleted", kept.path)
-        except FileNotFoundError:
-            pass
-
-    def _rewrite_manifest(self) -> None:
-        lines = self._foreign_lines + [k.line for k in self._kept]
-        data = "".join(line + "\n" for line in lines).encode()
-        write_atomic(self.directory / MANIFEST, data)
-
-    def _refuse(self, why: str) -> bool:
+    def _refused(self, why: str) -> None:
         if not self._full_logged:
             _LOGGER.warning("capture: not keeping new frames: %s", why)
             self._full_logged = True
-        return False

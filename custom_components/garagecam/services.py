@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,8 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
-from garagecam_core.capture import LABELS_FILE, write_atomic
+from garagecam_core.dataset import DatasetFolder
+from garagecam_core.errors import DatasetError
 
 from .capture import dataset_dir
 from .const import (
@@ -77,79 +75,17 @@ def snapshot_name(states: dict[str, str], when: str) -> str:
     return f"{when}_{parts}"
 
 
-# Two calls may write at once (executor threads): the exists-and-equal check must not see the
-# other call's half-written file.
-_WRITE_LOCK = threading.Lock()
-
-
 def _write_snapshot(
     directory: Path, stem: str, image: bytes, labels: dict[str, int], given: bool
 ) -> Path:
-    """Save `image` once: the same frame saved again is left alone (no second labels line),
-    unless labels are `given`: they replace that frame's line. Another frame with the same
-    name (same second, same states) gets `_2`, `_3`..."""
-    with _WRITE_LOCK:
-        directory.mkdir(parents=True, exist_ok=True)
-        for index in itertools.count(1):
-            path = directory / (f"{stem}.jpg" if index == 1 else f"{stem}_{index}.jpg")
-            try:
-                with path.open("xb") as handle:
-                    handle.write(image)
-            except FileExistsError:
-                if path.read_bytes() == image:
-                    if given:
-                        _replace_labels(directory / LABELS_FILE, _record(path, labels, given))
-                    return path
-                continue
-            except OSError:
-                path.unlink(missing_ok=True)  # no truncated image left behind (disk full)
-                raise
-            break
-        # `labels.jsonl` makes the folder a dataset `garagecam train` reads as it is.
-        if labels:
-            try:
-                with (directory / LABELS_FILE).open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(_record(path, labels, given)) + "\n")
-            except OSError:  # disk full: no unlabelled image that a retry would call saved
-                path.unlink(missing_ok=True)
-                raise
-        return path
-
-
-def _record(path: Path, labels: dict[str, int], given: bool) -> dict[str, Any]:
-    record: dict[str, Any] = {"path": path.name, "labels": labels}
-    if given:
-        record["by"] = BY_ACTION
-    return record
-
-
-def _replace_labels(labels_file: Path, record: dict[str, Any]) -> None:
-    """The frame's line becomes `record` (one line per frame, where it was); every other line
-    stays as it is. Written atomically: a reader sees the old file or the new one."""
-    try:
-        lines = labels_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        lines = []
-    out: list[str] = []
-    replaced = False
-    for line in lines:
-        if _line_path(line) != record["path"]:
-            out.append(line)
-        elif not replaced:
-            out.append(json.dumps(record))
-            replaced = True
-    if not replaced:
-        out.append(json.dumps(record))
-    write_atomic(labels_file, "".join(f"{line}\n" for line in out).encode("utf-8"))
-
-
-def _line_path(line: str) -> str | None:
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    path = record.get("path") if isinstance(record, dict) else None
-    return path if isinstance(path, str) else None
+    """Save `image` once in the camera's dataset folder (see `DatasetFolder.save_frame`):
+    the same frame saved again keeps its labels line unless labels are `given`. The line
+    (`labels.jsonl`, which makes the folder a dataset `garagecam train` reads) is written
+    only when there are labels: a frame saved while every sensor was unknown has none."""
+    record: dict[str, Any] | None = None
+    if labels:
+        record = {"labels": labels, "by": BY_ACTION} if given else {"labels": labels}
+    return DatasetFolder(directory).save_frame(image, stem, record, replace=given)
 
 
 def _given_labels(
@@ -201,7 +137,7 @@ async def _async_save_snapshot(call: ServiceCall) -> ServiceResponse:
             labels,
             explicit is not None,
         )
-    except OSError as err:
+    except (OSError, DatasetError) as err:  # DatasetError: labels.jsonl is a link
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="snapshot_not_saved",

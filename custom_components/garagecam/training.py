@@ -17,7 +17,6 @@ Remote entries train where their runtime is (the runner's studio).
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util.hass_dict import HassKey
 
-from garagecam_core.capture import LABELS_FILE, write_atomic
+from garagecam_core.dataset import LABELS_FILE, DatasetFolder, LabelsFile, write_atomic
 from garagecam_core.discovery import sanitize
 from garagecam_core.errors import GarageCamError
 from garagecam_core.metadata import LabelSpec
@@ -65,30 +64,20 @@ def model_name(entry: GarageCamConfigEntry) -> str:
     return f"{sanitize(camera)}{HEAD_SUFFIX}"
 
 
-def _labelled_frames(dataset: Path, labels: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    """Image path (relative to `dataset`) -> 0/1 per label, for frames labelled on every
-    label; the last line of a frame wins (as in the studio)."""
-    try:
-        text = (dataset / LABELS_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
+def _labelled_frames(folder: DatasetFolder, labels: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Image path (relative to the folder) -> 0/1 per label, for frames labelled on every
+    label; the last line of a frame wins (as in the studio); frames that are no longer a
+    regular file of the folder (deleted, replaced by a link) are left out."""
     frames: dict[str, dict[str, int]] = {}
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict) or not isinstance(path := record.get("path"), str):
-            continue
-        values = record.get("labels")
-        if record.get("by") not in LABELLED_BY or not isinstance(values, dict):
-            frames.pop(path, None)  # a later unlabelled line: no longer a label
-            continue
-        if (flags := _flags(values, labels)) is not None:
-            frames[path] = flags
+    for line in folder.labels.read().lines:
+        if line.by not in LABELLED_BY or line.labels is None:
+            frames.pop(line.path, None)  # a later unlabelled line: no longer a label
+        elif (flags := _flags(line.labels, labels)) is not None:
+            frames[line.path] = flags
         else:
-            frames.pop(path, None)  # a label missing (a sensor was unknown then)
-    return {path: flags for path, flags in frames.items() if (dataset / path).is_file()}
+            frames.pop(line.path, None)  # a label missing (a sensor was unknown then)
+    on_disk = {frame.path for frame in folder.frames()}
+    return {path: flags for path, flags in frames.items() if path in on_disk}
 
 
 def _flags(values: dict[str, Any], labels: tuple[str, ...]) -> dict[str, int] | None:
@@ -109,11 +98,10 @@ def write_training_set(dataset: Path, labels: tuple[LabelSpec, ...]) -> Training
     from garagecam_core.heads.train import MIN_FRAMES
 
     names = tuple(label.name for label in labels)
-    frames = _labelled_frames(dataset, names)
+    frames = _labelled_frames(DatasetFolder(dataset), names)
     directory = dataset / TRAINING_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"path": f"../{path}", "labels": flags}) for path, flags in frames.items()]
-    write_atomic(directory / LABELS_FILE, "".join(f"{line}\n" for line in lines).encode())
+    records = [{"path": f"../{path}", "labels": flags} for path, flags in frames.items()]
+    LabelsFile(directory / LABELS_FILE).write_all(records)
     classes = {label.name: {"device_class": label.device_class} for label in labels}
     yaml_text = yaml.safe_dump({k: v for k, v in classes.items() if v["device_class"]})
     write_atomic(directory / "labels.yaml", yaml_text.encode())
@@ -216,7 +204,7 @@ async def _async_train(hass: HomeAssistant, entry: GarageCamConfigEntry) -> dict
     labels = entry.runtime_data.engine.metadata.labels
     try:
         training = await hass.async_add_executor_job(write_training_set, dataset, labels)
-    except OSError as err:
+    except (OSError, GarageCamError) as err:  # GarageCamError: labels.jsonl is a link
         raise _error(
             HomeAssistantError, "training_failed", title=entry.title, error=str(err)
         ) from err

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..capture import write_atomic
+from ..dataset import write_atomic
 from ..metadata import ModelMetadata
 from ..preprocess import prepare
 from ..roi import Roi

@@ -18,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
-from ..capture import write_atomic
-from ..dataset import Dataset, load_dataset
+from ..dataset import Dataset, load_dataset, write_atomic
 from ..errors import DatasetError
 from ..metadata import LabelSpec
 from ..roi import Roi

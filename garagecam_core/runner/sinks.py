@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..camera import Camera, CameraListener, Frame
-from ..capture import write_atomic
+from ..dataset import Bounds, DatasetFolder, read_no_follow
 from ..debounce import State, Transition
 from ..discovery import (
     CameraInfo,
@@ -104,19 +104,23 @@ class MetricsSink(CameraListener):
 class DebugSnapshotSink(CameraListener):
     """Writes the annotated frame (ROI box, probabilities) on every state change.
 
-    At most `max_files` snapshots are kept, the oldest deleted first. Only files this sink
-    wrote are ever deleted: their names (`garagecam-debug_<camera>_<time>.jpg`) are recorded
-    in a manifest in the folder, and a file is deleted only if the manifest lists it and its
-    name has that form. Anything else in the folder (a user's photos) is never touched.
+    The folder is a dataset folder (`garagecam_core.dataset.DatasetFolder`) with its own
+    manifest, `.garagecam-debug-snapshots.jsonl`: at most `max_files` snapshots are kept, the
+    oldest deleted first, and only files the manifest lists and that are still the size
+    written are ever deleted. Anything else in the folder (a user's photos) is never
+    touched. The list an older release kept (`.garagecam-debug-snapshots.json`, a JSON list
+    of names) is taken over once: the names of its form become the oldest entries.
     """
 
-    MANIFEST = ".garagecam-debug-snapshots.json"
+    MANIFEST = ".garagecam-debug-snapshots.jsonl"
+    LEGACY_MANIFEST = ".garagecam-debug-snapshots.json"
     PREFIX = "garagecam-debug_"
-    _NAME = re.compile(r"^garagecam-debug_[A-Za-z0-9_-]+_\d{8}-\d{6}_\d{3}(?:-\d+)?\.jpg$")
+    _LEGACY_NAME = re.compile(r"^garagecam-debug_[A-Za-z0-9_-]+_\d{8}-\d{6}_\d{3}(?:-\d+)?\.jpg$")
 
     def __init__(self, directory: Path, max_files: int = 100) -> None:
         self.directory = directory
         self.max_files = max_files
+        self.folder = DatasetFolder(directory, manifest=self.MANIFEST, images="")
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()  # writes run in worker threads
 
@@ -125,14 +129,14 @@ class DebugSnapshotSink(CameraListener):
             return
         states = {label: str(state) for label, state in camera.debouncer.states.items()}
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(frame.timestamp))
-        name = f"{self.PREFIX}{camera.id}_{stamp}_{int(frame.timestamp * 1000) % 1000:03d}.jpg"
+        stem = f"{self.PREFIX}{camera.id}_{stamp}_{int(frame.timestamp * 1000) % 1000:03d}"
         task = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(self._write, camera, frame, states, name)
+            asyncio.to_thread(self._write, camera, frame, states, stem)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _write(self, camera: Camera, frame: Frame, states: dict[str, str], name: str) -> None:
+    def _write(self, camera: Camera, frame: Frame, states: dict[str, str], stem: str) -> None:
         from ..debug_frame import render_debug_frame
 
         try:
@@ -144,44 +148,29 @@ class DebugSnapshotSink(CameraListener):
                 title=camera.name,
             )
             with self._lock:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                written = self._read_manifest()
-                name = self._unused_name(name, written)
-                with (self.directory / name).open("xb") as out:  # never through a planted link
-                    out.write(jpeg)
-                written.append(name)
-                while len(written) > self.max_files:
-                    (self.directory / written.pop(0)).unlink(missing_ok=True)
-                self._write_manifest(written)
+                self._take_over_legacy_list()
+                fields = {"camera": camera.id, "time": round(frame.timestamp, 3)}
+                added = self.folder.add_frame(jpeg, stem, fields, Bounds(self.max_files))
+            if added.refused is not None:
+                _LOGGER.warning("Debug snapshot not written to %s: %s", self.directory,
+                                added.refused)  # fmt: skip
         except (OSError, GarageCamError) as err:
             _LOGGER.warning("Cannot write debug snapshot to %s: %s", self.directory, err)
 
-    def _unused_name(self, name: str, written: list[str]) -> str:
-        """Never overwrite a file: one we wrote in the same millisecond, or anyone's."""
-        candidate, counter = name, 1
-        while candidate in written or (self.directory / candidate).exists():
-            candidate = name.replace(".jpg", f"-{counter}.jpg")
-            counter += 1
-        return candidate
-
-    def _read_manifest(self) -> list[str]:
-        """Names we wrote, oldest first; a missing or damaged manifest deletes nothing."""
-        path = self.directory / self.MANIFEST
+    def _take_over_legacy_list(self) -> None:
+        """The names an older release listed (a damaged list: nothing taken over)."""
+        legacy = self.directory / self.LEGACY_MANIFEST
         try:
-            names = json.loads(path.read_text(encoding="utf-8"))
+            names = json.loads(read_no_follow(self.directory, self.LEGACY_MANIFEST))
         except FileNotFoundError:
-            return []
+            return
         except (OSError, ValueError) as err:
-            _LOGGER.warning("Ignoring the debug snapshot manifest %s: %s", path, err)
-            return []
-        if not isinstance(names, list):
-            return []
-        return [n for n in names if isinstance(n, str) and self._NAME.match(n)]
-
-    def _write_manifest(self, names: list[str]) -> None:
-        # A temporary file of our own (created exclusively, a fresh name): a fixed name could be
-        # a symlink someone planted, and writing it would overwrite the link's target.
-        write_atomic(self.directory / self.MANIFEST, json.dumps(names, indent=0).encode())
+            _LOGGER.warning("Ignoring the old debug snapshot list %s: %s", legacy, err)
+            names = []
+        if isinstance(names, list):
+            self.folder.adopt([n for n in names if isinstance(n, str)
+                               and self._LEGACY_NAME.match(n)])  # fmt: skip
+        legacy.unlink(missing_ok=True)
 
     async def drain(self) -> None:
         if self._tasks:

@@ -12,9 +12,7 @@ import csv
 from pathlib import Path
 from typing import Literal
 
-from ..capture import MANIFEST
-from ..dataset import IMAGE_SUFFIXES
-from ..dataset import _parse_flag as parse_flag
+from ..dataset import IMAGE_SUFFIXES, MANIFEST, parse_flag
 from ..errors import DatasetError
 
 Layout = Literal["jsonl", "csv", "folders"]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..capture import frame_hash, write_atomic
+from ..capture import frame_hash
+from ..dataset import read_no_follow, write_atomic
 from ..engine.base import AsyncEngine, ExecutorEngine
 from ..errors import GarageCamError
 from ..metadata import ModelMetadata
@@ -101,7 +102,7 @@ class Predictor:
             self.progress = Progress(0, len(todo), bool(todo))
             try:
                 for index, frame in enumerate(todo, start=1):
-                    self._cache[_cache_key(frame)] = await self._classify(root / frame.path)
+                    self._cache[_cache_key(frame)] = await self._classify(root, frame)
                     self.progress.done = index
                     if index % _SAVE_EVERY == 0:
                         await asyncio.to_thread(self._save)
@@ -110,9 +111,9 @@ class Predictor:
                 if todo:
                     await asyncio.to_thread(self._save)
 
-    async def _classify(self, path: Path) -> dict[str, Any]:
-        try:
-            image = await asyncio.to_thread(path.read_bytes)
+    async def _classify(self, root: Path, frame: Frame) -> dict[str, Any]:
+        try:  # never through a link: the file may have been swapped for one since the scan
+            image = await asyncio.to_thread(read_no_follow, root, frame.path)
             result = await self.engine.classify(image)
         except (GarageCamError, OSError) as err:
             return {"error": str(err)}
@@ -126,7 +127,7 @@ class Predictor:
         """This frame's probabilities, computed now if needed (None if it cannot be read)."""
         if self.get(frame) is None:
             async with self._lock:
-                self._cache[_cache_key(frame)] = await self._classify(root / frame.path)
+                self._cache[_cache_key(frame)] = await self._classify(root, frame)
         entry = self.get(frame) or {}
         probs = entry.get("probabilities")
         return dict(probs) if isinstance(probs, dict) else None

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import demo_model_path
-from ..capture import hamming, write_atomic
+from ..capture import hamming
+from ..dataset import write_atomic
 from ..deploy import Deployment, Validator, install_model, previous_path, rollback
 from ..errors import ConfigError, CorruptModelError, GarageCamError
 from ..metadata import LabelSpec, ModelMetadata
@@ -345,7 +346,11 @@ class Studio:
         try:
             for index, frame in enumerate(frames, start=1):
                 progress.done = index
-                image = await asyncio.to_thread((self.store.root / frame.path).read_bytes)
+                try:  # never through a link: the file may have been swapped since the scan
+                    image = await asyncio.to_thread(self.store.read, frame)
+                except OSError as err:
+                    _LOGGER.info("teacher: skipped %s (%s)", frame.path, err)
+                    continue
                 try:
                     answers = await self.teacher.ask(image, self.names)
                 except UnreadableFrameError as err:

@@ -11,33 +11,26 @@ Works on the folders the project writes:
   `.studio/labels.jsonl` instead, leaving the original file untouched (`layouts.py`).
 
 Labels the user sets are written to `labels.jsonl` as `{"path", "labels", "by": "user"}` with
-every label, so the folder stays a dataset `garagecam train --data` reads. Writes are atomic
-(temporary file + rename) and never drop a line the studio did not mean to replace: lines
-for other paths and lines it cannot parse are kept verbatim, and if someone appended to the
-file meanwhile (Home Assistant saving a snapshot) the edit is redone on the new content.
+every label, so the folder stays a dataset `garagecam train --data` reads. The files are the
+dataset folder's (`garagecam_core.dataset`): edits are atomic, never drop a line the studio
+did not mean to replace (lines for other paths and lines it cannot parse are kept verbatim),
+are redone if someone wrote the file meanwhile, and frames are read without following links.
 A copy of the file before each write is kept in `.studio/labels.jsonl.prev`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any
 
-from ..capture import MANIFEST, write_atomic
-from ..dataset import IMAGE_SUFFIXES
-from ..dataset import _parse_flag as _flag  # the dataset's reading of 0/1 values
+from ..dataset import LABELS_FILE, DatasetFolder, parse_flag
 from ..errors import ConfigError, DatasetError
 from . import layouts
 
-LABELS_FILE = "labels.jsonl"
 STUDIO_DIR = ".studio"
-_RETRIES = 5
 
 
 @dataclass
@@ -59,24 +52,6 @@ class Frame:
         return self.by == "user" and all(name in self.labels for name in names)
 
 
-def _parse(line: str) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    if (
-        isinstance(record, dict)
-        and isinstance(record.get("path"), str)
-        and isinstance(record.get("labels"), dict)
-    ):
-        return record
-    return None
-
-
-def _norm(path: str) -> str:
-    return Path(path).as_posix()
-
-
 class LabelStore:
     """Frames of one dataset folder and their labels (thread-safe)."""
 
@@ -86,6 +61,8 @@ class LabelStore:
             raise ConfigError(f"dataset folder {root} does not exist or is not a folder")
         self.layout = layouts.detect(self.root)
         self.studio_dir = self.root / STUDIO_DIR
+        labels_dir = self.root if self.layout == "jsonl" else self.studio_dir
+        self.folder = DatasetFolder(self.root, labels=labels_dir / LABELS_FILE)
         self._lock = threading.Lock()
         self.frames: dict[str, Frame] = {}
         self.skipped_lines = 0
@@ -94,7 +71,7 @@ class LabelStore:
     def labels_path(self) -> Path:
         """Where the user's labels go: the folder's labels.jsonl, or the studio's own file
         for a labels.csv or class-folder dataset (never rewritten by the studio)."""
-        return (self.root if self.layout == "jsonl" else self.studio_dir) / LABELS_FILE
+        return self.folder.labels.path
 
     def dataset_labels(self) -> list[str]:
         """Label names used anywhere in labels.jsonl, in order of first use (a Home
@@ -102,31 +79,19 @@ class LabelStore:
         header or the class folders."""
         names = dict.fromkeys(layouts.read(self.root, self.layout)[0])
         try:
-            text = self.labels_path.read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
+            lines = self.folder.labels.read().lines
+        except DatasetError:
             return list(names)
-        for line in text.splitlines():
-            record = _parse(line)
-            if record:
-                names.update(dict.fromkeys(str(k) for k in record["labels"]))
+        for line in lines:
+            names.update(dict.fromkeys(str(k) for k in line.labels or {}))
         return list(names)
 
     # -- reading -------------------------------------------------------------------------
 
     def scan(self) -> dict[str, Frame]:
-        """Re-read the folder: every image file (not in hidden folders) and every label."""
-        frames: dict[str, Frame] = {}
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if Path(name).suffix.lower() not in IMAGE_SUFFIXES or name.startswith("."):
-                    continue
-                full = Path(dirpath) / name
-                stat = full.lstat()
-                if not S_ISREG(stat.st_mode):  # a symlink (maybe out of the folder, dangling)
-                    continue
-                rel = full.relative_to(self.root).as_posix()
-                frames[rel] = Frame(rel, stat.st_size, stat.st_mtime_ns)
+        """Re-read the folder: every image file (not in hidden folders, no links) and every
+        label."""
+        frames = {f.path: Frame(f.path, f.size, f.mtime_ns) for f in self.folder.frames()}
         self._read_labels(frames)
         self._read_capture(frames)
         with self._lock:
@@ -134,59 +99,37 @@ class LabelStore:
         return frames
 
     def _read_labels(self, frames: dict[str, Frame]) -> None:
-        skipped = 0
-        try:
-            text = self.labels_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
-        except UnicodeDecodeError as err:
-            raise DatasetError(f"{self.labels_path} is not UTF-8 text: {err}") from err
+        lines = self.folder.labels.read()
         for path, values in layouts.read(self.root, self.layout)[1].items():
             if path in frames:  # the csv's or the class folders' labels, as the file's
                 frames[path].labels, frames[path].by = dict(values), "file"
-        for line in text.splitlines():
-            record = _parse(line)
-            if record is None:
-                skipped += bool(line.strip())
-                continue
-            frame = frames.get(_norm(record["path"]))
-            if frame is None:
+        for path, line in lines.latest().items():  # the last line for a path wins
+            frame = frames.get(path)
+            if frame is None or line.labels is None:
                 continue  # a label for a file that is not there (deleted, moved)
-            labels = {str(k): f for k, v in record["labels"].items() if (f := _flag(v)) is not None}
-            # the last line for a path wins, as it was written last
-            frame.labels = labels
-            frame.by = "user" if record.get("by") == "user" else "file"
-        self.skipped_lines = skipped
+            frame.labels = {str(k): f for k, v in line.labels.items()
+                            if (f := parse_flag(v)) is not None}  # fmt: skip
+            frame.by = "user" if line.by == "user" else "file"
+        self.skipped_lines = lines.skipped
 
     def _read_capture(self, frames: dict[str, Frame]) -> None:
         try:
-            text = (self.root / MANIFEST).read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
+            entries = self.folder.read_manifest().entries
+        except OSError:  # a link in its place: no capture details shown
             return
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-                frame = frames.get(_norm(record["path"]))
-            except (ValueError, KeyError, TypeError):
-                continue
+        for entry in entries:
+            frame = frames.get(entry.path)
             if frame is not None:
-                frame.capture = record
+                frame.capture = entry.record
 
     def frame(self, path: str) -> Frame | None:
         with self._lock:
             return self.frames.get(path)
 
     def read(self, frame: Frame) -> bytes:
-        """A frame's bytes, never through a symlink (one may replace the file after a scan):
-        the studio serves files of the dataset folder, nothing a link inside it points at."""
-        path = self.root / frame.path
-        if not path.parent.resolve().is_relative_to(self.root):
-            raise FileNotFoundError(f"{frame.path} is no longer inside the dataset folder")
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with open(handle, "rb") as file:  # noqa: PTH123 - an fd
-            if not S_ISREG(os.fstat(file.fileno()).st_mode):
-                raise FileNotFoundError(f"{frame.path} is not a regular file")
-            return file.read()
+        """A frame's bytes, never through a symlink (one may replace the file, or a folder
+        on its path, after a scan): only files of the dataset folder are served."""
+        return self.folder.read_frame(frame.path)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -196,7 +139,7 @@ class LabelStore:
         for path, labels in updates.items():
             if self.frame(path) is None:
                 raise ConfigError(f"unknown frame {path!r}")
-            values = {name: _flag(labels.get(name)) for name in names}
+            values = {name: parse_flag(labels.get(name)) for name in names}
             missing = [name for name, value in values.items() if value is None]
             if missing:
                 raise ConfigError(f"{path}: labels {missing} must be 0 or 1")
@@ -204,50 +147,10 @@ class LabelStore:
         if not clean:
             return 0
         with self._lock:
-            self._write(clean)
+            self.studio_dir.mkdir(exist_ok=True)
+            records = {p: {"path": p, "labels": v, "by": "user"} for p, v in clean.items()}
+            self.folder.labels.set(records, backup=self.studio_dir / f"{LABELS_FILE}.prev")
             for path, labels in clean.items():
                 frame = self.frames[path]
                 frame.labels, frame.by = dict(labels), "user"
         return len(clean)
-
-    def _write(self, updates: dict[str, dict[str, int]]) -> None:
-        self.studio_dir.mkdir(exist_ok=True)
-        for _ in range(_RETRIES):
-            before = self._read_bytes()
-            data = _apply(before, updates)
-            if self._read_bytes() != before:
-                continue  # appended to meanwhile: redo on the new content
-            if before:
-                write_atomic(self.studio_dir / f"{LABELS_FILE}.prev", before)
-            write_atomic(self.labels_path, data)
-            return
-        raise DatasetError(f"{self.labels_path} keeps changing; labels not saved, try again")
-
-    def _read_bytes(self) -> bytes:
-        try:
-            return self.labels_path.read_bytes()
-        except FileNotFoundError:
-            return b""
-
-
-def _apply(before: bytes, updates: dict[str, dict[str, int]]) -> bytes:
-    """Replace the first line of each updated path in place, drop its later lines, append
-    the paths that had none; every other line stays byte for byte."""
-    out: list[str] = []
-    done: set[str] = set()
-    text = before.decode("utf-8")
-    for line in text.splitlines():
-        record = _parse(line)
-        path = _norm(record["path"]) if record else None
-        if path is None or path not in updates:
-            out.append(line)
-            continue
-        if path not in done:
-            out.append(_line(path, updates[path]))
-            done.add(path)
-    out += [_line(path, labels) for path, labels in updates.items() if path not in done]
-    return "".join(f"{line}\n" for line in out).encode("utf-8")
-
-
-def _line(path: str, labels: Mapping[str, int]) -> str:
-    return json.dumps({"path": path, "labels": dict(labels), "by": "user"})

@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from ..dataset import MIN_IMAGES
-from ..errors import ConfigError
+from ..dataset import LABELS_FILE, MIN_IMAGES, LabelsFile, write_atomic
+from ..errors import ConfigError, DatasetError
 from ..metadata import LabelSpec
 
 _LOGGER = logging.getLogger(__name__)
@@ -117,12 +117,11 @@ def demo_label_names() -> tuple[str, ...]:
 def dataset_label_names(data_dir: Path) -> tuple[str, ...] | None:
     """Label names (in order) of a dataset written by `write_training_data`, None if absent."""
     try:
-        with (data_dir / "labels.jsonl").open(encoding="utf-8") as handle:
-            first = json.loads(handle.readline())
-    except (OSError, ValueError):
+        lines = LabelsFile(data_dir / LABELS_FILE).read().lines
+    except (OSError, DatasetError):
         return None
-    labels = first.get("labels") if isinstance(first, dict) else None
-    return tuple(labels) if isinstance(labels, dict) else None
+    first = lines[0].labels if lines else None
+    return tuple(first) if first is not None else None
 
 
 def write_training_data(
@@ -131,20 +130,19 @@ def write_training_data(
     records: Sequence[tuple[str, Mapping[str, int]]],
     labels: Sequence[LabelSpec],
 ) -> Path:
-    """The confirmed frames as a `garagecam train` dataset (absolute paths into `root`)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [
-        json.dumps({"path": str(root / path), "labels": dict(values)}) for path, values in records
-    ]
-    (directory / "labels.jsonl").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    """The confirmed frames as a `garagecam train` dataset (absolute paths into `root`),
+    each file written atomically (a run never reads half a file of the previous one)."""
+    LabelsFile(directory / LABELS_FILE).write_all(
+        {"path": str(root / path), "labels": dict(values)} for path, values in records
+    )
     user_yaml = root / "labels.yaml"
     if user_yaml.is_file():
-        (directory / "labels.yaml").write_text(user_yaml.read_text(encoding="utf-8"))
+        write_atomic(directory / "labels.yaml", user_yaml.read_bytes())
     else:
         classes = {spec.name: {"device_class": spec.device_class} for spec in labels
                    if spec.device_class}  # fmt: skip
         if classes:
-            (directory / "labels.yaml").write_text(yaml.safe_dump(classes), encoding="utf-8")
+            write_atomic(directory / "labels.yaml", yaml.safe_dump(classes).encode())
     return directory
 
 

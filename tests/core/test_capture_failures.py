@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from garagecam_core.capture import IMAGES_DIR, MANIFEST, FrameCapture, labels_with_policies
+from garagecam_core.capture import FrameCapture, labels_with_policies
+from garagecam_core.dataset import IMAGES_DIR, MANIFEST
 from garagecam_core.debounce import LabelOverride, merge_policies
 from garagecam_core.metadata import LabelSpec, ModelMetadata
 from garagecam_core.scenes import generate_scene
@@ -49,10 +50,10 @@ def test_a_write_that_fails_half_way_leaves_no_file(tmp_path: Path) -> None:
     assert capture.frame_count == 2
 
 
-def test_a_manifest_that_cannot_be_appended_to_takes_the_image_back(tmp_path: Path) -> None:
+def test_a_manifest_that_cannot_be_read_keeps_no_image(tmp_path: Path) -> None:
     capture = FrameCapture(tmp_path, LABELS)
-    (tmp_path / MANIFEST).mkdir()  # appending to it fails (IsADirectoryError)
-    with pytest.raises(IsADirectoryError):
+    (tmp_path / MANIFEST).mkdir()  # not a regular file: neither read nor replaced
+    with pytest.raises(OSError, match="not a regular file"):
         capture.offer(frame(0), SURE, STATES, now=1000.0)
     assert list((tmp_path / IMAGES_DIR).iterdir()) == []
     assert capture.frame_count == 0

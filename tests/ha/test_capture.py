@@ -33,8 +33,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.garagecam.const import DOMAIN
-from garagecam_core.capture import IMAGES_DIR, MANIFEST, FrameCapture
-from garagecam_core.dataset import load_dataset
+from garagecam_core.capture import FrameCapture
+from garagecam_core.dataset import IMAGES_DIR, MANIFEST, load_dataset
 from garagecam_core.studio.store import LabelStore
 
 from .conftest import FakeCamera, ScriptedEngine, make_entry, set_up_entry
@@ -263,18 +263,41 @@ async def test_unwritable_folder_warns_once_and_the_sensors_keep_updating(
     assert len(manifest(hass)) == 1
 
 
-async def test_damaged_manifest_is_reported_not_raised(
+async def test_damaged_manifest_line_is_kept_and_capture_goes_on(
     hass: HomeAssistant,
     fake_camera: FakeCamera,
     scripted_engine: ScriptedEngine,
 ) -> None:
+    """A line the dataset cannot parse (not UTF-8) is kept byte for byte, not fatal."""
     dataset(hass).mkdir(parents=True)
     (dataset(hass) / MANIFEST).write_bytes(b"\xff\xfe not UTF-8\n")
     entry = await set_up_entry(hass, capture_enabled=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(DOOR).state != "unavailable"
     capture = entry.runtime_data.capture
-    assert capture is not None and capture.error is not None and "utf-8" in capture.error
-    assert (dataset(hass) / MANIFEST).read_bytes() == b"\xff\xfe not UTF-8\n"
+    assert capture is not None and capture.error is None and capture.frames == 1
+    lines = (dataset(hass) / MANIFEST).read_bytes().splitlines()
+    assert lines[0] == b"\xff\xfe not UTF-8" and len(lines) == 2
+
+
+async def test_manifest_replaced_by_a_link_is_reported_not_followed(
+    hass: HomeAssistant,
+    fake_camera: FakeCamera,
+    scripted_engine: ScriptedEngine,
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes(b"precious\n")
+    dataset(hass).mkdir(parents=True)
+    (dataset(hass) / MANIFEST).symlink_to(outside)
+    entry = await set_up_entry(hass, capture_enabled=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(DOOR).state != "unavailable"
+    capture = entry.runtime_data.capture
+    assert capture is not None and capture.error is not None
+    assert "symbolic links" in capture.error  # ELOOP's own words
+    assert outside.read_bytes() == b"precious\n"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"capture_failed_{entry.entry_id}")
 
 
 async def test_diagnostics_and_turning_off(

@@ -161,6 +161,33 @@ async def test_learning_needs_enough_labelled_frames(
     assert entry.data["model"] == "demo"  # unchanged
 
 
+async def test_learning_leaves_out_a_labelled_frame_replaced_by_a_link(
+    hass: HomeAssistant,
+    scripted_engine: ScriptedEngine,
+    fake_camera: FakeCamera,
+    freezer: FrozenDateTimeFactory,
+    tmp_path: Path,
+) -> None:
+    """The labelled frames are the dataset folder's regular files: a link in a frame's place
+    (to anything outside the folder) is not trained on."""
+    entry = await set_up_entry(hass)
+    await _label_frames(hass, entry, fake_camera, freezer, [True, False, True])
+    outside = tmp_path / "not-a-frame.jpg"
+
+    def swap() -> None:
+        outside.write_bytes(make_jpeg(320, 240, RED))
+        first = sorted((Path(hass.config.path("garagecam/dataset/garage"))).glob("*.jpg"))[0]
+        first.unlink()
+        first.symlink_to(outside)
+
+    await hass.async_add_executor_job(swap)
+    with pytest.raises(ServiceValidationError) as raised:
+        await _train(hass, entry)
+    assert raised.value.translation_key == "not_enough_frames"
+    assert raised.value.translation_placeholders is not None
+    assert raised.value.translation_placeholders["frames"] == "2"
+
+
 async def test_learning_needs_both_states_of_every_label(
     hass: HomeAssistant,
     scripted_engine: ScriptedEngine,

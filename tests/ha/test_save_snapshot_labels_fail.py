@@ -37,3 +37,35 @@ async def test_save_snapshot_without_its_labels_line_keeps_no_image(
             )
     images = await hass.async_add_executor_job(lambda: sorted(folder.glob("*.jpg")))
     assert images == []
+
+
+async def test_save_snapshot_never_writes_labels_through_a_link(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    config_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """A link in labels.jsonl's place (planted, or a copy gone wrong) is neither appended
+    to nor followed: the action fails with the reason, the link's target is unchanged."""
+    await _tick(hass, freezer)
+    folder = config_dir / "garagecam" / "dataset" / "garage"
+    target = tmp_path / "elsewhere.jsonl"
+
+    def plant() -> None:
+        folder.mkdir(parents=True)
+        target.write_bytes(b"not yours\n")
+        (folder / "labels.jsonl").symlink_to(target)
+
+    await hass.async_add_executor_job(plant)
+    with pytest.raises(HomeAssistantError, match="not a regular file"):
+        await hass.services.async_call(
+            DOMAIN,
+            "save_snapshot",
+            {"config_entry_id": setup_entry.entry_id},
+            blocking=True,
+            return_response=True,
+        )
+    assert await hass.async_add_executor_job(target.read_bytes) == b"not yours\n"
+    images = await hass.async_add_executor_job(lambda: sorted(folder.glob("*.jpg")))
+    assert images == []

@@ -36,6 +36,12 @@ async def write_snapshots(sink: DebugSnapshotSink, model: Path, frames: Path, co
     await engine.close()
 
 
+def listed(folder: Path) -> list[str]:
+    """The names the manifest lists, oldest first."""
+    text = (folder / DebugSnapshotSink.MANIFEST).read_text()
+    return [json.loads(line)["path"] for line in text.splitlines()]
+
+
 async def test_only_files_the_runner_wrote_are_deleted(
     tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -57,29 +63,52 @@ async def test_only_files_the_runner_wrote_are_deleted(
     for name, data in theirs.items():
         assert (folder / name).read_bytes() == data, name
     ours = sorted(p.name for p in folder.glob("garagecam-debug_garage_2023*.jpg"))
-    manifest = json.loads((folder / DebugSnapshotSink.MANIFEST).read_text())
-    assert manifest == ours and len(ours) == 2  # the newest two
+    assert listed(folder) == ours and len(ours) == 2  # the newest two
     assert ours[-1].endswith("_000.jpg")
 
     # A new sink (runner restart) continues from the manifest.
     await write_snapshots(DebugSnapshotSink(folder, max_files=1), tiny_model_path, frames, 1)
-    assert len(json.loads((folder / DebugSnapshotSink.MANIFEST).read_text())) == 1
+    assert len(listed(folder)) == 1
     assert all((folder / name).exists() for name in theirs)
 
 
+OUTSIDE_LINES = "".join(
+    json.dumps({"path": path, "bytes": 4}) + "\n"
+    for path in ("../outside.jpg", "sub/../../outside.jpg", "/etc/passwd")
+)
+
+
 @pytest.mark.parametrize(
-    "manifest",
-    ['["../outside.jpg", "holiday_1.jpg", "/etc/passwd"]', "{not json", '{"a": 1}', "\xff\xfe"],
-    ids=["foreign-names", "corrupt", "not-a-list", "not-utf8"],
+    ("name", "manifest"),
+    [
+        (DebugSnapshotSink.LEGACY_MANIFEST, '["../outside.jpg", "holiday_1.jpg", "/etc/passwd"]'),
+        (DebugSnapshotSink.LEGACY_MANIFEST, "{not json"),
+        (DebugSnapshotSink.LEGACY_MANIFEST, '{"a": 1}'),
+        (DebugSnapshotSink.LEGACY_MANIFEST, "\xff\xfe"),
+        (DebugSnapshotSink.MANIFEST, OUTSIDE_LINES),
+        (DebugSnapshotSink.MANIFEST, "{not json\n\xff\xfe\n"),
+    ],
+    ids=[
+        "old-foreign-names",
+        "old-corrupt",
+        "old-not-a-list",
+        "old-not-utf8",
+        "paths-outside",
+        "corrupt-lines",
+    ],
 )
 async def test_a_bad_manifest_deletes_nothing_it_does_not_own(
-    tiny_model_path: Path, tmp_path: Path, manifest: str, caplog: pytest.LogCaptureFixture
+    tiny_model_path: Path,
+    tmp_path: Path,
+    name: str,
+    manifest: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     folder = tmp_path / "debug"
     folder.mkdir()
     (tmp_path / "outside.jpg").write_bytes(b"keep")
     (folder / "holiday_1.jpg").write_bytes(b"keep")
-    (folder / DebugSnapshotSink.MANIFEST).write_text(manifest, encoding="latin-1")
+    (folder / name).write_text(manifest, encoding="latin-1")
     frames = tmp_path / "frames"
     frames.mkdir()
     (frames / "0001.jpg").write_bytes(jpeg())
@@ -88,3 +117,24 @@ async def test_a_bad_manifest_deletes_nothing_it_does_not_own(
     assert (tmp_path / "outside.jpg").read_bytes() == b"keep"
     assert (folder / "holiday_1.jpg").read_bytes() == b"keep"
     assert len(list(folder.glob("garagecam-debug_*.jpg"))) == 1
+
+
+async def test_the_list_of_an_older_release_is_taken_over(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """`.garagecam-debug-snapshots.json` (a JSON list of names) as the oldest entries: over
+    the bound they go first; a name not of the sink's form is never taken over."""
+    folder = tmp_path / "debug"
+    folder.mkdir()
+    old = ["garagecam-debug_garage_20200101-000000_000.jpg", "holiday.jpg"]
+    for name in old:
+        (folder / name).write_bytes(jpeg())
+    (folder / DebugSnapshotSink.LEGACY_MANIFEST).write_text(json.dumps(old))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(jpeg())
+    await write_snapshots(DebugSnapshotSink(folder, max_files=1), tiny_model_path, frames, 1)
+    assert not (folder / old[0]).exists()  # the old release's snapshot, the oldest: deleted
+    assert (folder / "holiday.jpg").exists()
+    assert not (folder / DebugSnapshotSink.LEGACY_MANIFEST).exists()
+    assert len(listed(folder)) == 1 and listed(folder)[0].startswith("garagecam-debug_garage_2023")

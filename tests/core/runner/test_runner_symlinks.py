@@ -3,12 +3,14 @@ scans through a link, and the runner never writes through a planted one."""
 
 from __future__ import annotations
 
+import errno
 import time
 from pathlib import Path
 
 import pytest
 
-from garagecam_core.capture import MANIFEST, FrameCapture
+from garagecam_core.capture import FrameCapture
+from garagecam_core.dataset import MANIFEST
 from garagecam_core.metadata import LabelSpec
 from garagecam_core.runner.sinks import DebugSnapshotSink
 from garagecam_core.studio.store import LabelStore
@@ -87,13 +89,72 @@ async def test_debug_snapshot_name_taken_by_a_dangling_link_is_not_written_throu
     assert not victim.exists()
 
 
-def test_capture_manifest_link_is_not_appended_through(tmp_path: Path, outside: Path) -> None:
+def test_capture_manifest_link_is_not_read_nor_written_through(
+    tmp_path: Path, outside: Path
+) -> None:
     folder = tmp_path / "capture"
     folder.mkdir()
     (folder / MANIFEST).symlink_to(outside)
-    capture = FrameCapture(folder, [LabelSpec("door_open")])
-    with pytest.raises(OSError):  # ELOOP from O_NOFOLLOW
-        capture.offer(jpeg(), {"door_open": 0.9}, {"door_open": "on"}, now=1_700_000_000.0)
+    with pytest.raises(OSError) as raised:  # the capture does not open on a planted link
+        FrameCapture(folder, [LabelSpec("door_open")])
+    assert raised.value.errno == errno.ELOOP
     assert outside.read_bytes() == SECRET
-    assert capture.frame_count == 0
-    assert list((folder / "images").iterdir()) == []  # the image of a failed write is removed
+    assert list((folder / "images").iterdir()) == []
+
+
+async def test_the_teacher_never_sends_a_frame_swapped_for_a_link(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    """The studio's teacher reads frames through the dataset (O_NOFOLLOW): a file replaced
+    by a link after the scan is skipped, its target never leaves the machine."""
+    from garagecam_core.studio.state import Studio
+    from garagecam_core.studio.teacher import TeacherConfig
+    from tests.core.studio.vlm_server import FakeVlm, serve
+
+    root = tmp_path / "dataset"
+    root.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (root / name).write_bytes(jpeg())
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(jpeg((200, 10, 10)))
+    async with serve(FakeVlm(lambda q, _: "yes")) as vlm:
+        studio = Studio(root, tiny_model_path, teacher=TeacherConfig(vlm.url, "m", None))
+        await studio.start()
+        try:
+            (root / "a.jpg").unlink()
+            (root / "a.jpg").symlink_to(secret)
+            studio.start_teacher(["a.jpg", "b.jpg"])
+            for task in list(studio._tasks):
+                await task
+            assert studio.teacher_progress.error is None
+            assert len(vlm.requests) == len(studio.names)  # b.jpg's questions only
+            frame = studio.store.frame("a.jpg")
+            assert frame is not None and not studio.teacher_of(frame)
+        finally:
+            await studio.close()
+
+
+async def test_predictions_never_read_a_frame_swapped_for_a_link(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    from garagecam_core.engine.base import ExecutorEngine
+    from garagecam_core.engine.local import LocalEngine
+    from garagecam_core.studio.predictor import Predictor
+
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg())
+    store = LabelStore(root)
+    frame = store.scan()["a.jpg"]
+    (root / "a.jpg").unlink()
+    (root / "a.jpg").symlink_to(tmp_path / "secret.jpg")
+    (tmp_path / "secret.jpg").write_bytes(jpeg((200, 10, 10)))
+    predictor = Predictor(tiny_model_path, tmp_path / "cache", ExecutorEngine(
+        LocalEngine(tiny_model_path)))  # fmt: skip
+    (tmp_path / "cache").mkdir()
+    try:
+        assert await predictor.probabilities_of(root, frame) is None
+        entry = predictor.get(frame)
+        assert entry is not None and "symbolic links" in entry["error"]
+    finally:
+        await predictor.close()

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from garagecam_core.capture import (
-    MANIFEST,
     CaptureRules,
     FrameCapture,
     frame_hash,
     hamming,
 )
-from garagecam_core.dataset import load_dataset
+from garagecam_core.dataset import MANIFEST, load_dataset
 from garagecam_core.errors import ConfigError
 from garagecam_core.metadata import LabelSpec
 from garagecam_core.scenes import generate_scene

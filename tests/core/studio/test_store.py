@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from garagecam_core.dataset import labels as labels_module
 from garagecam_core.dataset import load_dataset
 from garagecam_core.errors import ConfigError
-from garagecam_core.studio import store as store_module
 from garagecam_core.studio.store import LabelStore
 from tests.images import scene_jpeg
 
@@ -81,7 +81,7 @@ def test_lines_appended_during_an_edit_are_not_lost(
     store = LabelStore(ha_folder(tmp_path))
     store.scan()
     appended = json.dumps({"path": "new.jpg", "labels": {"door_open": 0, "car_present": 0}})
-    real_apply = store_module._apply
+    real_apply = labels_module.apply_updates
     calls = []
 
     def apply_while_home_assistant_appends(before: bytes, updates: dict) -> bytes:  # type: ignore[type-arg]
@@ -91,7 +91,7 @@ def test_lines_appended_during_an_edit_are_not_lost(
                 handle.write(appended + "\n")
         return real_apply(before, updates)
 
-    monkeypatch.setattr(store_module, "_apply", apply_while_home_assistant_appends)
+    monkeypatch.setattr(labels_module, "apply_updates", apply_while_home_assistant_appends)
     store.set_labels({"20261130T060102_door_open-on.jpg": {"door_open": 1, "car_present": 0}},
                      NAMES)  # fmt: skip
     text = (tmp_path / "labels.jsonl").read_text()

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import yaml
 from PIL import Image
 
-from .errors import DatasetError, MetadataError
-from .metadata import LabelSpec
+from ..errors import DatasetError, MetadataError
+from ..metadata import LabelSpec
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 MIN_IMAGES = 8
@@ -86,7 +86,7 @@ class _Problems:
         raise DatasetError("\n".join(lines))
 
 
-def _parse_flag(value: Any) -> int | None:
+def parse_flag(value: Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int) and value in (0, 1):
@@ -134,7 +134,7 @@ def _read_csv(path: Path, problems: _Problems) -> tuple[list[str], list[_Row]]:
                 continue
             values = []
             for name, cell in zip(names, row[1:], strict=True):
-                flag = _parse_flag(cell)
+                flag = parse_flag(cell)
                 if flag is None:
                     problems.add(f"{path.name} line {line_no}: {name} must be 0 or 1, got {cell!r}")
                 values.append(flag or 0)
@@ -169,7 +169,7 @@ def _read_jsonl(path: Path, problems: _Problems) -> tuple[list[str], list[_Row]]
             continue
         values = []
         for name in names:
-            flag = _parse_flag(labels[name])
+            flag = parse_flag(labels[name])
             if flag is None:
                 problems.add(f"{where}: {name} must be 0 or 1, got {labels[name]!r}")
             values.append(flag or 0)
