@@ -133,7 +133,8 @@ class SecretFilter(logging.Filter):
     """Masks registered secret strings in log messages and their arguments.
 
     Attach it to the handlers that write logs (the CLI does); `add()` each secret as soon
-    as it is known (config loading does), so even an exception text cannot leak it.
+    as it is known (the runner's start-up adds what its config returns), so even an exception
+    text cannot leak it.
     """
 
     def __init__(self) -> None:
@@ -144,6 +145,11 @@ class SecretFilter(logging.Filter):
         # Very short values would mask unrelated text and are no real protection anyway.
         if secret and len(secret) >= 3:
             self._secrets.add(secret)
+
+    def add_all(self, secrets: Iterable[str | None]) -> None:
+        """`add` each: what a parsed config returns (`RunnerConfig.secrets`)."""
+        for secret in secrets:
+            self.add(secret)
 
     def mask(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):

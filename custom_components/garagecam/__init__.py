@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
@@ -23,17 +26,22 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 
+from .camera_options import camera_options
 from .capture import EntryCapture
 from .capture import issue_id as capture_issue_id
 from .const import (
     CONF_CAPTURE_ENABLED,
+    CONF_MAX_AGE,
     CONF_MODEL,
     CONF_MQTT_ENABLED,
     CONF_MQTT_PREFIX,
     CONF_ROI,
+    CONF_SCAN_INTERVAL,
     DEFAULT_MQTT_PREFIX,
+    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
+    OLD_DEFAULT_MAX_AGE,
     OLD_DEFAULT_MQTT_PREFIX,
 )
 from .coordinator import (
@@ -41,7 +49,6 @@ from .coordinator import (
     GarageCamCoordinator,
     GarageCamRuntimeData,
     build_debouncer,
-    parse_roi,
     unfamiliar_issue_id,
 )
 from .inference import async_create_engine, models_dir
@@ -58,7 +65,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
-    """1.1 -> 1.2: the old default MQTT prefix `garagecam` collided with the runner's topics."""
+    """1.1 -> 1.2: the old default MQTT prefix `garagecam` collided with the runner's topics.
+    1.2 -> 1.3: the max age follows the scan interval unless the user set one."""
     if entry.version > 1:
         return False  # written by a newer GarageCam: do not guess
     if entry.minor_version < 2:
@@ -74,12 +82,29 @@ async def async_migrate_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) 
                 DEFAULT_MQTT_PREFIX,
             )
         hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
+    if entry.minor_version < 3:
+        hass.config_entries.async_update_entry(
+            entry, options=_without_old_max_age(entry.options), minor_version=3
+        )
     return True
+
+
+def _without_old_max_age(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Before 1.3 every save of the options form stored the fixed default of 60 s, which ends
+    between two polls of an entry polling every 5 minutes: drop it, and any max age below
+    the scan interval, so the core's rule (three scan intervals, at least 60 s) applies."""
+    kept = dict(options)
+    interval = kept.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
+    max_age = kept.get(CONF_MAX_AGE)
+    if max_age is not None and (max_age == OLD_DEFAULT_MAX_AGE or max_age < interval):
+        del kept[CONF_MAX_AGE]
+    return kept
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
     try:
-        roi = parse_roi(entry.options.get(CONF_ROI))
+        keys = (CONF_SCAN_INTERVAL, CONF_ROI, CONF_MAX_AGE)
+        roi = camera_options({k: entry.options[k] for k in keys if k in entry.options}).roi
         engine = await async_create_engine(hass, entry.data)
     except ModelNotFoundError as err:
         # Often temporary (a share not mounted yet, a copy in progress): retry with backoff,

@@ -44,16 +44,16 @@ from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import (
     ConfigError,
     GarageCamError,
-    MetadataError,
     ModelError,
     RemoteAuthError,
     RemoteConfigError,
     RemoteEngineError,
     RuntimeMissingError,
 )
-from garagecam_core.metadata import check_thresholds
+from garagecam_core.options import MAX_CONFIRM_FRAMES, MAX_INTERVAL, MAX_MAX_AGE, OptionsError
 from garagecam_core.redact import redact_url
 
+from .camera_options import camera_options, form_errors
 from .const import (
     CAMERA_TIMEOUT,
     CONF_CAMERA,
@@ -73,24 +73,20 @@ from .const import (
     CONF_TOKEN,
     CONF_URL,
     DEFAULT_CONFIRM_FRAMES,
-    DEFAULT_MAX_AGE,
     DEFAULT_MQTT_PREFIX,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
     MODE_LOCAL,
     MODE_REMOTE,
-    RESERVED_MQTT_ROOTS,
 )
-from .coordinator import GarageCamConfigEntry, parse_roi
+from .coordinator import GarageCamConfigEntry
 from .inference import (
     async_create_engine,
     async_list_remote_models,
     async_runtime_available,
     list_local_models,
 )
-
-HA_DISCOVERY_PREFIX = "homeassistant"
 
 
 class CameraUnavailable(HomeAssistantError):
@@ -142,7 +138,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
     """Camera -> mode -> [remote] -> model -> confirm; also reconfigure."""
 
     VERSION = 1
-    MINOR_VERSION = 2  # 1.2: the old default MQTT prefix `garagecam` is migrated
+    MINOR_VERSION = 3  # 1.2: the old default MQTT prefix `garagecam` is migrated; 1.3: max age
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
@@ -193,9 +189,11 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         url, model = entry.data[CONF_URL], entry.data[CONF_MODEL]
         errors: dict[str, str] = {}
         if user_input is not None:
-            token = user_input.get(CONF_TOKEN) or None
             try:
+                token = camera_options({CONF_TOKEN: user_input.get(CONF_TOKEN)}).runner_token
                 models = await async_list_remote_models(self.hass, url, token)
+            except OptionsError as err:
+                errors.update(form_errors(err))
             except GarageCamError as err:
                 errors["base"] = _error_key(err)
             else:
@@ -245,10 +243,13 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_remote(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
-            url = user_input[CONF_URL].rstrip("/")
-            token = user_input.get(CONF_TOKEN) or None
+            given = {CONF_URL: user_input[CONF_URL], CONF_TOKEN: user_input.get(CONF_TOKEN)}
             try:
+                options = camera_options(given, remote=True)
+                url, token = options.runner_url or "", options.runner_token
                 self._remote_models = await async_list_remote_models(self.hass, url, token)
+            except OptionsError as err:
+                errors.update(form_errors(err))
             except GarageCamError as err:
                 errors["base"] = _error_key(err)
             else:
@@ -294,7 +295,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
                     vol.Required(
                         CONF_SCAN_INTERVAL,
                         default=defaults.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL),
-                    ): _seconds(1, 3600),
+                    ): _seconds(1, int(MAX_INTERVAL)),
                     vol.Optional(
                         CONF_ROI, description={"suggested_value": defaults.get(CONF_ROI)}
                     ): TextSelector(),
@@ -326,9 +327,11 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
             await self.async_set_unique_id(unique_id)
             self._abort_if_unique_id_configured()
         try:
-            parse_roi(user_input.get(CONF_ROI))
-        except ConfigError:
-            errors[CONF_ROI] = "invalid_roi"
+            options = camera_options(
+                {key: user_input.get(key) for key in (CONF_SCAN_INTERVAL, CONF_ROI)}
+            )
+        except OptionsError as err:
+            errors.update(form_errors(err))
             return None
         data = {**self._data, CONF_MODEL: model}
         try:
@@ -338,7 +341,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
             return None
         try:
             image = await _async_snapshot(self.hass, data[CONF_CAMERA])
-            first = await engine.classify(image, parse_roi(user_input.get(CONF_ROI)))
+            first = await engine.classify(image, options.roi)
         except Exception as err:
             errors["base"] = _error_key(err)
             return None
@@ -347,6 +350,9 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data = data
         self._options[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
         self._options[CONF_ROI] = (user_input.get(CONF_ROI) or "").strip()
+        if self._options.get(CONF_MAX_AGE, options.interval) < options.interval:
+            # a max age kept from before would now end between two polls: the default rule
+            del self._options[CONF_MAX_AGE]
         if set(self._options.get(CONF_LABELS, {})) - set(engine.metadata.label_names):
             self._options[CONF_LABELS] = {}  # thresholds of another model's labels
         self._labels = _labels_text(engine, first)
@@ -432,29 +438,13 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         current = {**self.config_entry.options, **(user_input or {})}
         if user_input is not None:
-            prefix = user_input.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX).strip().strip("/")
+            keys = (CONF_SCAN_INTERVAL, CONF_MAX_AGE, CONF_ROI, CONF_MQTT_PREFIX)
             try:
-                parse_roi(user_input.get(CONF_ROI))
-            except ConfigError:
-                errors[CONF_ROI] = "invalid_roi"
-            if not prefix or any(c in prefix for c in "#+ "):
-                errors[CONF_MQTT_PREFIX] = "invalid_prefix"
-            elif prefix == HA_DISCOVERY_PREFIX:
-                errors[CONF_MQTT_PREFIX] = "duplicate_prefix"
-            elif prefix.split("/", 1)[0] in RESERVED_MQTT_ROOTS:
-                errors[CONF_MQTT_PREFIX] = "reserved_prefix"
-            if not errors:
-                self._options = {
-                    **self.config_entry.options,
-                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
-                    CONF_MAX_AGE: int(user_input[CONF_MAX_AGE]),
-                    CONF_ROI: (user_input.get(CONF_ROI) or "").strip(),
-                    CONF_MQTT_ENABLED: user_input[CONF_MQTT_ENABLED],
-                    CONF_MQTT_PREFIX: prefix,
-                    CONF_CAPTURE_ENABLED: user_input[CONF_CAPTURE_ENABLED],
-                    CONF_CAPTURE_MAX_FRAMES: int(user_input[CONF_CAPTURE_MAX_FRAMES]),
-                    CONF_LABELS: dict(self.config_entry.options.get(CONF_LABELS, {})),
-                }
+                options = camera_options({key: user_input.get(key) for key in keys})
+            except OptionsError as err:
+                errors = form_errors(err)
+            else:
+                self._options = self._general_options(user_input, options.discovery_prefix)
                 entry: GarageCamConfigEntry = self.config_entry
                 if entry.state is ConfigEntryState.LOADED:
                     self._pending = [
@@ -462,42 +452,25 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
                     ]
                 return await self.async_step_label()
         return self.async_show_form(
-            step_id="init",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(
-                        CONF_SCAN_INTERVAL,
-                        default=current.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL),
-                    ): _seconds(1, 3600),
-                    vol.Required(
-                        CONF_MAX_AGE, default=current.get(CONF_MAX_AGE, DEFAULT_MAX_AGE)
-                    ): _seconds(5, 86400),
-                    vol.Optional(
-                        CONF_ROI, description={"suggested_value": current.get(CONF_ROI)}
-                    ): TextSelector(),
-                    vol.Required(
-                        CONF_MQTT_ENABLED, default=current.get(CONF_MQTT_ENABLED, False)
-                    ): BooleanSelector(),
-                    vol.Required(
-                        CONF_MQTT_PREFIX,
-                        default=current.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
-                    ): TextSelector(),
-                    # opt-in: frames of the user's home are stored on disk only when asked
-                    vol.Required(
-                        CONF_CAPTURE_ENABLED, default=current.get(CONF_CAPTURE_ENABLED, False)
-                    ): BooleanSelector(),
-                    vol.Required(
-                        CONF_CAPTURE_MAX_FRAMES,
-                        default=current.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames),
-                    ): NumberSelector(
-                        NumberSelectorConfig(
-                            min=10, max=100_000, step=1, mode=NumberSelectorMode.BOX
-                        )
-                    ),
-                }
-            ),
-            errors=errors,
+            step_id="init", data_schema=_general_schema(current), errors=errors
         )
+
+    def _general_options(self, user_input: dict[str, Any], prefix: str) -> dict[str, Any]:
+        """The entry's options with the general step's values (validated) in."""
+        options = {
+            key: value for key, value in self.config_entry.options.items() if key != CONF_MAX_AGE
+        }
+        if user_input.get(CONF_MAX_AGE) is not None:  # unset: the default rule applies
+            options[CONF_MAX_AGE] = int(user_input[CONF_MAX_AGE])
+        return options | {
+            CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+            CONF_ROI: (user_input.get(CONF_ROI) or "").strip(),
+            CONF_MQTT_ENABLED: user_input[CONF_MQTT_ENABLED],
+            CONF_MQTT_PREFIX: prefix,
+            CONF_CAPTURE_ENABLED: user_input[CONF_CAPTURE_ENABLED],
+            CONF_CAPTURE_MAX_FRAMES: int(user_input[CONF_CAPTURE_MAX_FRAMES]),
+            CONF_LABELS: dict(self.config_entry.options.get(CONF_LABELS, {})),
+        }
 
     async def async_step_label(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if not self._pending:
@@ -514,11 +487,9 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
         }
         if user_input is not None:
             try:
-                check_thresholds(
-                    label, user_input[CONF_ON_THRESHOLD], user_input[CONF_OFF_THRESHOLD]
-                )
-            except MetadataError:
-                errors["base"] = "invalid_thresholds"
+                camera_options({CONF_LABELS: {label: user_input}})
+            except OptionsError as err:
+                errors = form_errors(err)
             else:
                 self._options[CONF_LABELS][label] = {
                     CONF_ON_THRESHOLD: float(user_input[CONF_ON_THRESHOLD]),
@@ -540,7 +511,9 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
                     vol.Required(
                         CONF_CONFIRM_FRAMES, default=current[CONF_CONFIRM_FRAMES]
                     ): NumberSelector(
-                        NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+                        NumberSelectorConfig(
+                            min=1, max=MAX_CONFIRM_FRAMES, step=1, mode=NumberSelectorMode.BOX
+                        )
                     ),
                 }
             ),
@@ -552,3 +525,39 @@ class GarageCamOptionsFlow(OptionsFlowWithReload):
             },
             errors=errors,
         )
+
+
+def _general_schema(current: Mapping[str, Any]) -> vol.Schema:
+    """The options flow's first step, filled in with `current`."""
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_SCAN_INTERVAL,
+                default=current.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL),
+            ): _seconds(1, int(MAX_INTERVAL)),
+            # empty: three scan intervals, at least 60 s (the core's one default rule)
+            vol.Optional(
+                CONF_MAX_AGE, description={"suggested_value": current.get(CONF_MAX_AGE)}
+            ): _seconds(1, int(MAX_MAX_AGE)),
+            vol.Optional(
+                CONF_ROI, description={"suggested_value": current.get(CONF_ROI)}
+            ): TextSelector(),
+            vol.Required(
+                CONF_MQTT_ENABLED, default=current.get(CONF_MQTT_ENABLED, False)
+            ): BooleanSelector(),
+            vol.Required(
+                CONF_MQTT_PREFIX,
+                default=current.get(CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX),
+            ): TextSelector(),
+            # opt-in: frames of the user's home are stored on disk only when asked
+            vol.Required(
+                CONF_CAPTURE_ENABLED, default=current.get(CONF_CAPTURE_ENABLED, False)
+            ): BooleanSelector(),
+            vol.Required(
+                CONF_CAPTURE_MAX_FRAMES,
+                default=current.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames),
+            ): NumberSelector(
+                NumberSelectorConfig(min=10, max=100_000, step=1, mode=NumberSelectorMode.BOX)
+            ),
+        }
+    )

@@ -33,7 +33,10 @@ CONF_CAPTURE_ENABLED: Final = "capture_enabled"
 CONF_CAPTURE_MAX_FRAMES: Final = "capture_max_frames"
 
 DEFAULT_SCAN_INTERVAL: Final = 10
-DEFAULT_MAX_AGE: Final = 60
+# No fixed max age: unset, it follows the core's one rule (three scan intervals, at least
+# 60 s). The fixed 60 s before config entry 1.3 made an entry polling every 5 minutes go
+# unavailable at its first missed poll.
+OLD_DEFAULT_MAX_AGE: Final = 60
 DEFAULT_CONFIRM_FRAMES: Final = 2
 # Not "homeassistant": Home Assistant's own MQTT integration would show every sensor twice.
 # Not "garagecam" (the default before config entry 1.2): that is the runner's base topic, so
@@ -41,6 +44,8 @@ DEFAULT_CONFIRM_FRAMES: Final = 2
 # landed inside the runner's state tree. Not our own base topic either (`MQTT_BASE_TOPIC`).
 DEFAULT_MQTT_PREFIX: Final = "garagecam-homekit"
 OLD_DEFAULT_MQTT_PREFIX: Final = "garagecam"
+#: Home Assistant's own discovery prefix: the bridge must not publish there
+HA_DISCOVERY_PREFIX: Final = "homeassistant"
 # Where the bridge publishes states; not the runner's `garagecam`, so `garagecam mqtt
 # cleanup` never matches our configs and the two never read each other's topics.
 MQTT_BASE_TOPIC: Final = "garagecam-ha"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import GarageCamError, RemoteAuthError
 from garagecam_core.roi import Roi
 
+from .camera_options import camera_options
 from .const import (
     CAMERA_TIMEOUT,
     CONF_CAMERA,
@@ -32,7 +34,6 @@ from .const import (
     CONF_SCAN_INTERVAL,
     DATASET_DIR,
     DEFAULT_CONFIRM_FRAMES,
-    DEFAULT_MAX_AGE,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
@@ -97,11 +98,9 @@ def build_debouncer(engine: AsyncEngine, options: dict[str, object], name: str) 
     return Debouncer(merge_policies(engine.metadata, overrides, DEFAULT_CONFIRM_FRAMES), name=name)
 
 
-def parse_roi(text: object) -> Roi | None:
-    """`x,y,w,h` fractions or empty; raises ConfigError."""
-    if not text:
-        return None
-    return Roi.parse(str(text))
+def _max_age(options: Mapping[str, Any]) -> float:
+    keys = (CONF_SCAN_INTERVAL, CONF_MAX_AGE)
+    return camera_options({key: options[key] for key in keys if key in options}).effective_max_age
 
 
 class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
@@ -136,7 +135,8 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         self.debouncer = debouncer
         self.roi = roi
         self.camera_entity_id: str = entry.data[CONF_CAMERA]
-        self.max_age = timedelta(seconds=entry.options.get(CONF_MAX_AGE, DEFAULT_MAX_AGE))
+        # The core's one rule: the entry's max age, else three scan intervals, at least 60 s.
+        self.max_age = timedelta(seconds=_max_age(entry.options))
         self.recent_timings: deque[dict[str, float]] = deque(maxlen=RECENT_TIMINGS)
         # Restored states are shown for up to max_age after start, like a fresh frame.
         self._started = dt_util.utcnow()

@@ -25,20 +25,17 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util.hass_dict import HassKey
 
-from garagecam_core import demo_model_path
-from garagecam_core.bundle import MODEL_SUFFIXES
 from garagecam_core.engine import AsyncEngine
 from garagecam_core.engine.factory import ModelConfig, default_engine_factory
 from garagecam_core.engine.pool import EnginePool
-from garagecam_core.errors import ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
+from garagecam_core.options import find_models, model_path
 
 from .const import (
     CONF_MODE,
     CONF_MODEL,
     CONF_TOKEN,
     CONF_URL,
-    DEMO_MODEL,
     DOMAIN,
     MODE_REMOTE,
     MODELS_DIR,
@@ -78,26 +75,15 @@ def models_dir(hass: HomeAssistant) -> Path:
 
 def list_local_models(hass: HomeAssistant) -> list[str]:
     """`demo` plus the model files (`.pte` bundles, `.gcam` heads) directly under
-    `<config>/garagecam/models/` (blocking)."""
-    directory = models_dir(hass)
-    if not directory.is_dir():
-        return [DEMO_MODEL]
-    found = sorted(
-        p.name for p in directory.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file()
-    )
-    return [DEMO_MODEL, *found]
+    `<config>/garagecam/models/` (blocking): the core's one lookup."""
+    return find_models([models_dir(hass)])
 
 
 def local_model_path(hass: HomeAssistant, model: str) -> Path:
-    """Resolve a model choice; only names inside the models directory are accepted."""
-    if model == DEMO_MODEL:
-        return demo_model_path()
-    directory = models_dir(hass)
-    path = directory / model
-    if Path(model).name != model or path.suffix not in MODEL_SUFFIXES:
-        kinds = " or ".join(MODEL_SUFFIXES)
-        raise ModelNotFoundError(f"model {model!r} is not a {kinds} file in {directory}")
-    return path
+    """Resolve a model choice with the core's one lookup (`demo`, a `.pte`/`.gcam` file in
+    the models directory, or an absolute path); raises ModelNotFoundError (blocking: one
+    look at the disk)."""
+    return model_path(model, [models_dir(hass)])
 
 
 def _stop_listener(pool: EnginePool) -> Callable[[Event], Coroutine[Any, Any, None]]:

@@ -34,9 +34,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..redact import install_secret_filter
+    from ..redact import SECRETS, install_secret_filter
     from ..runner.cleanup import cleanup_removed_cameras
     from ..runner.config import load_config
 
     install_secret_filter()
-    return cleanup_removed_cameras(load_config(args.config), args.wait, dry_run=args.dry_run)
+    config = load_config(args.config)
+    SECRETS.add_all(config.secrets)  # parsing returns them; start-up registers them
+    return cleanup_removed_cameras(config, args.wait, dry_run=args.dry_run)

@@ -38,12 +38,13 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..redact import install_secret_filter
+    from ..redact import SECRETS, install_secret_filter
     from ..runner.app import Runner, run_until_signalled
     from ..runner.config import load_config
 
     install_secret_filter()
     config = load_config(args.config)
+    SECRETS.add_all(config.secrets)  # parsing returns them; start-up registers them
     if args.check:
         from ..runner.check import check_config
 

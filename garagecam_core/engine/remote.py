@@ -8,25 +8,17 @@ The caller owns the aiohttp session (Home Assistant passes its shared one).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from ..errors import RemoteAuthError, RemoteConfigError, RemoteEngineError
 from ..metadata import ModelMetadata
+from ..options import OptionError, check_runner_url
 from ..redact import redact_url
 from ..roi import Roi
 from .base import Classification
 
 DEFAULT_TIMEOUT = 30.0
-
-
-def _has_credentials(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False  # aiohttp's own error on the request says what is wrong with it
-    return bool(parts.username or parts.password)
 
 
 class RemoteEngine:
@@ -43,13 +35,10 @@ class RemoteEngine:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._session = session
-        self.url = url.rstrip("/")
-        if token and _has_credentials(self.url):
-            # aiohttp would raise a bare ValueError on the first request: say it now
-            raise RemoteConfigError(
-                f"the runner URL {self.where} has a user name or password and a token is set "
-                "too: give only one (the runner checks the token)"
-            )
+        try:  # the one rule every front end checks too; nothing is sent with a bad URL
+            self.url = check_runner_url(url)
+        except OptionError as err:
+            raise RemoteConfigError(f"the runner URL: {err.detail}") from None
         self._token = token
         self.model = model
         self._metadata = metadata

@@ -11,7 +11,7 @@ import codecs
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -24,7 +24,21 @@ from ..debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from ..discovery import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from ..engine.factory import EngineKind, ModelConfig
 from ..errors import ConfigError
-from ..redact import SECRETS, url_secrets
+from ..options import (
+    DEFAULT_INTERVAL,
+    DEMO_MODEL,
+    CameraOptions,
+    OptionError,
+    OptionsError,
+    check_topics,
+    parse_confirm_frames,
+    parse_interval,
+    parse_max_age,
+    parse_roi,
+    parse_threshold,
+    parse_topic,
+)
+from ..redact import url_secrets
 from ..retained import REPUBLISH_INTERVAL
 from ..roi import Roi
 from ..sources import DEFAULT_MAX_BYTES
@@ -32,9 +46,6 @@ from ..web import IPAddress, gateway_address
 
 if TYPE_CHECKING:
     from ..capture import CaptureRules
-
-DEMO_MODEL = "demo"
-DEFAULT_INTERVAL = 10.0
 
 AuthKind = Literal["basic", "digest"]
 
@@ -181,6 +192,9 @@ class RunnerConfig:
     debug_snapshots: DebugSnapshotsConfig | None = None
     capture: CaptureConfig | None = None  # None: no `capture` section and no camera asks
     studio: StudioConfig | None = None
+    #: passwords, tokens and URL secrets in this config: the caller registers them with the
+    #: log filter (`redact.SECRETS.add_all`) when the runner starts; parsing registers nothing
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:
@@ -240,7 +254,6 @@ def _token(value: Any) -> str:
 
 _positive = vol.All(_number, vol.Range(min=0, min_included=False))
 _port = vol.All(_integer, vol.Range(min=1, max=65535))
-_fraction = vol.All(_number, vol.Range(min=0.0, max=1.0))
 _str = vol.All(str, vol.Length(min=1))
 
 
@@ -256,17 +269,28 @@ def _ingress_gateway(value: Any) -> IPAddress | None:
         raise vol.Invalid(str(err)) from err
 
 
-def _roi(value: Any) -> Roi:
-    try:
-        if isinstance(value, str):
-            return Roi.parse(value)
-        if isinstance(value, list) and len(value) == 4:
-            return Roi(*(float(v) for v in value))
-    except ConfigError as err:
-        raise vol.Invalid(str(err).split(", got ")[0]) from None  # the text itself: not echoed
-    except (TypeError, ValueError):
-        raise vol.Invalid("expected a list of four fractions from 0 to 1") from None
-    raise vol.Invalid("expected 'x,y,w,h' or a list of four fractions")
+def _checked(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A camera option checked by the options' own parser, left raw for `CameraOptions.parse`
+    (which types it) in `_build`; voluptuous adds the key path to the parser's message."""
+
+    def validate(value: Any) -> Any:
+        try:
+            parse(value)
+        except OptionError as err:
+            raise vol.Invalid(err.detail) from None
+        return value
+
+    return validate
+
+
+def _topic(name: str, default: str) -> Callable[[Any], str]:
+    def validate(value: Any) -> str:
+        try:
+            return parse_topic(name, value, default)
+        except OptionError as err:
+            raise vol.Invalid(err.detail) from None
+
+    return validate
 
 
 _HTTP_SOURCE = vol.Schema(
@@ -296,9 +320,9 @@ _ONVIF_SOURCE = vol.Schema(
 
 _LABEL_OVERRIDE = vol.Schema(
     {
-        vol.Optional("on_threshold"): _fraction,
-        vol.Optional("off_threshold"): _fraction,
-        vol.Optional("confirm_frames"): vol.All(_integer, vol.Range(min=1)),
+        vol.Optional("on_threshold"): _checked(lambda v: parse_threshold("on_threshold", v)),
+        vol.Optional("off_threshold"): _checked(lambda v: parse_threshold("off_threshold", v)),
+        vol.Optional("confirm_frames"): _checked(parse_confirm_frames),
     }
 )
 
@@ -312,12 +336,10 @@ _CAMERA = vol.Schema(
         vol.Exclusive("onvif", "source"): _ONVIF_SOURCE,
         vol.Exclusive("file", "source"): _str,
         vol.Optional("model", default=DEMO_MODEL): _str,
-        vol.Optional("interval", default=DEFAULT_INTERVAL): _positive,
-        vol.Optional("roi"): _roi,
-        vol.Optional("confirm_frames", default=DEFAULT_CONFIRM_FRAMES): vol.All(
-            _integer, vol.Range(min=1)
-        ),
-        vol.Optional("max_age"): _positive,
+        vol.Optional("interval"): _checked(parse_interval),
+        vol.Optional("roi"): _checked(parse_roi),
+        vol.Optional("confirm_frames"): _checked(parse_confirm_frames),
+        vol.Optional("max_age"): _checked(parse_max_age),
         vol.Optional("max_backoff", default=300.0): _positive,
         vol.Optional("labels", default=dict): {str: _LABEL_OVERRIDE},
         vol.Optional("capture"): bool,
@@ -342,8 +364,6 @@ _TLS = vol.Schema(
     }
 )
 
-_TOPIC = vol.All(str, vol.Match(r"^[a-zA-Z0-9_-]+(/[a-zA-Z0-9_-]+)*$", msg="expected a topic"))
-
 _MQTT = vol.Schema(
     {
         vol.Required("host"): _str,
@@ -352,8 +372,12 @@ _MQTT = vol.Schema(
         vol.Optional("password"): vol.Any(None, str),
         vol.Optional("client_id"): vol.Any(None, _str),
         vol.Optional("tls"): vol.Any(bool, _TLS),
-        vol.Optional("discovery_prefix", default=DEFAULT_DISCOVERY_PREFIX): _TOPIC,
-        vol.Optional("base_topic", default=DEFAULT_BASE_TOPIC): _TOPIC,
+        vol.Optional("discovery_prefix", default=DEFAULT_DISCOVERY_PREFIX): _topic(
+            "discovery_prefix", DEFAULT_DISCOVERY_PREFIX
+        ),
+        vol.Optional("base_topic", default=DEFAULT_BASE_TOPIC): _topic(
+            "base_topic", DEFAULT_BASE_TOPIC
+        ),
         vol.Optional("keepalive", default=60): vol.All(_integer, vol.Range(min=5, max=3600)),
         vol.Optional("republish_interval", default=REPUBLISH_INTERVAL): _positive,
         vol.Optional("reconnect_min_delay", default=1.0): _positive,
@@ -648,34 +672,7 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
         )
 
     raw_capture = valid.get("capture") or _CAPTURE({})
-    capture_default: bool = raw_capture["enabled"]
-    cameras = []
-    seen: set[str] = set()
-    for index, raw in enumerate(valid["cameras"] or []):
-        where = f"cameras[{index}]"
-        if raw["id"] in seen:
-            raise ConfigError(f"{where}.id: camera id {raw['id']!r} is used twice")
-        seen.add(raw["id"])
-        if raw["model"] not in models:
-            raise ConfigError(
-                f"{where}.model: unknown model {raw['model']!r}; define it under 'models' "
-                f"(known: {', '.join(sorted(models))})"
-            )
-        cameras.append(
-            CameraConfig(
-                id=raw["id"],
-                name=raw.get("name", raw["id"]),
-                source=_build_source(raw, where, base_dir),
-                model=raw["model"],
-                interval=raw["interval"],
-                roi=raw.get("roi"),
-                confirm_frames=raw["confirm_frames"],
-                max_age=raw.get("max_age"),
-                max_backoff=raw["max_backoff"],
-                labels={k: LabelOverride(**v) for k, v in raw["labels"].items()},
-                capture=raw.get("capture", capture_default),
-            )
-        )
+    cameras = _build_cameras(valid["cameras"] or [], models, raw_capture["enabled"], base_dir)
     # Every configured model is served (HTTP API); the demo one only when something uses it.
     demo_used = any(camera.model == DEMO_MODEL for camera in cameras)
     if DEMO_MODEL not in valid["models"] and valid["models"] and not demo_used:
@@ -683,8 +680,6 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
 
     mqtt = _build_mqtt(valid["mqtt"], base_dir) if valid.get("mqtt") else None
     http = HttpConfig(**valid["http"]) if valid.get("http") is not None else None
-    if http is not None:
-        SECRETS.add(http.token)
     debug = None
     if valid.get("debug_snapshots"):
         raw_debug = valid["debug_snapshots"]
@@ -700,7 +695,66 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
             **{k: v for k, v in raw_capture.items() if k != "directory"},
         )
     studio = _build_studio(valid.get("studio"), cameras, capture, http, base_dir)
-    return RunnerConfig(tuple(cameras), models, mqtt, http, debug, capture, studio)
+    secrets = _secrets(cameras, mqtt, http)
+    return RunnerConfig(tuple(cameras), models, mqtt, http, debug, capture, studio, secrets)
+
+
+#: the YAML keys of a camera that are `CameraOptions` fields (same names)
+_OPTION_KEYS: Final = ("interval", "roi", "max_age", "confirm_frames", "labels", "model")
+
+
+def _build_cameras(
+    raws: list[dict[str, Any]],
+    models: Mapping[str, ModelConfig],
+    capture_default: bool,
+    base_dir: Path,
+) -> list[CameraConfig]:
+    cameras: list[CameraConfig] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raws):
+        where = f"cameras[{index}]"
+        if raw["id"] in seen:
+            raise ConfigError(f"{where}.id: camera id {raw['id']!r} is used twice")
+        seen.add(raw["id"])
+        if raw["model"] not in models:
+            raise ConfigError(
+                f"{where}.model: unknown model {raw['model']!r}; define it under 'models' "
+                f"(known: {', '.join(sorted(models))})"
+            )
+        try:
+            options = CameraOptions.parse({k: raw[k] for k in _OPTION_KEYS if k in raw})
+        except OptionsError as err:  # the rules between fields (each field passed the schema)
+            raise ConfigError("; ".join(f"{where}.{problem}" for problem in err.problems)) from None
+        cameras.append(
+            CameraConfig(
+                id=raw["id"],
+                name=raw.get("name", raw["id"]),
+                source=_build_source(raw, where, base_dir),
+                model=options.model,
+                interval=options.interval,
+                roi=options.roi,
+                confirm_frames=options.confirm_frames,
+                max_age=options.max_age,
+                max_backoff=raw["max_backoff"],
+                labels=options.labels,
+                capture=raw.get("capture", capture_default),
+            )
+        )
+    return cameras
+
+
+def _secrets(
+    cameras: list[CameraConfig], mqtt: MqttConfig | None, http: HttpConfig | None
+) -> frozenset[str]:
+    """Every secret the config holds, for the caller to register with the log filter."""
+    found: list[str | None] = [mqtt.password if mqtt else None, http.token if http else None]
+    for camera in cameras:
+        source = camera.source
+        if isinstance(source, HttpSourceConfig):
+            found += [source.password, *url_secrets(source.url)]
+        elif isinstance(source, OnvifSourceConfig):
+            found.append(source.password)
+    return frozenset(secret for secret in found if secret)
 
 
 def _build_studio(
@@ -741,14 +795,9 @@ def _build_studio(
 
 def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConfig:
     if "snapshot" in raw:
-        http = HttpSourceConfig(**raw["snapshot"])
-        for secret in (http.password, *url_secrets(http.url)):
-            SECRETS.add(secret)
-        return http
+        return HttpSourceConfig(**raw["snapshot"])
     if "onvif" in raw:
-        onvif = OnvifSourceConfig(**raw["onvif"])
-        SECRETS.add(onvif.password)
-        return onvif
+        return OnvifSourceConfig(**raw["onvif"])
     if "file" in raw:
         return FileSourceConfig(_resolve(base_dir, raw["file"]))
     raise ConfigError(f"{where}: a camera needs a source: one of snapshot, onvif, file")
@@ -781,5 +830,7 @@ def _build_mqtt(raw: dict[str, Any], base_dir: Path) -> MqttConfig:
         }
         tls_config = TlsConfig(**files, insecure=tls["insecure"])
     config = MqttConfig(tls=tls_config, **raw)
-    SECRETS.add(config.password)
+    problems = check_topics(config.discovery_prefix, config.base_topic)
+    if problems:
+        raise ConfigError("; ".join(f"mqtt.{problem}" for problem in problems))
     return config

@@ -94,11 +94,16 @@ async def test_local_model_path_accepts_gcam_and_refuses_other_files(
     from garagecam_core.errors import ModelNotFoundError
 
     models = config_dir / "garagecam" / "models"
+    models.mkdir(parents=True)
+    (models / "garage.gcam").write_text("{}")
     assert local_model_path(hass, "garage.gcam") == models / "garage.gcam"
     with pytest.raises(ModelNotFoundError, match=r"not a \.pte or \.gcam file"):
         local_model_path(hass, "notes.txt")
     with pytest.raises(ModelNotFoundError):
         local_model_path(hass, "../garage.gcam")
+    # the core's one lookup (the Scrypted plugin's too): a missing file is said by name
+    with pytest.raises(ModelNotFoundError, match=r"no file 'gone\.pte' in "):
+        local_model_path(hass, "gone.pte")
 
 
 @pytest.mark.usefixtures("runtime_available", "user_model")
@@ -311,7 +316,7 @@ async def test_options_flow_applies_without_restart(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"on_threshold": 0.3, "off_threshold": 0.7, "confirm_frames": 1}
     )
-    assert result["errors"] == {"base": "invalid_thresholds"}
+    assert result["errors"] == {"off_threshold": "invalid_thresholds"}  # under its field
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"on_threshold": 0.8, "off_threshold": 0.2, "confirm_frames": 1}
     )
@@ -364,6 +369,9 @@ async def test_rejected_token_at_set_up_is_fixed_by_reauth(
     assert placeholders["model"] == "tiny"
 
     remote_models[:] = [RemoteAuthError("401"), {"other": METADATA}, {"tiny": METADATA}]
+    # the core's token rule, before any request: a line break would end the HTTP header
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "a\nb"})
+    assert result["errors"] == {"token": "invalid_token"}
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "wrong"})
     assert result["errors"] == {"base": "invalid_auth"}
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"token": "new"})
@@ -386,3 +394,126 @@ async def test_rejected_token_while_polling_starts_reauth(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == [config_entries.SOURCE_REAUTH]
+
+
+async def test_remote_step_checks_url_and_token_like_the_other_front_ends(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine, remote_models: list[Any]
+) -> None:
+    """The core's runner-URL and token rules, each error under its field, before any request:
+    credentials in the URL went to the runner before (which ignores them; the Scrypted plugin
+    refused them), a `?query` swallowed the API paths, a token's surrounding blanks were sent
+    and rejected."""
+    with patch(
+        "custom_components.garagecam.config_flow.async_runtime_available", return_value=False
+    ):
+        result = await _start(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"mode": "remote"}
+        )
+    for url, token, errors in (
+        ("http://admin:hunter2@runner.local:8087", None, {"url": "url_credentials"}),
+        ("ftp://runner.local", None, {"url": "invalid_url"}),
+        ("http://runner.local:8087/?x=1", None, {"url": "invalid_url"}),
+        ("http://runner.local:8087", "tok\nen", {"token": "invalid_token"}),
+    ):
+        user = {"url": url} | ({"token": token} if token else {})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], user)
+        assert result["errors"] == errors
+    user = {"url": " http://runner.local:8087/ ", "token": "  s3cret-token  "}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user)
+    assert result["step_id"] == "model"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "tiny", "scan_interval": 10}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["url"] == "http://runner.local:8087"
+    assert result["data"]["token"] == "s3cret-token"
+    await hass.async_block_till_done()
+
+
+async def test_max_age_follows_the_scan_interval_unless_set(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    """One default rule (the runner's and Scrypted's): three scan intervals, at least 60 s.
+    A fixed 60 s took an entry polling every 5 minutes offline at its first missed poll."""
+    entry = await set_up_entry(hass, scan_interval=300)
+    assert "max_age" not in entry.options
+    assert entry.runtime_data.coordinator.max_age.total_seconds() == 900
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    base = {"scan_interval": 300, "mqtt_enabled": False, "mqtt_prefix": "bridges"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, "max_age": 120}
+    )
+    assert result["errors"] == {"max_age": "max_age_below_interval"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, "scan_interval": 20}
+    )  # no max age given: none stored, the rule applies
+    while result["type"] is FlowResultType.FORM and result["step_id"] == "label":
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"on_threshold": 0.7, "off_threshold": 0.3, "confirm_frames": 2}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert "max_age" not in entry.options
+    assert entry.runtime_data.coordinator.max_age.total_seconds() == 60
+
+
+@pytest.mark.parametrize(
+    ("prefix", "error"),
+    [
+        ("café", "invalid_prefix"),  # the runner refused it; now both do
+        ("a//b", "invalid_prefix"),  # an empty topic level
+        ("homeassistant/x", "duplicate_prefix"),  # inside Home Assistant's own tree
+        ("garagecam-ha/bridge", "reserved_prefix"),  # inside this bridge's states
+    ],
+)
+async def test_mqtt_prefix_follows_the_core_topic_rules(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, prefix: str, error: str
+) -> None:
+    result = await hass.config_entries.options.async_init(setup_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"scan_interval": 10, "mqtt_enabled": False, "mqtt_prefix": prefix},
+    )
+    assert result["errors"] == {"mqtt_prefix": error}
+
+
+@pytest.mark.parametrize(
+    ("options", "kept"),
+    [
+        ({"scan_interval": 300, "max_age": 60}, None),  # the old fixed default
+        ({"scan_interval": 10, "max_age": 60}, None),  # the same for a fast poll (60 s)
+        ({"scan_interval": 60, "max_age": 30}, None),  # below the interval
+        ({"scan_interval": 10, "max_age": 120}, 120),  # the user's own choice
+    ],
+)
+async def test_entry_1_2_drops_the_old_fixed_max_age(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine, options: dict[str, Any], kept: Any
+) -> None:
+    entry = make_entry(**options)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, minor_version=2)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.minor_version == 3
+    assert entry.options.get("max_age") == kept
+    expected = kept if kept is not None else max(60, 3 * options["scan_interval"])
+    assert entry.runtime_data.coordinator.max_age.total_seconds() == expected
+
+
+@pytest.mark.usefixtures("runtime_available")
+async def test_reconfigure_to_a_longer_interval_drops_a_max_age_below_it(
+    hass: HomeAssistant, scripted_engine: ScriptedEngine
+) -> None:
+    entry = await set_up_entry(hass, max_age=30)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"mode": "local"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "demo", "scan_interval": 60}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert "max_age" not in entry.options  # 30 s would end between two polls
+    assert entry.runtime_data.coordinator.max_age.total_seconds() == 180

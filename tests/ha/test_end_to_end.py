@@ -170,7 +170,7 @@ async def test_remote_url_with_credentials_and_a_token_is_refused_without_a_requ
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"url": "http://admin:hunter2@127.0.0.1:9", "token": "s3cret-token"}
     )
-    assert result["errors"] == {"base": "url_credentials"}
+    assert result["errors"] == {"url": "url_credentials"}  # under the field it concerns
 
 
 async def test_missing_model_file_is_a_repair_issue_until_it_is_back(

@@ -83,7 +83,7 @@ async def test_a_missing_model_file_is_model_not_found(
 ) -> None:
     entry = await _set_up_failing(hass, {"model": "gone.pte"})
     assert entry.state is ConfigEntryState.SETUP_RETRY
-    assert entry.reason is not None and "gone.pte does not exist" in entry.reason
+    assert entry.reason is not None and "no file 'gone.pte' in " in entry.reason
     assert started == []
 
 

@@ -278,7 +278,7 @@ async def test_old_default_prefix_is_migrated_and_its_configs_removed(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert entry.minor_version == 2
+    assert entry.minor_version == 3
     assert entry.options["mqtt_prefix"] == PREFIX
     published = _published(mqtt_mock)
     assert published[old[0]] == ("", 1, True)  # the retained config under the old prefix
@@ -290,7 +290,7 @@ async def test_other_prefixes_survive_the_migration(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, scripted_engine: ScriptedEngine
 ) -> None:
     entry = await set_up_entry(hass, mqtt_enabled=True, mqtt_prefix="bridges")
-    assert entry.minor_version == 2 and entry.options["mqtt_prefix"] == "bridges"
+    assert entry.minor_version == 3 and entry.options["mqtt_prefix"] == "bridges"
 
 
 async def test_clean_stop_publishes_offline(

@@ -149,7 +149,14 @@ async def test_mqtt_publishing_without_the_mqtt_integration(
 
 def test_local_model_names(hass: HomeAssistant, config_dir: Path) -> None:
     assert local_model_path(hass, "demo") == demo_model_path()
-    assert local_model_path(hass, "mine.pte") == config_dir / "garagecam" / "models" / "mine.pte"
-    for name in ("../mine.pte", "sub/mine.pte", "mine.onnx"):
-        with pytest.raises(ModelNotFoundError, match=r"is not a \.pte or \.gcam file in"):
+    models = config_dir / "garagecam" / "models"
+    models.mkdir(parents=True)
+    (models / "mine.pte").write_bytes(b"x")
+    assert local_model_path(hass, "mine.pte") == models / "mine.pte"
+    for name, message in (
+        ("../mine.pte", "must be a file name or an absolute path"),
+        ("sub/mine.pte", "must be a file name or an absolute path"),
+        ("mine.onnx", r"is not a \.pte or \.gcam file"),
+    ):
+        with pytest.raises(ModelNotFoundError, match=message):
             local_model_path(hass, name)

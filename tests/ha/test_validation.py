@@ -26,6 +26,7 @@ from homeassistant.loader import async_get_integration, async_get_integrations
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 
+from custom_components.garagecam.camera_options import ERROR_KEYS
 from custom_components.garagecam.const import DOMAIN
 
 ROOT = Path(__file__).parents[2]
@@ -167,6 +168,7 @@ def test_translation_keys_are_valid_and_used_keys_exist() -> None:
     # every form error the flows can show
     errors = set(re.findall(r'\] = "([a-z0-9_]+)"', CODE))
     errors |= set(re.findall(r'\(\w+, "([a-z0-9_]+)"\)', CODE))  # the _ERROR_KEYS table
+    errors |= ERROR_KEYS  # the options' problems (camera_options.form_errors)
     assert errors <= set(STRINGS["config"]["error"]) | set(STRINGS["options"]["error"])
     assert "cannot_load_model" in errors and "reserved_prefix" in errors
 

@@ -224,12 +224,15 @@ async def test_settings_round_trip_and_apply_without_restart(
 @pytest.mark.parametrize(
     ("key", "value", "error", "message"),
     [
-        ("interval", "abc", ConfigError, "Interval (seconds): 'abc' is not a number"),
-        ("interval", float("nan"), ConfigError, "is outside"),
-        ("interval", -5, ConfigError, "is outside"),
+        ("interval", "abc", ConfigError, "Interval (seconds): expected a number, got text"),
+        ("interval", float("nan"), ConfigError, "expected a finite number"),
+        ("interval", -5, ConfigError, "Interval (seconds): value must be higher than 0"),
+        ("interval", 7200, ConfigError, "Interval (seconds): value must be at most 3600"),
+        ("max_age", 0.01, ConfigError, "Maximum age (seconds): value must be at least the"),
         ("roi", "0.5,0.5,0.9,0.9", ConfigError, "Region of interest: "),
         ("roi", "a,b", ConfigError, "Region of interest: "),
-        ("confirm_frames", 1.5, ConfigError, "not a whole number"),
+        ("confirm_frames", 1.5, ConfigError, "Confirm frames: expected an integer, got a fraction"),
+        ("confirm_frames", 101, ConfigError, "Confirm frames: value must be at most 100"),
         # below the model's OFF threshold: named as the page names the settings
         (
             "on_threshold:door_open",
@@ -237,7 +240,7 @@ async def test_settings_round_trip_and_apply_without_restart(
             ConfigError,
             "door_open ON threshold 0.005 is below door_open OFF threshold",
         ),
-        ("on_threshold:door_open", 2, ConfigError, "outside 0..1"),
+        ("on_threshold:door_open", 2, ConfigError, "ON threshold: value must be at most 1"),
         ("on_threshold:no_such_label", 0.5, ConfigError, ""),
         (
             "mode",
@@ -520,11 +523,18 @@ async def test_create_device_refuses_what_cannot_run(
     with pytest.raises(ConfigError, match="Runner URL"):
         await plugin.createDevice({"camera": camera_id, "mode": "remote", "remote_url": "ftp://x"})
     remote = {"camera": camera_id, "mode": "remote", "remote_token": "tok-secret"}
-    with pytest.raises(ConfigError, match="leave credentials out") as caught:
+    with pytest.raises(ConfigError, match="leave the user name and password out") as caught:
         await plugin.createDevice(remote | {"remote_url": "http://user:pw-secret@127.0.0.1:9/"})
     assert "secret" not in str(caught.value)
     with pytest.raises(ConfigError, match="not a valid URL"):
         await plugin.createDevice(remote | {"remote_url": "http://[::1/"})
+    # the API paths are appended to the URL: a query would swallow them
+    with pytest.raises(ConfigError, match=r"Runner URL: expected the runner's address without"):
+        await plugin.createDevice(remote | {"remote_url": "http://127.0.0.1:9/?x=1"})
+    # the token travels in an HTTP header: a line break would end it (one line, not echoed)
+    with pytest.raises(ConfigError, match="Runner token: use only printable ASCII") as caught:
+        await plugin.createDevice(remote | {"remote_token": "tok-secret\nX: 1"})
+    assert "secret" not in str(caught.value)
     # a runner that does not answer: refused with a message that keeps the token secret
     with pytest.raises(RemoteEngineError, match="cannot reach the runner") as caught:
         await plugin.createDevice(remote | {"remote_url": "http://127.0.0.1:9/"})

@@ -7,29 +7,30 @@ change, so a bad value is refused with a one-line error and the running camera i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from garagecam_core import demo_model_path
-from garagecam_core.bundle import MODEL_SUFFIXES
+from garagecam_core import options as core_options
 from garagecam_core.debounce import DEFAULT_CONFIRM_FRAMES, LabelOverride, default_max_age
 from garagecam_core.errors import ConfigError, ModelNotFoundError
 from garagecam_core.metadata import ModelMetadata
-from garagecam_core.redact import redact_url
+from garagecam_core.options import (
+    DEFAULT_INTERVAL,
+    MAX_CONFIRM_FRAMES,
+    MAX_INTERVAL,
+    CameraOptions,
+    OptionsError,
+)
 from garagecam_core.roi import Roi
 
 Mode = Literal["local", "remote"]
 
-DEMO_MODEL = "demo"
-DEFAULT_INTERVAL = 10.0
-#: polling a camera faster than this only heats it up (tests lower it)
-MIN_INTERVAL = 1.0
-MAX_INTERVAL = 3600.0
-MAX_CONFIRM_FRAMES = 100
+DEMO_MODEL = core_options.DEMO_MODEL
+
+#: the interval the page suggests at least (the options take any positive number)
+SUGGESTED_MIN_INTERVAL = 1.0
 
 # Storage keys. Per-label thresholds are `on_threshold:<label>` / `off_threshold:<label>`.
 CAMERA = "camera"
@@ -110,22 +111,6 @@ def _text(values: Mapping[str, str | None], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _number(values: Mapping[str, str | None], key: str, low: float, high: float) -> float | None:
-    """The stored number, None when empty; ConfigError (named by the setting's title) when it
-    is not a number or outside low..high (NaN and infinities included)."""
-    text = _text(values, key)
-    if not text:
-        return None
-    title = threshold_title(key) if is_threshold_key(key) else TITLES.get(key, key)
-    try:
-        number = float(text)
-    except ValueError:
-        raise ConfigError(f"{title}: {text!r} is not a number") from None
-    if math.isnan(number) or not low <= number <= high:
-        raise ConfigError(f"{title}: {text} is outside {low:g}..{high:g}")
-    return number
-
-
 def threshold_title(key: str) -> str:
     prefix, _, label = key.partition(":")
     which = "ON" if prefix + ":" == ON_PREFIX else "OFF"
@@ -136,22 +121,49 @@ def is_threshold_key(key: str) -> bool:
     return key.startswith((ON_PREFIX, OFF_PREFIX)) and len(key.partition(":")[2]) > 0
 
 
-def _check_runner_url(url: str) -> None:
-    if not url:
-        raise ConfigError(
-            "Runner URL: give the GarageCam runner's address, e.g. http://192.168.1.20:8080"
-        )
+#: the options' field names as this page titles them (labels are titled per key)
+_FIELD_KEYS = {
+    "interval": INTERVAL,
+    "roi": ROI,
+    "confirm_frames": CONFIRM_FRAMES,
+    "max_age": MAX_AGE,
+    "model": MODEL,
+    "runner_url": REMOTE_URL,
+    "runner_token": REMOTE_TOKEN,
+}
+
+
+def _title(field_name: str) -> str:
+    """The page's title of an options field (`labels.door_open.on_threshold` included)."""
+    if field_name.startswith("labels."):
+        label, _, which = field_name.removeprefix("labels.").rpartition(".")
+        return threshold_title(f"{which}:{label}")
+    key = _FIELD_KEYS.get(field_name, field_name)
+    return TITLES.get(key, key)
+
+
+def _options(values: Mapping[str, str | None], mode: Mode) -> CameraOptions:
+    """The stored strings as the core's options; its errors as one line, by title."""
+    labels: dict[str, dict[str, str | None]] = {}
+    for key, value in values.items():
+        if is_threshold_key(key):
+            prefix, _, label = key.partition(":")
+            labels.setdefault(label, {})[prefix] = value
+    raw: dict[str, Any] = {
+        "interval": values.get(INTERVAL),
+        "roi": values.get(ROI),
+        "confirm_frames": values.get(CONFIRM_FRAMES),
+        "max_age": values.get(MAX_AGE),
+        "labels": labels,
+        "model": values.get(MODEL),
+    }
+    if mode == "remote":  # a URL kept from before a switch to local is not checked
+        raw |= {"runner_url": values.get(REMOTE_URL), "runner_token": values.get(REMOTE_TOKEN)}
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ConfigError(f"Runner URL: {redact_url(url)!r} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Runner URL: {redact_url(url)!r} is not an http:// or https:// URL")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            "Runner URL: leave credentials out of the URL; put the runner's token in Runner token"
-        )
+        return CameraOptions.parse(raw, runner_required=mode == "remote")
+    except OptionsError as err:
+        shown = "; ".join(f"{_title(p.field)}: {p.detail}" for p in err.problems)
+        raise ConfigError(shown) from None
 
 
 def parse(values: Mapping[str, str | None]) -> CameraSettings:
@@ -166,43 +178,19 @@ def parse(values: Mapping[str, str | None]) -> CameraSettings:
     homekit = _text(values, HOMEKIT).lower() or "true"
     if homekit not in ("true", "false"):
         raise ConfigError(f"{TITLES[HOMEKIT]}: {homekit!r} is not true or false")
-    remote_url = _text(values, REMOTE_URL)
-    if mode == "remote":
-        _check_runner_url(remote_url)
-    interval = _number(values, INTERVAL, MIN_INTERVAL, MAX_INTERVAL) or DEFAULT_INTERVAL
-    confirm = _number(values, CONFIRM_FRAMES, 1, MAX_CONFIRM_FRAMES)
-    if confirm is not None and not confirm.is_integer():
-        raise ConfigError(f"Confirm frames: {confirm:g} is not a whole number")
-    max_age = _number(values, MAX_AGE, interval, 7 * 24 * 3600.0)
-    roi_text = _text(values, ROI)
-    try:
-        roi = Roi.parse(roi_text) if roi_text else None
-    except ConfigError as err:
-        raise ConfigError(f"Region of interest: {err}") from None
-    overrides: dict[str, dict[str, float]] = {}
-    for key in values:
-        if is_threshold_key(key):
-            value = _number(values, key, 0.0, 1.0)
-            if value is not None:
-                prefix, _, label = key.partition(":")
-                overrides.setdefault(label, {})[prefix] = value
+    options = _options(values, "remote" if mode == "remote" else "local")
     return CameraSettings(
         camera_id=camera_id,
         mode="remote" if mode == "remote" else "local",
-        model=_text(values, MODEL) or DEMO_MODEL,
-        remote_url=remote_url,
-        remote_token=_text(values, REMOTE_TOKEN),
+        model=options.model,
+        remote_url=options.runner_url or _text(values, REMOTE_URL),
+        remote_token=options.runner_token or _text(values, REMOTE_TOKEN),
         remote_model=_text(values, REMOTE_MODEL),
-        interval=interval,
-        roi=roi,
-        confirm_frames=int(confirm) if confirm is not None else DEFAULT_CONFIRM_FRAMES,
-        max_age=max_age,
-        overrides={
-            label: LabelOverride(
-                on_threshold=v.get("on_threshold"), off_threshold=v.get("off_threshold")
-            )
-            for label, v in overrides.items()
-        },
+        interval=options.interval,
+        roi=options.roi,
+        confirm_frames=options.confirm_frames,
+        max_age=options.max_age,
+        overrides=options.labels,
         homekit=homekit == "true",
     )
 
@@ -249,35 +237,16 @@ def to_storage(value: Any) -> str | None:
 
 def find_models(directories: Sequence[Path]) -> list[str]:
     """`demo` and the model files (`.pte`, `.gcam`) placed in the plugin's folders (names,
-    first folder wins)."""
-    names = [DEMO_MODEL]
-    for directory in directories:
-        try:
-            found = sorted(
-                p.name for p in directory.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file()
-            )
-        except OSError:
-            continue
-        names += [name for name in found if name not in names]
-    return names
+    first folder wins): the core's one lookup."""
+    return core_options.find_models(directories)
 
 
 def model_path(model: str, directories: Sequence[Path]) -> Path:
-    """Where the model file is: the shipped demo, an absolute path, or a name in the folders."""
-    if model == DEMO_MODEL:
-        return demo_model_path()
-    candidate = Path(model).expanduser()
-    if candidate.is_absolute():
-        if not candidate.is_file():
-            raise ModelNotFoundError(f"Model: {candidate} does not exist")
-        return candidate
-    if candidate.name != model:
-        raise ModelNotFoundError(f"Model: {model!r} must be a file name or an absolute path")
-    for directory in directories:
-        if (directory / model).is_file():
-            return directory / model
-    where = ", ".join(str(d) for d in directories) or "no folder"
-    raise ModelNotFoundError(f"Model: no file {model!r} in {where}")
+    """Where the model file is (the core's one lookup), the error titled as on the page."""
+    try:
+        return core_options.model_path(model, directories)
+    except ModelNotFoundError as err:
+        raise ModelNotFoundError(f"{TITLES[MODEL]}: {err}") from None
 
 
 # --- the settings page --------------------------------------------------------------------------
@@ -301,8 +270,17 @@ def describe(
 ) -> list[dict[str, Any]]:
     """The camera device's settings page (Scrypted `Setting` dicts) for the stored values."""
     mode = _MODE_OF.get(_text(values, MODE) or "local", "local")
-    page: list[dict[str, Any]] = [
+    return [
         {"key": STATUS, "title": "Status", "readonly": True, "value": status},
+        *_source_settings(values, mode),
+        *(_runner_settings(values) if mode == "remote" else [_model_setting(values, models)]),
+        *_poll_settings(values),
+        *_threshold_settings(values, metadata),
+    ]
+
+
+def _source_settings(values: Mapping[str, str | None], mode: str) -> list[dict[str, Any]]:
+    return [
         {
             "key": CAMERA,
             "title": TITLES[CAMERA],
@@ -319,46 +297,51 @@ def describe(
             "value": MODE_CHOICES[mode],
         },
     ]
-    if mode == "remote":
-        page += [
-            {
-                "key": REMOTE_URL,
-                "title": TITLES[REMOTE_URL],
-                "placeholder": "http://192.168.1.20:8080",
-                "value": _text(values, REMOTE_URL),
-            },
-            {
-                "key": REMOTE_TOKEN,
-                "title": TITLES[REMOTE_TOKEN],
-                "type": "password",
-                "description": "The runner's http.token (leave empty if it has none).",
-                "value": _text(values, REMOTE_TOKEN),
-            },
-            {
-                "key": REMOTE_MODEL,
-                "title": TITLES[REMOTE_MODEL],
-                "description": "Model name on the runner; empty if it serves only one.",
-                "value": _text(values, REMOTE_MODEL),
-            },
-        ]
-    else:
-        page.append(
-            {
-                "key": MODEL,
-                "title": TITLES[MODEL],
-                "description": "'demo' (shipped), a model (.gcam or .pte) placed in the "
-                "plugin's files folder, or an absolute path.",
-                "choices": list(models),
-                "combobox": True,
-                "value": _text(values, MODEL) or DEMO_MODEL,
-            }
-        )
-    page += [
+
+
+def _runner_settings(values: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": REMOTE_URL,
+            "title": TITLES[REMOTE_URL],
+            "placeholder": "http://192.168.1.20:8080",
+            "value": _text(values, REMOTE_URL),
+        },
+        {
+            "key": REMOTE_TOKEN,
+            "title": TITLES[REMOTE_TOKEN],
+            "type": "password",
+            "description": "The runner's http.token (leave empty if it has none).",
+            "value": _text(values, REMOTE_TOKEN),
+        },
+        {
+            "key": REMOTE_MODEL,
+            "title": TITLES[REMOTE_MODEL],
+            "description": "Model name on the runner; empty if it serves only one.",
+            "value": _text(values, REMOTE_MODEL),
+        },
+    ]
+
+
+def _model_setting(values: Mapping[str, str | None], models: Sequence[str]) -> dict[str, Any]:
+    return {
+        "key": MODEL,
+        "title": TITLES[MODEL],
+        "description": "'demo' (shipped), a model (.gcam or .pte) placed in the "
+        "plugin's files folder, or an absolute path.",
+        "choices": list(models),
+        "combobox": True,
+        "value": _text(values, MODEL) or DEMO_MODEL,
+    }
+
+
+def _poll_settings(values: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    return [
         {
             "key": INTERVAL,
             "title": TITLES[INTERVAL],
             "type": "number",
-            "range": [MIN_INTERVAL, MAX_INTERVAL],
+            "range": [SUGGESTED_MIN_INTERVAL, MAX_INTERVAL],
             "value": _shown(values, INTERVAL, DEFAULT_INTERVAL),
         },
         {
@@ -395,6 +378,12 @@ def describe(
             "value": _text(values, HOMEKIT).lower() != "false",
         },
     ]
+
+
+def _threshold_settings(
+    values: Mapping[str, str | None], metadata: ModelMetadata | None
+) -> list[dict[str, Any]]:
+    page = []
     for spec in metadata.labels if metadata else ():
         for prefix, default in ((ON_PREFIX, spec.on_threshold), (OFF_PREFIX, spec.off_threshold)):
             key = f"{prefix}{spec.name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from garagecam_core import demo_model_path
+from garagecam_core.cli.run import run as run_command
 from garagecam_core.errors import ConfigError
 from garagecam_core.redact import REDACTED, SECRETS
 from garagecam_core.roi import Roi
@@ -161,8 +163,11 @@ def test_secrets_from_environment_and_masked_in_logs(
     )
     assert config.mqtt is not None and config.mqtt.password == "broker-pass-42"
     assert config.http is not None and config.http.token == "tok-abcdef"
-
-    # Loading registered them with the process-wide filter the CLI installs on its handlers.
+    # Parsing returned them and registered nothing; the runner's start-up registers them
+    # with the process-wide filter the CLI installs on its handlers.
+    assert {"broker-pass-42", "tok-abcdef"} <= config.secrets
+    assert "broker-pass-42" in SECRETS.mask("broker-pass-42")
+    SECRETS.add_all(config.secrets)
     logger = logging.getLogger("garagecam.runner.test")
     caplog.handler.addFilter(SECRETS)
     try:
@@ -303,10 +308,15 @@ def test_missing_tls_files_are_config_errors(tmp_path: Path) -> None:
     assert config.mqtt.tls.ca_certs == tmp_path / "ca.pem"
 
 
-def test_url_secrets_are_registered_with_the_log_filter() -> None:
-    parse_config(
-        {"cameras": [{"id": "a", "snapshot": {"url": "http://cam/snap?access_token=zz-t0k3n-99"}}]}
+def test_url_secrets_are_registered_with_the_log_filter(tmp_path: Path) -> None:
+    path = tmp_path / "garagecam.yaml"
+    path.write_text(
+        "cameras:\n- id: a\n  snapshot: {url: 'http://cam/snap?access_token=zz-t0k3n-99'}\n"
     )
+    assert "zz-t0k3n-99" in load_config(path).secrets
+    assert "zz-t0k3n-99" in SECRETS.mask("zz-t0k3n-99")  # loading alone registers nothing
+    # `garagecam run` registers them at start-up (here its --check, which stops there)
+    assert run_command(argparse.Namespace(config=path, check=True)) in (0, 1)
     assert SECRETS.mask("GET http://cam/snap?access_token=zz-t0k3n-99") == (
         f"GET http://cam/snap?access_token={REDACTED}"
     )
