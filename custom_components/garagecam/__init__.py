@@ -23,6 +23,7 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 
+from .addon import async_refresh_from_addon
 from .capture import EntryCapture
 from .capture import issue_id as capture_issue_id
 from .const import (
@@ -78,6 +79,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) 
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
+    await async_refresh_from_addon(hass, entry)  # an add-on's entry: its current port and token
     try:
         roi = parse_roi(entry.options.get(CONF_ROI))
         engine = await async_create_engine(hass, entry.data)
