@@ -4,9 +4,9 @@ It follows home-assistant/supervisor (snapshot 090ef31, 2026-08-21), where each 
 - the envelope `{"result": "ok", "data": ...}` / `{"result": "error", "message": ...}` with the
   status of the error (supervisor/api/utils.py: api_process, api_return_ok, api_return_error);
 - the token in `Authorization: Bearer` (api/utils.py extract_supervisor_token); an unknown token
-  is 401; reading discovery messages is for Home Assistant only (api/discovery.py
-  @require_home_assistant), an add-on may POST/DELETE /discovery (middleware/security.py,
-  api_bypass `/discovery.*`);
+  is 401; reading discovery messages is for Home Assistant only, else 401 (api/discovery.py
+  @require_home_assistant, api/utils.py); an add-on may POST/DELETE /discovery
+  (middleware/security.py, api_bypass `/discovery.*`);
 - GET /discovery lists only the messages of started add-ons, with the `addon` key on the v1 API
   (api/discovery.py _list_messages, list_discovery_v1);
 - POST /discovery accepts any service the add-on lists in its config's `discovery`, else 403
@@ -215,8 +215,8 @@ class StandinSupervisor:
         return caller
 
     def _home_assistant_only(self, request: web.Request) -> None:
-        if self._caller(request) != "homeassistant":
-            raise ApiError(403, "Only HomeAssistant can use this API!")
+        if self._caller(request) != "homeassistant":  # api/utils.py require_home_assistant
+            raise web.HTTPUnauthorized
 
     @staticmethod
     def _v1(message: Message) -> dict[str, Any]:
@@ -228,10 +228,7 @@ class StandinSupervisor:
         }
 
     async def _list_discovery(self, request: web.Request) -> web.Response:
-        try:
-            self._home_assistant_only(request)
-        except ApiError as err:
-            return self._error(err)
+        self._home_assistant_only(request)
         started = [
             self._v1(m)
             for m in self.messages.values()

@@ -511,3 +511,34 @@ async def test_discovery_of_an_unusable_message_aborts(
     assert not await _discovered(hass, pushing)
     assert "no valid 'port'" in caplog.text
     assert "secret-runner-token" not in caplog.text
+
+
+async def test_the_standin_refuses_what_the_supervisor_refuses(
+    hass: HomeAssistant, supervisor: StandinSupervisor
+) -> None:
+    """The stand-in's rules that the tests above lean on, checked over HTTP with Home
+    Assistant's own client: an add-on cannot read messages (401), cannot announce a service
+    its config does not list (403), and a new config keeps the message's uuid."""
+    from aiohasupervisor import SupervisorClient
+    from aiohasupervisor.exceptions import SupervisorAuthenticationError, SupervisorForbiddenError
+    from aiohasupervisor.models import DiscoveryConfig
+
+    side = _addon(supervisor)
+    as_addon = SupervisorClient(
+        f"http://{supervisor.host}", ADDON_SUPERVISOR_TOKEN, session=async_get_clientsession(hass)
+    )
+    with pytest.raises(SupervisorAuthenticationError):
+        await as_addon.discovery.list()
+    with pytest.raises(SupervisorForbiddenError):
+        await as_addon.discovery.set(DiscoveryConfig(service="mqtt", config={}))
+    first = await side.announce({"port": 1, "token": "a"})
+    assert await side.announce({"port": 2, "token": "a"}) == first
+    assert [m.config for m in await _messages_seen_by_home_assistant(hass)] == [
+        {"port": 2, "token": "a"}
+    ]
+
+
+async def _messages_seen_by_home_assistant(hass: HomeAssistant) -> list[Any]:
+    from homeassistant.components.hassio import get_supervisor_client
+
+    return list(await get_supervisor_client(hass).discovery.list())
