@@ -336,13 +336,13 @@ class AddonSide:
         self.supervisor = supervisor
         self.addon = addon
 
-    async def announce(self, config: dict[str, Any]) -> str:
+    async def announce(self, config: dict[str, Any], service: str = "garagecam") -> str:
         """POST /discovery {"service": "garagecam", "config": ...}: the message's uuid."""
         async with (
             aiohttp.ClientSession() as session,
             session.post(
                 f"http://{self.supervisor.host}/discovery",
-                json={"service": "garagecam", "config": config},
+                json={"service": service, "config": config},
                 headers={"Authorization": f"Bearer {self.addon.token}"},
             ) as response,
         ):

@@ -250,6 +250,12 @@ async def test_a_card_confirmed_after_the_addon_restarted_uses_its_new_token(
 async def test_add_entry_offers_the_running_addon(
     hass: HomeAssistant, supervisor: StandinSupervisor, addon_runner: AddonRunner
 ) -> None:
+    mosquitto = supervisor.install(
+        StandinAddon("core_mosquitto", "Mosquitto broker", "mqtt-token", discovery=["mqtt"])
+    )
+    await AddonSide(supervisor, mosquitto).announce(
+        {"host": "core-mosquitto", "port": 1883}, service="mqtt"
+    )
     side = _addon(supervisor)  # announced while Home Assistant was not running: no push
     _on_localhost(side)
     await side.announce(addon_runner.announcement())
@@ -501,6 +507,23 @@ async def test_an_ignored_addon_card_stays_ignored(
     await _restart(addon_runner, "port")
     await side.announce(addon_runner.announcement())
     assert not await _discovered(hass, pushing)
+
+
+@pytest.mark.parametrize(("slug", "state"), [("0badc0de_garagecam", "started"), (SLUG, "stopped")])
+async def test_discovery_of_an_unknown_or_stopped_addon_aborts(
+    hass: HomeAssistant, supervisor: StandinSupervisor, slug: str, state: str
+) -> None:
+    # A message Home Assistant got while the add-on was being uninstalled or stopped.
+    _addon(supervisor, state=state)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": config_entries.SOURCE_HASSIO},
+        data=HassioServiceInfo(
+            config={"port": 8765, "token": "t"}, name="GarageCam", slug=slug, uuid="1" * 32
+        ),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "addon_unavailable"
 
 
 async def test_discovery_of_an_unusable_message_aborts(
