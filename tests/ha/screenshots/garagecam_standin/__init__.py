@@ -32,7 +32,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     hassio = HassIO(hass.loop, async_get_clientsession(hass), standin.host)
     hass.data[DATA_COMPONENT] = hassio
     hass.config.components.add("hassio")
-    async_setup_discovery_view(hass, hassio)  # type: ignore[call-arg]  # 2025.8's signature
+    async_setup_discovery_view(hass, hassio)  # 2025.8: (hass, hassio); 2026.x: (hass)
     addon = standin.install(
         StandinAddon("5c53de3b_garagecam", "GarageCam", "add-on-token", discovery=["garagecam"])
     )
