@@ -26,6 +26,7 @@ from garagecam_core.errors import (
     RuntimeMissingError,
 )
 
+from .addon import async_refresh_from_addon
 from .camera_options import camera_options
 from .capture import EntryCapture
 from .capture import issue_id as capture_issue_id
@@ -102,6 +103,7 @@ def _without_old_max_age(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: GarageCamConfigEntry) -> bool:
+    await async_refresh_from_addon(hass, entry)  # an add-on's entry: its current port and token
     try:
         keys = (CONF_SCAN_INTERVAL, CONF_ROI, CONF_MAX_AGE)
         roi = camera_options({k: entry.options[k] for k in keys if k in entry.options}).roi

@@ -16,6 +16,7 @@ import voluptuous as vol
 from homeassistant.components import camera
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
+    SOURCE_USER,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -38,6 +39,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 
 from garagecam_core.capture import CaptureRules
 from garagecam_core.engine import AsyncEngine, Classification
@@ -53,9 +55,18 @@ from garagecam_core.errors import (
 from garagecam_core.options import MAX_CONFIRM_FRAMES, MAX_INTERVAL, MAX_MAX_AGE, OptionsError
 from garagecam_core.redact import redact_url
 
+from .addon import (
+    AddonServer,
+    AddonUnavailable,
+    addon_unique_id,
+    async_addon_server,
+    async_find_addon,
+    async_follow_addon,
+)
 from .camera_options import camera_options, form_errors
 from .const import (
     CAMERA_TIMEOUT,
+    CONF_ADDON,
     CONF_CAMERA,
     CONF_CAPTURE_ENABLED,
     CONF_CAPTURE_MAX_FRAMES,
@@ -72,6 +83,7 @@ from .const import (
     CONF_SCAN_INTERVAL,
     CONF_TOKEN,
     CONF_URL,
+    CONF_USE_ADDON,
     DEFAULT_CONFIRM_FRAMES,
     DEFAULT_MQTT_PREFIX,
     DEFAULT_SCAN_INTERVAL,
@@ -145,6 +157,8 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         self._options: dict[str, Any] = {}
         self._remote_models: dict[str, Any] = {}
         self._labels = ""
+        self._addon: AddonServer | None = None  # the GarageCam add-on found under the Supervisor
+        self._addon_looked = False
 
     @staticmethod
     @callback
@@ -152,6 +166,8 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         return GarageCamOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if user_input is None and (offer := await self._async_offer_addon()) is not None:
+            return offer
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
@@ -160,12 +176,65 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[CONF_CAMERA] = "camera_unavailable"
             else:
                 self._data[CONF_CAMERA] = user_input[CONF_CAMERA]
+                if CONF_ADDON in self._data:  # the add-on's runner: mode and address are known
+                    return await self.async_step_model()
                 return await self.async_step_mode()
         return self.async_show_form(
             step_id="user",
             data_schema=vol.Schema(
                 {vol.Required(CONF_CAMERA): EntitySelector(EntitySelectorConfig(domain="camera"))}
             ),
+            errors=errors,
+        )
+
+    async def _async_offer_addon(self) -> ConfigFlowResult | None:
+        """Once per flow, before the camera: the running GarageCam add-on, if there is one."""
+        if self._addon_looked:
+            return None
+        self._addon_looked = True
+        if self.source == SOURCE_USER:
+            self._addon = await async_find_addon(self.hass)
+        return await self.async_step_addon() if self._addon is not None else None
+
+    async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
+        """The add-on announced itself (at its start, or with a new port or token)."""
+        try:
+            server = await async_addon_server(self.hass, discovery_info.slug, discovery_info.config)
+        except AddonUnavailable as err:
+            LOGGER.warning("GarageCam add-on %s not usable: %s", discovery_info.slug, err)
+            return self.async_abort(reason="addon_unavailable")
+        if async_follow_addon(self.hass, server):  # its entries follow it; nothing to ask
+            return self.async_abort(reason="addon_in_use")
+        await self.async_set_unique_id(addon_unique_id(server.slug))
+        self._abort_if_unique_id_configured()  # the user chose "Ignore" for this add-on
+        self.context["title_placeholders"] = {"name": server.name}
+        self._addon, self._addon_looked = server, True
+        return await self.async_step_addon()
+
+    async def async_step_addon(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The "GarageCam add-on found: use it?" step. Yes: Remote mode against it, no typing."""
+        server = self._addon
+        assert server is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if not user_input[CONF_USE_ADDON]:
+                self._addon = None
+                return await self.async_step_user()
+            # its port and token now: a card can be older than the add-on's last restart
+            server = self._addon = await async_find_addon(self.hass, server.slug) or server
+            try:  # a real request: the add-on answers, with this token
+                self._remote_models = await async_list_remote_models(
+                    self.hass, server.url, server.token
+                )
+            except GarageCamError as err:
+                errors["base"] = _error_key(err)
+            else:
+                self._data.update({**server.entry_data, CONF_ADDON: server.slug})
+                return await self.async_step_user()
+        return self.async_show_form(
+            step_id="addon",
+            data_schema=vol.Schema({vol.Required(CONF_USE_ADDON, default=True): BooleanSelector()}),
+            description_placeholders={"name": server.name, "url": server.url},
             errors=errors,
         )
 
@@ -180,6 +249,11 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The runner rejected the token (at set-up or while polling)."""
+        entry = self._get_reauth_entry()
+        if CONF_ADDON in entry.data:  # the add-on's token may have changed since: no typing
+            server = await async_find_addon(self.hass, entry.data[CONF_ADDON])
+            if server is not None and server.token != entry.data.get(CONF_TOKEN):
+                return self.async_update_reload_and_abort(entry, data_updates=server.entry_data)
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(

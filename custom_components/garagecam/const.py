@@ -14,6 +14,9 @@ CONF_MODE: Final = "mode"
 CONF_MODEL: Final = "model"
 CONF_URL: Final = "url"
 CONF_TOKEN: Final = "token"  # noqa: S105 - a config key, not a secret
+#: the Supervisor add-on slug an entry follows (its address and token come from the add-on)
+CONF_ADDON: Final = "addon"
+CONF_USE_ADDON: Final = "use_addon"  # the "add-on found" step's only field
 
 MODE_LOCAL: Final = "local"
 MODE_REMOTE: Final = "remote"
