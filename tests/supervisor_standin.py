@@ -152,8 +152,8 @@ class SupervisorStandIn:
         try:
             self._authorized(request)
             response: web.StreamResponse = await handler(request)
-        except web.HTTPException as err:
-            response = err
+        except web.HTTPException as err:  # the Supervisor raises these (plain text bodies)
+            response = web.Response(status=err.status, text=err.text)
         self.requests.append(Recorded(request.method, request.path, body, response.status))
         return response
 

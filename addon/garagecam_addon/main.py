@@ -55,12 +55,12 @@ class Environment:
             listen=runner_config.Listen(
                 host=env.get("GARAGECAM_ADDON_HTTP_HOST", defaults.host),
                 port=int(port),
-                ingress_gateway=env.get("GARAGECAM_ADDON_INGRESS_GATEWAY", INGRESS_DEFAULT) or None,
+                ingress_gateway=env.get(
+                    "GARAGECAM_ADDON_INGRESS_GATEWAY", runner_config.INGRESS_GATEWAY
+                )
+                or None,
             ),
         )
-
-
-INGRESS_DEFAULT = runner_config.INGRESS_GATEWAY
 
 
 def prepare(env: Environment) -> tuple[list[str], dict[str, str]]:

@@ -15,6 +15,9 @@ import yaml
 
 from tests.addon.tree import ADDON, INSTALL_DIR, ROOT, VENV, Tree, bookworm_tree
 
+# the entry point is not part of garagecam-core: its tests import it from the add-on folder
+sys.path.insert(0, str(ADDON))
+
 RUNTIME_WHEEL = "garagecam_runtime-*-cp311-cp311-linux_x86_64.whl"
 
 
