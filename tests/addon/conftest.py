@@ -27,6 +27,8 @@ class Installed:
     version: str
     install_log: str
     venv_kb: int
+    tree_kb: int  # the whole tree: base image stand-in, Debian's Python and the venv
+    largest: str  # `du` of the venv's largest packages
     packages: list[str]
 
 
@@ -75,6 +77,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
     size = tree.run(["du", "-sk", VENV])
+    whole = tree.run(["du", "-skx", "/"])  # -x: not the bind mounts
+    site = f"{VENV}/lib/python3.11/site-packages"
+    largest = tree.run(["bash", "-c", f"du -sh {site}/* | sort -h | tail -n 8"])
     packages = tree.run([f"{VENV}/bin/python", "-m", "pip", "list", "--format=freeze"])
     tree.binds = {}  # the add-on runs with its own /data and /share (per test)
-    yield Installed(tree, version, log, int(size.stdout.split()[0]), packages.stdout.split())
+    yield Installed(
+        tree,
+        version,
+        log,
+        venv_kb=int(size.stdout.split()[0]),
+        tree_kb=int(whole.stdout.split()[0]),
+        largest=largest.stdout,
+        packages=packages.stdout.split(),
+    )
