@@ -224,3 +224,53 @@ def test_models_in_the_share_are_served_by_name(
     setup = _build(AddonOptions(), tmp_path, models={"garage": folder / "garage.gcam"})
     assert set(setup.config["models"]) == {"demo", "garage"}
     assert "studio" not in setup.config  # no camera of its own: nothing for the studio to swap
+
+
+# --- prepare: everything before the exec ----------------------------------------------------
+
+
+def test_prepare_writes_a_private_config_and_asks_the_runner_for_debug(tmp_path: Path) -> None:
+    from garagecam_addon.main import prepare
+
+    data, share = tmp_path / "data", tmp_path / "share"
+    data.mkdir()
+    (data / "options.json").write_text(json.dumps({"cameras": [], "log_level": "debug"}))
+    with running(_standin()) as standin:
+        env = Environment.read({
+            "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
+            "GARAGECAM_ADDON_DATA": str(data), "GARAGECAM_ADDON_SHARE": str(share),
+        })  # fmt: skip
+        argv, secrets = prepare(env)
+    assert argv[1:] == [
+        "-m",
+        "garagecam_core",
+        "-v",
+        "run",
+        "--config",
+        str(data / "garagecam.yaml"),
+    ]
+    assert stat.S_IMODE((data / "garagecam.yaml").stat().st_mode) == 0o600
+    assert secrets == {"GARAGECAM_HTTP_TOKEN": (data / "token").read_text().strip()}
+    assert (share / "models").is_dir() and (share / "datasets").is_dir()
+
+
+def test_prepare_goes_on_when_home_assistant_cannot_be_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discovery is a convenience: a Supervisor refusing it leaves a warning, not a failure."""
+    from garagecam_addon.main import prepare
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "options.json").write_text(json.dumps({"cameras": []}))
+    standin = _standin()
+    standin.addon.discovery = []  # as if config.yaml did not list the service
+    with running(standin), caplog.at_level(logging.WARNING):
+        env = Environment.read({
+            "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
+            "GARAGECAM_ADDON_DATA": str(data), "GARAGECAM_ADDON_SHARE": str(tmp_path / "s"),
+        })  # fmt: skip
+        prepare(env)
+    assert (
+        "Home Assistant was not told about this add-on: POST /discovery: Apps must" in caplog.text
+    )
