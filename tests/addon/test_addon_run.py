@@ -266,6 +266,10 @@ def test_camera_of_its_own_publishes_to_the_supervisors_broker(
     written = (addon.data / "garagecam.yaml").read_text()
     log = addon.log.read_text()
     assert f"MQTT broker from the Supervisor: 127.0.0.1:{broker.port}" in log
+    # the studio (a camera of its own) is open to the Supervisor's ingress once the runner
+    # takes the key (helper "web"'s change); before, the add-on was started without it
+    assert ("ingress_gateway: 172.30.32.2" in written) == INGRESS_KEY
+    assert ("Home Assistant ingress from 172.30.32.2" in log) == INGRESS_KEY
     for secret in (MQTT_PASSWORD, CAMERA_PASSWORD, addon.token):
         assert secret not in written
         assert secret not in log
