@@ -78,6 +78,9 @@ def prepare(env: Environment) -> tuple[list[str], dict[str, str]]:
     setup = runner_config.build(
         options, mqtt=mqtt, token=token, models=models, paths=paths, listen=env.listen
     )
+    studio = setup.config.get("studio")
+    if studio is not None:  # the runner serves the studio only on an existing folder
+        _make_folder(Path(studio["dataset"]))
     _write_config(paths.config, setup.config)
     _announce(supervisor, env.listen.port, token)
     argv = [sys.executable, "-m", "garagecam_core"]

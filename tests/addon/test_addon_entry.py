@@ -234,7 +234,8 @@ def test_prepare_writes_a_private_config_and_asks_the_runner_for_debug(tmp_path:
 
     data, share = tmp_path / "data", tmp_path / "share"
     data.mkdir()
-    (data / "options.json").write_text(json.dumps({"cameras": [], "log_level": "debug"}))
+    options = {"cameras": [{"id": "gate", "snapshot_url": "http://x/a.jpg"}], "log_level": "debug"}
+    (data / "options.json").write_text(json.dumps(options))
     with running(_standin()) as standin:
         env = Environment.read({
             "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
@@ -251,7 +252,8 @@ def test_prepare_writes_a_private_config_and_asks_the_runner_for_debug(tmp_path:
     ]
     assert stat.S_IMODE((data / "garagecam.yaml").stat().st_mode) == 0o600
     assert secrets == {"GARAGECAM_HTTP_TOKEN": (data / "token").read_text().strip()}
-    assert (share / "models").is_dir() and (share / "datasets").is_dir()
+    assert (share / "models").is_dir()
+    assert (share / "datasets/gate").is_dir()  # the studio's dataset: the runner needs it
 
 
 def test_prepare_goes_on_when_home_assistant_cannot_be_told(

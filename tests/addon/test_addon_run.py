@@ -266,6 +266,8 @@ def test_camera_of_its_own_publishes_to_the_supervisors_broker(
     written = (addon.data / "garagecam.yaml").read_text()
     log = addon.log.read_text()
     assert f"MQTT broker from the Supervisor: 127.0.0.1:{broker.port}" in log
+    assert "[ERROR]" not in log, log
+    assert (addon.share / "garagecam/datasets/garage").is_dir()  # the studio's folder
     # the studio (a camera of its own) is open to the Supervisor's ingress once the runner
     # takes the key (helper "web"'s change); before, the add-on was started without it
     assert ("ingress_gateway: 172.30.32.2" in written) == INGRESS_KEY
