@@ -16,6 +16,7 @@ from garagecam_core import __version__
 from garagecam_core.errors import GarageCamError
 
 from . import runner_config
+from .announce import Announcement, detach
 from .errors import AddonError
 from .options import load_options
 from .supervisor import DEFAULT_URL, Supervisor, SupervisorApiError
@@ -23,7 +24,6 @@ from .token import ensure_token
 
 _LOGGER = logging.getLogger("garagecam.addon")
 LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s: %(message)s"  # the runner's format
-DISCOVERY_SERVICE = "garagecam"
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,18 @@ class Environment:
         )
 
 
-def prepare(env: Environment) -> tuple[list[str], dict[str, str]]:
-    """Everything before the runner starts; returns its argv and the secrets it reads."""
+@dataclass(frozen=True)
+class Start:
+    """The runner's command line, the secrets it reads from its environment, and what to tell
+    Home Assistant once it listens (None: the Supervisor did not say who the add-on is)."""
+
+    argv: list[str]
+    secrets: dict[str, str]
+    announcement: Announcement | None
+
+
+def prepare(env: Environment) -> Start:
+    """Everything before the runner starts."""
     paths = env.paths
     options = load_options(paths.options)
     supervisor = Supervisor(env.supervisor_token, env.supervisor_url)
@@ -82,26 +92,20 @@ def prepare(env: Environment) -> tuple[list[str], dict[str, str]]:
     if studio is not None:  # the runner serves the studio only on an existing folder
         _make_folder(Path(studio["dataset"]))
     _write_config(paths.config, setup.config)
-    _announce(supervisor, env.listen.port, token)
     argv = [sys.executable, "-m", "garagecam_core"]
     if options.log_level == "debug":
         argv.append("-v")
     argv += ["run", "--config", str(paths.config)]
-    return argv, setup.environment
+    return Start(argv, setup.environment, _announcement(supervisor, env.listen.port, token))
 
 
-def _announce(supervisor: Supervisor, port: int, token: str) -> None:
-    """Tell Home Assistant where the inference server is (its config flow offers it). Not
-    fatal: without it the server still runs and can be typed in."""
+def _announcement(supervisor: Supervisor, port: int, token: str) -> Announcement | None:
     try:
         info = supervisor.self_info()
-        supervisor.discovery(
-            DISCOVERY_SERVICE,
-            {"host": info.hostname, "port": port, "token": token, "version": __version__},
-        )
-        _LOGGER.info("Discovery sent to Home Assistant: http://%s:%d", info.hostname, port)
     except SupervisorApiError as err:
-        _LOGGER.warning("Home Assistant was not told about this add-on: %s", err)
+        _LOGGER.warning("Home Assistant will not be told about this add-on: %s", err)
+        return None
+    return Announcement(info.hostname, port, token)
 
 
 def _make_folder(folder: Path) -> None:
@@ -133,13 +137,15 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:
         env = Environment.read(os.environ)
-        argv, secrets = prepare(env)
+        start = prepare(env)
     except GarageCamError as err:
         print(f"garagecam add-on: error: {err}", file=sys.stderr, flush=True)
         return 1
     _LOGGER.info("Starting the runner (GarageCam %s)", __version__)
     sys.stderr.flush()
-    return _exec_runner(argv, _runner_environment(os.environ, secrets))
+    if start.announcement is not None:
+        detach(Supervisor(env.supervisor_token, env.supervisor_url), start.announcement)
+    return _exec_runner(start.argv, _runner_environment(os.environ, start.secrets))
 
 
 def _exec_runner(argv: list[str], environment: dict[str, str]) -> NoReturn:

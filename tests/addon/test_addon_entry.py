@@ -3,13 +3,18 @@ Supervisor client against the stand-in, and the runner config it writes."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import os
 import stat
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 from garagecam_addon import runner_config
+from garagecam_addon.announce import Announcement, announce_when_listening, runner_alive
 from garagecam_addon.errors import AddonError
 from garagecam_addon.main import Environment
 from garagecam_addon.options import AddonOptions, CameraOption, parse_options
@@ -18,6 +23,7 @@ from garagecam_addon.token import ensure_token
 
 from garagecam_core.runner.config import parse_config
 from tests.addon.conftest import addon_config
+from tests.core.runner.support import free_port, wait_until
 from tests.supervisor_standin import AddonRecord, SupervisorStandIn, running
 
 TOKEN = "ab" * 20
@@ -241,38 +247,88 @@ def test_prepare_writes_a_private_config_and_asks_the_runner_for_debug(tmp_path:
             "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
             "GARAGECAM_ADDON_DATA": str(data), "GARAGECAM_ADDON_SHARE": str(share),
         })  # fmt: skip
-        argv, secrets = prepare(env)
-    assert argv[1:] == [
-        "-m",
-        "garagecam_core",
-        "-v",
-        "run",
-        "--config",
-        str(data / "garagecam.yaml"),
-    ]
+        start = prepare(env)
+    config = str(data / "garagecam.yaml")
+    assert start.argv[1:] == ["-m", "garagecam_core", "-v", "run", "--config", config]
     assert stat.S_IMODE((data / "garagecam.yaml").stat().st_mode) == 0o600
-    assert secrets == {"GARAGECAM_HTTP_TOKEN": (data / "token").read_text().strip()}
+    token = (data / "token").read_text().strip()
+    assert start.secrets == {"GARAGECAM_HTTP_TOKEN": token}
+    assert start.announcement == Announcement("a4b36cbe-garagecam", 8080, token)
+    assert not standin.calls("POST", "/discovery")  # nothing before the runner listens
     assert (share / "models").is_dir()
     assert (share / "datasets/gate").is_dir()  # the studio's dataset: the runner needs it
 
 
-def test_prepare_goes_on_when_home_assistant_cannot_be_told(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Discovery is a convenience: a Supervisor refusing it leaves a warning, not a failure."""
-    from garagecam_addon.main import prepare
+# --- discovery, once the runner listens -----------------------------------------------------
 
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "options.json").write_text(json.dumps({"cameras": []}))
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(503)  # a runner still connecting to MQTT: listening all the same
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_discovery_is_sent_once_the_runner_answers() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with running(_standin()) as standin:
+            announcement = Announcement("a4b36cbe-garagecam", server.server_address[1], "tok")
+            supervisor = Supervisor(TOKEN, standin.url)
+            assert announce_when_listening(supervisor, announcement, os.getpid(), poll=0.01)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (message,) = standin.discovery_messages.values()
+    assert message["service"] == "garagecam"
+    assert message["config"]["port"] == announcement.port
+    assert message["config"]["token"] == "tok"
+
+
+def test_nothing_is_announced_when_the_runner_stops_first() -> None:
+    with running(_standin()) as standin:
+        announcement = Announcement("a4b36cbe-garagecam", free_port(), "tok")
+        supervisor = Supervisor(TOKEN, standin.url)
+        assert not announce_when_listening(supervisor, announcement, _dead_pid(), poll=0.01)
+    assert standin.requests == []
+
+
+def test_a_refused_discovery_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     standin = _standin()
     standin.addon.discovery = []  # as if config.yaml did not list the service
-    with running(standin), caplog.at_level(logging.WARNING):
-        env = Environment.read({
-            "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
-            "GARAGECAM_ADDON_DATA": str(data), "GARAGECAM_ADDON_SHARE": str(tmp_path / "s"),
-        })  # fmt: skip
-        prepare(env)
-    assert (
-        "Home Assistant was not told about this add-on: POST /discovery: Apps must" in caplog.text
-    )
+    try:
+        with running(standin), caplog.at_level(logging.WARNING):
+            announcement = Announcement("h", server.server_address[1], "tok")
+            supervisor = Supervisor(TOKEN, standin.url)
+            assert not announce_when_listening(supervisor, announcement, os.getpid(), poll=0.01)
+    finally:
+        server.shutdown()
+        server.server_close()
+    told = "Home Assistant was not told about this add-on: POST /discovery: Apps must list"
+    assert told in caplog.text
+    assert "tok" not in caplog.text
+
+
+def test_an_exited_runner_is_not_alive() -> None:
+    process = subprocess.Popen(["sleep", "30"])
+    try:
+        assert runner_alive(process.pid)
+    finally:
+        process.kill()
+    # killed but not yet waited for: a zombie, which has exited
+    assert wait_until(lambda: not runner_alive(process.pid))
+    process.wait()
+    assert not runner_alive(process.pid)

@@ -189,22 +189,24 @@ async def _classify(url: str, token: str | None) -> dict[str, float]:
 def test_token_is_made_once_and_kept_across_a_restart(make_addon: Callable[..., Addon]) -> None:
     addon = make_addon(mqtt=None)
     addon.write_options({"cameras": [], "capture": False, "log_level": "info"})
+    posts = lambda: addon.supervisor.calls("POST", "/discovery")  # noqa: E731
     addon.start()
     addon.wait_healthy()
+    assert wait_until(lambda: len(posts()) == 1)  # sent once the runner listens
     token = addon.token
     mode = stat.S_IMODE((addon.data / "token").stat().st_mode)
     assert mode == 0o600
     assert addon.stop() == 0
     addon.start()
     addon.wait_healthy()
+    assert wait_until(lambda: len(posts()) == 2)
     assert addon.token == token
     assert addon.stop() == 0
     log = addon.log.read_text()
     assert log.count("Made the inference API's token") == 1, log
     assert token not in log
     # Home Assistant was told twice where the server is, one message (same uuid) kept
-    posts = addon.supervisor.calls("POST", "/discovery")
-    assert [p.status for p in posts] == [200, 200]
+    assert [p.status for p in posts()] == [200, 200]
     messages = list(addon.supervisor.discovery_messages.values())
     assert len(messages) == 1
     hostname = addon.supervisor.addon.slug.replace("_", "-")
