@@ -4,6 +4,7 @@ would be, from this checkout's garagecam-core wheel and the cp311 garagecam-runt
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,24 @@ def addon_config() -> dict[str, object]:
     return loaded
 
 
+def _source_copy(directory: Path) -> Path:
+    """The package's files as they are in this checkout, in a folder of their own: setuptools
+    reuses `build/lib` beside the source, and `build` is shared by every worktree (a link to
+    the main checkout's), so a wheel built in place could hold another checkout's modules."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+         "pyproject.toml", "README.md", "LICENSE", "garagecam_core"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():  # not deleted in the working tree
+            target = directory / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return directory
+
+
 def _wheels(directory: Path) -> Path:
     """This checkout's garagecam-core wheel and setup.sh's runtime wheel for Python 3.11."""
     source = Path(os.environ.get("GARAGECAM_WHEELS", ROOT / "build" / "wheels"))
@@ -46,9 +65,10 @@ def _wheels(directory: Path) -> Path:
         pytest.fail(f"no {RUNTIME_WHEEL} in {source}: run ./scripts/setup.sh")
     directory.mkdir()
     (directory / runtime[-1].name).write_bytes(runtime[-1].read_bytes())
+    checkout = _source_copy(directory.parent / "source")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(directory), str(ROOT)],
+         "-w", str(directory), str(checkout)],
         check=True, capture_output=True,
     )  # fmt: skip
     return directory
