@@ -274,8 +274,9 @@ def test_translations_cover_the_options(config: dict[str, Any]) -> None:
 
 def test_addon_folder_files() -> None:
     # supervisor/apps/model.py:621-638: icon.png, logo.png, CHANGELOG.md, DOCS.md beside
-    # config.yaml are shown in the store when present
-    for name in ("icon.png", "logo.png", "CHANGELOG.md", "DOCS.md", "Dockerfile"):
+    # config.yaml are shown in the store when present; :678-692 README.md is the store's
+    # long description
+    for name in ("icon.png", "logo.png", "CHANGELOG.md", "DOCS.md", "README.md", "Dockerfile"):
         assert (ADDON / name).is_file(), name
     from PIL import Image
 
