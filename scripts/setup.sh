@@ -6,6 +6,9 @@
 #   .venv-py311    Python 3.11: the core as on Raspberry Pi OS bookworm
 #                  Both are thin venvs of this checkout (its own code, editable, and its own
 #                  garagecam-runtime) over cached dependency venvs (scripts/lib/venv.sh).
+#   Debian bookworm tree (scripts/lib/bookworm.sh): the add-on's base image stand-in, with the
+#                  Debian packages its install script adds (tests/addon/ installs and runs the
+#                  add-on in an overlay of it)
 #   Debian sid tree (scripts/lib/sid.sh) with the Home Assistant test harnesses, no torch:
 #     /opt/venvs/ha-newest  Python 3.14, the newest Home Assistant
 #     /opt/venvs/ha-min     the oldest Home Assistant hacs.json declares
@@ -27,6 +30,8 @@ log() { printf '\n==> %s\n' "$*"; }
 source scripts/lib/sid.sh
 # shellcheck source=lib/venv.sh
 source scripts/lib/venv.sh
+# shellcheck source=lib/bookworm.sh
+source scripts/lib/bookworm.sh
 
 EXECUTORCH_VERSION=1.5.1
 
@@ -160,6 +165,7 @@ deps_dirs=()
 build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
 build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
 ensure_sid_root
+ensure_bookworm_root
 build_sid_venv ha-newest python3.14 requirements/ha-newest.txt requirements/constraints-ha-newest.txt
 build_sid_venv ha-min python3.13 requirements/ha-min.txt requirements/constraints-ha-min.txt
 

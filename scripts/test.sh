@@ -10,8 +10,11 @@ cache=${GARAGECAM_CACHE:-$HOME/.cache/garagecam}
 log() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=lib/sid.sh
 source scripts/lib/sid.sh
+# shellcheck source=lib/bookworm.sh
+source scripts/lib/bookworm.sh
 tree=$(sid_root)
-[ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] || {
+[ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] &&
+    [ -f "$(bookworm_root)/.complete" ] || {
     echo "error: run ./scripts/setup.sh first" >&2
     exit 1
 }
@@ -31,7 +34,7 @@ step "ruff (lint and format)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-step "mypy --strict garagecam_core"
+step "mypy --strict garagecam_core and the add-on's entry point"
 .venv/bin/mypy
 
 step "mypy --strict the Scrypted plugin (against the SDK's own type stubs)"
@@ -52,6 +55,11 @@ ha_harness ha-newest -m mypy --python-version 3.14 custom_components/garagecam
 export GARAGECAM_WHEELS=$root/build/wheels
 step "core, docs, Scrypted plugin and browser tests, Python 3.13"
 .venv/bin/python -m pytest -p no:homeassistant tests/core tests/docs tests/scrypted tests/homebridge tests/browser "$@"
+
+# The add-on: its install script in the bookworm tree (the image's base), then its entry point
+# there against a stand-in Supervisor and Mosquitto; its files against the Supervisor's rules.
+step "Home Assistant add-on: install script and entry point in a Debian bookworm tree"
+.venv/bin/python -m pytest -p no:homeassistant tests/addon "$@"
 
 # What a Raspberry Pi user installs: the core + [runtime] (the binding), in a fresh venv with
 # no torch and no executorch; runs the demo model there and reports what [runtime] adds.
