@@ -7,6 +7,7 @@ This module is pure Python: it validates and (de)serialises, it never imports to
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -191,6 +192,13 @@ class ModelMetadata:
             return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
         except ValueError as err:  # only `extra` can still hold NaN: JSON has no NaN
             raise MetadataError(f"metadata cannot be stored as JSON: {err}") from err
+
+    def digest(self) -> str:
+        """What identifies this metadata (labels, thresholds, version, preprocessing...): the
+        runner's classify answers carry it, so a remote client sees when the model it was
+        told about (`/v1/models`) has been replaced and reads the new one."""
+        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelMetadata:

@@ -3,6 +3,12 @@
 This is how Home Assistant installs that cannot run ExecuTorch (Home Assistant OS, the
 Alpine container) get inference: the runner on the same Pi or another box does the work.
 The caller owns the aiohttp session (Home Assistant passes its shared one).
+
+The runner may replace a model while it runs (the studio's "Use this model"). Each classify
+answer carries the served model's `model_digest`; when it is not the digest of the metadata
+kept here, the engine reads `/v1/models` once before it returns the classification, so the
+caller sees the new labels and thresholds (`metadata`) with the first frame the new model
+classified.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class RemoteEngine:
         self._token = token
         self.model = model
         self._metadata = metadata
+        #: the runner's `model_digest` of the metadata kept (None: not known yet)
+        self._digest = metadata.digest() if metadata is not None else None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     @classmethod
@@ -71,6 +79,7 @@ class RemoteEngine:
             )
         engine.model = model
         engine._metadata = models[model]
+        engine._digest = models[model].digest()
         return engine
 
     @property
@@ -106,11 +115,28 @@ class RemoteEngine:
             headers={"Content-Type": "application/octet-stream"},
         )
         try:
-            return Classification.from_dict(data)
+            result = Classification.from_dict(data)
         except (KeyError, TypeError, ValueError) as err:
             raise RemoteEngineError(
                 f"the runner at {self.where} sent an unexpected answer: {err}"
             ) from err
+        digest = data.get("model_digest")  # absent from older runners: nothing to follow
+        if isinstance(digest, str) and self.model and digest != self._digest:
+            await self._refresh(digest)
+        return result
+
+    async def _refresh(self, digest: str) -> None:
+        """The runner serves another model under our name now: read its metadata (one
+        request). The digest is remembered as the runner sent it, so a runner that computes
+        it differently costs one extra request, not one per frame."""
+        assert self.model is not None
+        models = await self.list_models()
+        if self.model not in models:
+            raise RemoteEngineError(
+                f"the runner at {self.where} no longer serves model {self.model!r} "
+                f"(it serves: {', '.join(sorted(models)) or 'none'})"
+            )
+        self._metadata, self._digest = models[self.model], digest
 
     async def _request(
         self,

@@ -257,29 +257,25 @@ class Runner:
     # --- the studio and model replacement --------------------------------------------------
 
     async def _start_studio(self) -> Studio | None:
-        """The studio for the configured camera's frames and model; a studio that cannot start
-        is logged and left out (the cameras matter more)."""
+        """The studio for the configured dataset and model; a studio that cannot start is
+        logged and left out (the cameras and the API matter more)."""
         from ..studio.state import Studio, default_deploy_target
 
         config = self.config.studio
         assert config is not None
-        camera = self.config.camera(config.camera)
-        model = self.config.models[camera.model]
+        model = self.config.models[config.model]
         studio = None
         try:
-            if self.capture is not None and config.dataset == self.capture.folder(camera.id):
-                await asyncio.to_thread(config.dataset.mkdir, parents=True, exist_ok=True)
+            if self.capture is not None and config.camera is not None:
+                if config.dataset == self.capture.folder(config.camera):
+                    await asyncio.to_thread(config.dataset.mkdir, parents=True, exist_ok=True)
             studio = Studio(
                 config.dataset,
                 model.path,
                 deploy_to=default_deploy_target(model.path, None),  # never the bundled demo
                 check_model=lambda candidate: self.check_replacement(model.name, candidate),
                 on_model_change=lambda target: self.replace_model(model.name, target),
-                no_target=(
-                    f"camera {camera.id} uses the bundled demo model, which is never replaced: "
-                    "copy it to a file, name that file under 'models:' for the camera, restart "
-                    "the runner, then 'Use this model' replaces it (or download the model)"
-                ),
+                no_target=_demo_not_replaced(config.camera, model.name),
             )
             await studio.start()
         except (GarageCamError, OSError) as err:
@@ -287,7 +283,13 @@ class Runner:
             if studio is not None:
                 await studio.close()
             return None
-        _LOGGER.info("Studio for camera %s on %s (model %s)", camera.id, config.dataset, model.name)
+        users = [c.id for c in self.config.cameras if c.model == model.name]
+        _LOGGER.info(
+            "Studio on %s for model %s (cameras using it: %s; and API clients asking for it)",
+            config.dataset,
+            model.name,
+            ", ".join(users) or "none",
+        )
         return studio
 
     def _policies_for(
@@ -440,6 +442,17 @@ class Runner:
         if self._started:
             _LOGGER.info("Runner stopped")
         self._started = False
+
+
+def _demo_not_replaced(camera: str | None, model: str) -> str:
+    """Why "Use this model" cannot replace the bundled demo model, and what to do instead."""
+    who = f"camera {camera} uses" if camera is not None else f"the studio's model {model} is"
+    where = "for the camera" if camera is not None else "as studio.model"
+    return (
+        f"{who} the bundled demo model, which is never replaced: copy it to a file, name "
+        f"that file under 'models:' {where}, restart the runner, then 'Use this model' "
+        "replaces it (or download the model)"
+    )
 
 
 async def run_until_signalled(

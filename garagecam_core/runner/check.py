@@ -90,7 +90,10 @@ def check_config(config: RunnerConfig, load: ModelLoader = load_model_metadata) 
         report.run(lambda: _check_writable(capture.directory, "capture.directory"))
     if config.studio is not None:
         dataset = config.studio.dataset
-        captured = capture is not None and dataset == capture.folder(config.studio.camera)
+        camera = config.studio.camera
+        captured = (
+            capture is not None and camera is not None and dataset == capture.folder(camera)
+        )
         report.run(lambda: _check_dataset(dataset, created=captured))
     if config.mqtt is not None and config.mqtt.tls is not None:
         tls = config.mqtt.tls

@@ -177,10 +177,15 @@ class CaptureConfig:
 
 @dataclass(frozen=True)
 class StudioConfig:
-    """The labelling pages served by the runner for one camera's frames and model."""
+    """The labelling pages served by the runner: a dataset folder, and the model (a name
+    under `models:`) that "Use this model" replaces; every camera and API client using that
+    model follows. `camera`: the camera the studio was set up for, if any (its captures are
+    the default dataset); None for a runner that only serves the API (the add-on for Home
+    Assistant: the frames are Home Assistant's)."""
 
-    camera: str  # whose model "Use this model" replaces (every camera sharing it follows)
+    model: str
     dataset: Path
+    camera: str | None = None
 
 
 @dataclass(frozen=True)
@@ -416,8 +421,11 @@ _CAPTURE = vol.Schema(
 _STUDIO = vol.Schema(
     {
         vol.Optional("enabled", default=False): bool,
-        vol.Optional("camera"): vol.All(
+        vol.Exclusive("camera", "studio_for"): vol.All(
             str, vol.Match(_ID_RE, msg="expected 1-64 letters, digits, '_' or '-'")
+        ),
+        vol.Exclusive("model", "studio_for"): vol.All(
+            str, vol.Match(_ID_RE, msg="expected a model name of letters, digits, '_' or '-'")
         ),
         vol.Optional("dataset"): _str,
     }
@@ -462,7 +470,11 @@ def _error_text(err: vol.Invalid) -> str:
     elif message.startswith("required key not provided"):
         message = "required key is missing"
     elif message.startswith("two or more values in the same group of exclusion"):
-        message, path = "give only one of snapshot, onvif, file", path[:-1]
+        if path[:1] == ["studio"]:
+            message = "give studio.camera or studio.model, not both"
+        else:
+            message = "give only one of snapshot, onvif, file"
+        path = path[:-1]
     return f"{_path_text(path)}: {message}"
 
 
@@ -675,6 +687,7 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
     cameras = _build_cameras(valid["cameras"] or [], models, raw_capture["enabled"], base_dir)
     # Every configured model is served (HTTP API); the demo one only when something uses it.
     demo_used = any(camera.model == DEMO_MODEL for camera in cameras)
+    demo_used |= (valid.get("studio") or {}).get("model") == DEMO_MODEL
     if DEMO_MODEL not in valid["models"] and valid["models"] and not demo_used:
         del models[DEMO_MODEL]
 
@@ -694,7 +707,7 @@ def _build(valid: dict[str, Any], base_dir: Path) -> RunnerConfig:
             directory=_resolve(base_dir, raw_capture["directory"]),
             **{k: v for k, v in raw_capture.items() if k != "directory"},
         )
-    studio = _build_studio(valid.get("studio"), cameras, capture, http, base_dir)
+    studio = _build_studio(valid.get("studio"), (cameras, models), capture, http, base_dir)
     secrets = _secrets(cameras, mqtt, http)
     return RunnerConfig(tuple(cameras), models, mqtt, http, debug, capture, studio, secrets)
 
@@ -759,38 +772,61 @@ def _secrets(
 
 def _build_studio(
     raw: dict[str, Any] | None,
-    cameras: list[CameraConfig],
+    config: tuple[list[CameraConfig], Mapping[str, ModelConfig]],
     capture: CaptureConfig | None,
     http: HttpConfig | None,
     base_dir: Path,
 ) -> StudioConfig | None:
+    """`studio.camera` (that camera's model and captures) or `studio.model` (a model by name,
+    with `studio.dataset`: a runner with no camera of its own)."""
     if not raw or not raw["enabled"]:
         return None
     if http is None:
         raise ConfigError("studio: the studio pages are served by the HTTP API; enable 'http'")
+    cameras, models = config
+    if "model" in raw:
+        return _studio_for_model(raw, models, base_dir)
     ids = [camera.id for camera in cameras]
     camera_id = raw.get("camera")
     if camera_id is None:
         if len(ids) != 1:
             raise ConfigError(
-                f"studio.camera: name the camera whose model the studio replaces "
-                f"(cameras: {', '.join(ids) or 'none'})"
+                "studio.camera: name the camera whose model the studio replaces, or "
+                f"studio.model and studio.dataset (cameras: {', '.join(ids) or 'none'})"
             )
         camera_id = ids[0]
     elif camera_id not in ids:
         raise ConfigError(
             f"studio.camera: unknown camera {camera_id!r} (cameras: {', '.join(ids) or 'none'})"
         )
+    camera = next(c for c in cameras if c.id == camera_id)
     if "dataset" in raw:
         dataset = _resolve(base_dir, raw["dataset"])
-    elif capture is not None and next(c for c in cameras if c.id == camera_id).capture:
+    elif capture is not None and camera.capture:
         dataset = capture.folder(camera_id)
     else:
         raise ConfigError(
             f"studio.dataset: camera {camera_id} does not capture frames; enable 'capture' "
             "or give the dataset folder to label"
         )
-    return StudioConfig(camera_id, dataset)
+    return StudioConfig(camera.model, dataset, camera_id)
+
+
+def _studio_for_model(
+    raw: dict[str, Any], models: Mapping[str, ModelConfig], base_dir: Path
+) -> StudioConfig:
+    name = raw["model"]
+    if name not in models:
+        raise ConfigError(
+            f"studio.model: unknown model {name!r}; define it under 'models' "
+            f"(known: {', '.join(sorted(models))})"
+        )
+    if "dataset" not in raw:
+        raise ConfigError(
+            f"studio.dataset: required with studio.model: the folder of frames to label for "
+            f"model {name}"
+        )
+    return StudioConfig(name, _resolve(base_dir, raw["dataset"]))
 
 
 def _build_source(raw: dict[str, Any], where: str, base_dir: Path) -> SourceConfig:

@@ -2,7 +2,8 @@
 
 - `GET /healthz`                    200 `{"status": "ok"}` or 503 with the reasons
 - `GET /metrics`                    Prometheus text format
-- `POST /v1/classify?model=&roi=`   image bytes -> probabilities (Home Assistant `remote` mode)
+- `POST /v1/classify?model=&roi=`   image bytes -> probabilities (Home Assistant `remote` mode),
+                                    with `model_digest`, the model's metadata digest
 - `GET /v1/models`                  `{name: metadata}`
 - `GET /v1/cameras`                 states, probabilities, last frame time per camera
 - `GET /v1/cameras/{id}/debug.jpg`  last analysed frame with ROI box and probabilities
@@ -58,6 +59,7 @@ from ..web import (
     token_middleware,
 )
 from .metrics import CONTENT_TYPE, RunnerMetrics
+from .priority import GatedEngine
 
 _LOGGER = logging.getLogger("garagecam.runner.http")
 
@@ -307,7 +309,10 @@ async def _read_and_classify(
     if not image:
         return _error(400, "send the image bytes as the request body", "empty_body")
     try:
-        result = await engine.classify(image, roi)
+        if isinstance(engine, GatedEngine):
+            result, metadata = await engine.classify_identified(image, roi)
+        else:
+            result, metadata = await engine.classify(image, roi), engine.metadata
     except ImageError as err:
         return _error(400, str(err), "bad_image")
     except InvalidOutputError as err:  # a broken model, not a busy one: retrying will not help
@@ -316,7 +321,8 @@ async def _read_and_classify(
     except EngineError as err:
         _LOGGER.warning("Classify request failed in model %s: %s", name, err)
         return _error(503, str(err), "engine_error")
-    return _json({**result.to_dict(), "model": name})
+    # the model's identity: a client that kept its metadata (thresholds) sees a replacement
+    return _json({**result.to_dict(), "model": name, "model_digest": metadata.digest()})
 
 
 def _iso(timestamp: float | None) -> str | None:

@@ -39,9 +39,17 @@ class PriorityGate:
         return sum(1 for future in self._queues[priority] if not future.done())
 
     async def classify(self, image: bytes, roi: Roi | None, priority: Priority) -> Classification:
+        return (await self.classify_identified(image, roi, priority))[0]
+
+    async def classify_identified(
+        self, image: bytes, roi: Roi | None, priority: Priority
+    ) -> tuple[Classification, ModelMetadata]:
+        """The classification and the metadata of the engine that made it (a swap may put
+        another engine in place right after)."""
         await self._acquire(priority)
         try:
-            return await self.engine.classify(image, roi)
+            engine = self.engine
+            return await engine.classify(image, roi), engine.metadata
         finally:
             self._release()
 
@@ -96,6 +104,11 @@ class GatedEngine:
 
     async def classify(self, image: bytes, roi: Roi | None = None) -> Classification:
         return await self.gate.classify(image, roi, self.priority)
+
+    async def classify_identified(
+        self, image: bytes, roi: Roi | None = None
+    ) -> tuple[Classification, ModelMetadata]:
+        return await self.gate.classify_identified(image, roi, self.priority)
 
     async def close(self) -> None:
         """The engine belongs to the runner, which closes it."""
