@@ -33,11 +33,18 @@ class Announcement:
     hostname: str  # the add-on's name on the Supervisor's network
     port: int
     token: str
+    #: the studio's model and folder: Home Assistant's add-on entries use that model and keep
+    #: their frames there by default (/share is the same path in Home Assistant's container)
+    model: str | None = None
+    dataset: str | None = None
 
     def config(self) -> dict[str, object]:
         # the integration reads port and token (and the hostname from the Supervisor)
-        return {"host": self.hostname, "port": self.port, "token": self.token,
-                "version": __version__}  # fmt: skip
+        config: dict[str, object] = {"host": self.hostname, "port": self.port,
+                                     "token": self.token, "version": __version__}  # fmt: skip
+        if self.model is not None and self.dataset is not None:
+            config |= {"model": self.model, "dataset": self.dataset}
+        return config
 
 
 def runner_alive(pid: int) -> bool:

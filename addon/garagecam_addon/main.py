@@ -84,28 +84,34 @@ def prepare(env: Environment) -> Start:
     token = ensure_token(paths.token)
     for folder in (paths.models, paths.datasets):
         _make_folder(folder)
+    if (name := runner_config.studio_model(options)) is not None:
+        runner_config.ensure_model_file(paths.models, name)
     models = runner_config.find_models(paths.models)
     setup = runner_config.build(
         options, mqtt=mqtt, token=token, models=models, paths=paths, listen=env.listen
     )
-    studio = setup.config.get("studio")
-    if studio is not None:  # the runner serves the studio only on an existing folder
-        _make_folder(Path(studio["dataset"]))
+    if setup.studio is not None:  # the runner serves the studio only on an existing folder
+        _make_folder(setup.studio.dataset)
     _write_config(paths.config, setup.config)
     argv = [sys.executable, "-m", "garagecam_core"]
     if options.log_level == "debug":
         argv.append("-v")
     argv += ["run", "--config", str(paths.config)]
-    return Start(argv, setup.environment, _announcement(supervisor, env.listen.port, token))
+    announcement = _announcement(supervisor, env.listen.port, token, setup.studio)
+    return Start(argv, setup.environment, announcement)
 
 
-def _announcement(supervisor: Supervisor, port: int, token: str) -> Announcement | None:
+def _announcement(
+    supervisor: Supervisor, port: int, token: str, studio: runner_config.StudioTarget | None
+) -> Announcement | None:
     try:
         info = supervisor.self_info()
     except SupervisorApiError as err:
         _LOGGER.warning("Home Assistant will not be told about this add-on: %s", err)
         return None
-    return Announcement(info.hostname, port, token)
+    if studio is None:
+        return Announcement(info.hostname, port, token)
+    return Announcement(info.hostname, port, token, studio.model, str(studio.dataset))
 
 
 def _make_folder(folder: Path) -> None:

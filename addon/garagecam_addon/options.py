@@ -39,6 +39,7 @@ class AddonOptions:
     cameras: tuple[CameraOption, ...] = ()
     capture: bool = False
     studio_camera: str | None = None
+    studio_model: str | None = None
     discovery_prefix: str | None = None
     base_topic: str | None = None
     log_level: LogLevel = "info"
@@ -73,6 +74,7 @@ def parse_options(raw: Any) -> AddonOptions:
         cameras=tuple(_camera(item, index) for index, item in enumerate(cameras)),
         capture=capture,
         studio_camera=_optional_text(raw, "studio_camera", "options"),
+        studio_model=_optional_text(raw, "studio_model", "options"),
         discovery_prefix=_optional_text(raw, "discovery_prefix", "options"),
         base_topic=_optional_text(raw, "base_topic", "options"),
         log_level=log_level,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -70,10 +71,25 @@ class Listen:
     ingress_gateway: str | None = INGRESS_GATEWAY
 
 
+#: the model the add-on serves Home Assistant and the studio replaces when it has no camera
+#: of its own (option `studio_model`); made from the bundled demo model at the first start
+DEFAULT_STUDIO_MODEL: Final = "garage"
+
+
+@dataclass(frozen=True)
+class StudioTarget:
+    """What the studio labels and replaces; told to Home Assistant (discovery), whose add-on
+    entries keep their frames in `dataset` and use `model` by default."""
+
+    model: str
+    dataset: Path
+
+
 @dataclass(frozen=True)
 class RunnerSetup:
     config: dict[str, Any]
     environment: dict[str, str]  # the secrets the config names
+    studio: StudioTarget | None = None
 
 
 def find_models(folder: Path) -> dict[str, Path]:
@@ -99,6 +115,27 @@ def find_models(folder: Path) -> dict[str, Path]:
             )
         models[path.stem] = path
     return models
+
+
+def ensure_model_file(folder: Path, name: str) -> Path | None:
+    """`<folder>/<name>.gcam|.pte`, made from the bundled demo model when there is none, so
+    the studio's "Use this model" has a file to replace (the bundled one never is). Returns
+    the file it made, or None."""
+    if not _NAME_RE.match(name):
+        raise AddonError("options.studio_model: expected 1-64 letters, digits, '_' or '-'")
+    if name == "demo" or any((folder / f"{name}{suffix}").exists() for suffix in MODEL_SUFFIXES):
+        return None
+    demo = demo_model_path()
+    target = folder / f"{name}{demo.suffix}"
+    temp = folder / f".{name}{demo.suffix}.tmp"
+    try:
+        shutil.copyfile(demo, temp)
+        temp.replace(target)  # never a half-copied model under the name the runner loads
+    except OSError as err:
+        temp.unlink(missing_ok=True)
+        raise AddonError(f"cannot create {target}: {err.strerror or err}") from None
+    _LOGGER.info("Made %s from the bundled demo model (the studio replaces it)", target)
+    return target
 
 
 def build(
@@ -132,14 +169,30 @@ def build(
         )
     if options.capture:
         config["capture"] = {"enabled": True, "directory": str(paths.datasets)}
-    if options.cameras:
-        camera = options.studio_camera or options.cameras[0].id
-        config["studio"] = {
-            "enabled": True,
-            "camera": camera,
-            "dataset": str(paths.datasets / camera),
-        }
-    return RunnerSetup(config, environment)
+    config["studio"], studio = _studio(options, paths)
+    return RunnerSetup(config, environment, studio)
+
+
+def studio_model(options: AddonOptions) -> str | None:
+    """The model the studio replaces by name (None: the studio is for a camera's model)."""
+    return None if options.cameras else options.studio_model or DEFAULT_STUDIO_MODEL
+
+
+def _studio(options: AddonOptions, paths: Paths) -> tuple[dict[str, Any], StudioTarget]:
+    """With cameras of its own: the studio camera's captures and model. Without: the
+    studio's model (by name) and its folder, where Home Assistant keeps the frames of the
+    add-on's entries."""
+    model = studio_model(options)
+    if model is not None:
+        dataset = paths.datasets / model
+        return {"enabled": True, "model": model, "dataset": str(dataset)}, StudioTarget(
+            model, dataset
+        )
+    camera_id = options.studio_camera or options.cameras[0].id
+    camera = next((c for c in options.cameras if c.id == camera_id), None)
+    dataset = paths.datasets / camera_id
+    target = StudioTarget((camera.model if camera else None) or "demo", dataset)
+    return {"enabled": True, "camera": camera_id, "dataset": str(dataset)}, target
 
 
 def _camera(camera: CameraOption, index: int, environment: dict[str, str]) -> dict[str, Any]:

@@ -8,6 +8,11 @@ and tells Home Assistant, whose `hassio` integration opens our flow with source 
 (`async_step_hassio`), also for a custom integration: the Supervisor has checked no
 per-service schema since 2024.03, only that the add-on lists the service.
 
+The message may also name the add-on studio's `model` and `dataset` folder (under `/share`,
+which Home Assistant OS mounts at the same path in Home Assistant's container): entries made
+through the add-on use that model by default, and an entry of that model keeps its frames
+(capture, `save_snapshot`) in that folder, the one the studio in the sidebar labels.
+
 The address is not taken from the message: it is the add-on's hostname on the Supervisor's
 internal network, from the Supervisor's add-on info, so an add-on can only point Home Assistant
 at itself. Home Assistant reads the message through the Supervisor API (an admin-only
@@ -16,8 +21,10 @@ endpoint), never from the add-on's options, which other add-ons with the manager
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohasupervisor import SupervisorError
@@ -27,7 +34,17 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.hassio import is_hassio
 
-from .const import CONF_ADDON, CONF_MODE, CONF_TOKEN, CONF_URL, DOMAIN, LOGGER, MODE_REMOTE
+from .const import (
+    CONF_ADDON,
+    CONF_DATASET,
+    CONF_MODE,
+    CONF_MODEL,
+    CONF_TOKEN,
+    CONF_URL,
+    DOMAIN,
+    LOGGER,
+    MODE_REMOTE,
+)
 
 if TYPE_CHECKING:
     from aiohasupervisor import SupervisorClient
@@ -36,6 +53,11 @@ if TYPE_CHECKING:
 _RELOAD_STATES: Final = frozenset(
     {ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY, ConfigEntryState.SETUP_ERROR}
 )
+
+
+#: the only folder an add-on may name for Home Assistant's frames: the share both see
+SHARED_FOLDER = PurePosixPath("/share")
+_MODEL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 class AddonUnavailable(HomeAssistantError):
@@ -50,11 +72,20 @@ class AddonServer:
     name: str
     url: str
     token: str = field(repr=False)
+    model: str | None = None  # the studio's model: the default for new entries
+    dataset: str | None = None  # the studio's folder: where entries of that model keep frames
 
     @property
     def entry_data(self) -> dict[str, str]:
         """What a Remote-mode entry that follows this add-on holds of it."""
         return {CONF_MODE: MODE_REMOTE, CONF_URL: self.url, CONF_TOKEN: self.token}
+
+    def dataset_for(self, model: str | None) -> dict[str, str]:
+        """The dataset folder an entry of `model` keeps its frames in, if the add-on's studio
+        labels that model's frames."""
+        if model is None or model != self.model or self.dataset is None:
+            return {}
+        return {CONF_DATASET: self.dataset}
 
 
 def addon_unique_id(slug: str) -> str:
@@ -69,6 +100,30 @@ def _port_and_token(config: Mapping[str, Any]) -> tuple[int, str]:
     if not isinstance(token, str) or not token.strip():
         raise AddonUnavailable("its discovery message has no 'token'")
     return port, token
+
+
+def _studio(config: Mapping[str, Any], slug: str) -> tuple[str | None, str | None]:
+    """The studio's model and folder from the message; what does not fit is left out (the
+    add-on still serves Home Assistant): a folder must be under /share, never elsewhere."""
+    model, dataset = config.get("model"), config.get("dataset")
+    if not isinstance(model, str) or not _MODEL_NAME.match(model):
+        model = None
+    if dataset is not None and not _shared_folder(dataset):
+        LOGGER.warning(
+            "GarageCam add-on %s names a dataset folder outside %s; frames stay in %s",
+            slug,
+            SHARED_FOLDER,
+            "Home Assistant's config folder",
+        )
+        dataset = None
+    return model, dataset
+
+
+def _shared_folder(value: Any) -> bool:
+    if not isinstance(value, str) or "\0" in value:
+        return False
+    path = PurePosixPath(value)
+    return path.is_absolute() and ".." not in path.parts and path.is_relative_to(SHARED_FOLDER)
 
 
 def _supervisor(hass: HomeAssistant) -> SupervisorClient:
@@ -90,7 +145,8 @@ async def async_addon_server(
         raise AddonUnavailable(f"the Supervisor has no add-on {slug}: {err}") from err
     if info.state != AddonState.STARTED:
         raise AddonUnavailable(f"add-on {slug} is {info.state}, not started")
-    return AddonServer(slug, info.name, f"http://{info.hostname}:{port}", token)
+    model, dataset = _studio(config, slug)
+    return AddonServer(slug, info.name, f"http://{info.hostname}:{port}", token, model, dataset)
 
 
 async def async_find_addon(hass: HomeAssistant, slug: str | None = None) -> AddonServer | None:
@@ -125,12 +181,14 @@ def _followers(hass: HomeAssistant, slug: str) -> list[ConfigEntry]:
 
 @callback
 def _async_apply(hass: HomeAssistant, entry: ConfigEntry, server: AddonServer) -> bool:
-    """The entry takes the add-on's current address and token; True if anything changed."""
-    if all(entry.data.get(key) == value for key, value in server.entry_data.items()):
+    """The entry takes the add-on's current address and token (and the studio's folder, for
+    an entry of the studio's model); True if anything changed."""
+    wanted = server.entry_data | server.dataset_for(entry.data.get(CONF_MODEL))
+    if all(entry.data.get(key) == value for key, value in wanted.items()):
         return False
     # The URL is no secret (an internal hostname); the token never reaches the log.
     LOGGER.info("%s follows the GarageCam add-on %s at %s", entry.title, server.slug, server.url)
-    hass.config_entries.async_update_entry(entry, data={**entry.data, **server.entry_data})
+    hass.config_entries.async_update_entry(entry, data={**entry.data, **wanted})
     return True
 
 

@@ -27,7 +27,7 @@ from garagecam_core.capture import CaptureRules, FrameCapture, labels_with_polic
 from garagecam_core.discovery import sanitize
 from garagecam_core.errors import ConfigError
 
-from .const import CONF_CAMERA, CONF_CAPTURE_MAX_FRAMES, DATASET_DIR, DOMAIN, LOGGER
+from .const import CONF_CAMERA, CONF_CAPTURE_MAX_FRAMES, CONF_DATASET, DATASET_DIR, DOMAIN, LOGGER
 from .coordinator import GarageCamConfigEntry, GarageCamCoordinator, GarageCamData
 
 #: dataset folder -> entry id capturing into it (one FrameCapture per manifest)
@@ -38,6 +38,8 @@ def dataset_dir(hass: HomeAssistant, entry: GarageCamConfigEntry) -> Path:
     """`<config>/garagecam/dataset/<camera>`: one folder per camera, for `save_snapshot` and
     capture alike. Named after the camera (not the entry's model), so a new model trained
     on it keeps adding to the same dataset."""
+    if folder := entry.data.get(CONF_DATASET):  # the add-on studio's folder (addon.py)
+        return Path(folder)
     camera = str(entry.data[CONF_CAMERA]).split(".", 1)[-1]
     return Path(hass.config.path(DATASET_DIR)) / sanitize(camera)
 
@@ -177,7 +179,7 @@ class EntryCapture:
         """Counts and bounds; the folder relative to the config directory."""
         return {
             "enabled": True,
-            "folder": self.directory.relative_to(self.hass.config.config_dir).as_posix(),
+            "folder": _shown(self.directory, Path(self.hass.config.config_dir)),
             "frames": self.frames,
             "bytes": self.bytes,
             "max_frames": self.rules.max_frames,
@@ -205,6 +207,13 @@ def _rules(entry: GarageCamConfigEntry) -> CaptureRules:
             CaptureRules.max_frames,
         )
         return CaptureRules()
+
+
+def _shown(folder: Path, config_dir: Path) -> str:
+    """The folder relative to the config directory, or as it is (the add-on's, in /share)."""
+    return (
+        folder.relative_to(config_dir) if folder.is_relative_to(config_dir) else folder
+    ).as_posix()
 
 
 def _describe(err: Exception) -> str:

@@ -71,6 +71,7 @@ from .const import (
     CONF_CAPTURE_ENABLED,
     CONF_CAPTURE_MAX_FRAMES,
     CONF_CONFIRM_FRAMES,
+    CONF_DATASET,
     CONF_LABELS,
     CONF_MAX_AGE,
     CONF_MODE,
@@ -362,7 +363,7 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=vol.Schema(
                 {
                     vol.Required(
-                        CONF_MODEL, default=defaults.get(CONF_MODEL, models[0] if models else "")
+                        CONF_MODEL, default=defaults.get(CONF_MODEL, self._first_model(models))
                     ): SelectSelector(
                         SelectSelectorConfig(options=models, mode=SelectSelectorMode.DROPDOWN)
                     ),
@@ -378,6 +379,13 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"models": self._models_text(models)},
             errors=errors,
         )
+
+    def _first_model(self, models: list[str]) -> str:
+        """The model offered first: the add-on studio's (the one "Use this model" replaces),
+        else the first one."""
+        if CONF_ADDON in self._data and self._addon is not None and self._addon.model in models:
+            return self._addon.model
+        return models[0] if models else ""
 
     def _models_text(self, models: list[str]) -> str:
         if self._data[CONF_MODE] == MODE_REMOTE:
@@ -407,7 +415,9 @@ class GarageCamConfigFlow(ConfigFlow, domain=DOMAIN):
         except OptionsError as err:
             errors.update(form_errors(err))
             return None
-        data = {**self._data, CONF_MODEL: model}
+        data = {k: v for k, v in self._data.items() if k != CONF_DATASET} | {CONF_MODEL: model}
+        if CONF_ADDON in data and self._addon is not None:  # that model's frames: the studio's
+            data |= self._addon.dataset_for(model)
         try:
             engine = await async_create_engine(self.hass, data)
         except Exception as err:

@@ -17,6 +17,9 @@ CONF_TOKEN: Final = "token"  # noqa: S105 - a config key, not a secret
 #: the Supervisor add-on slug an entry follows (its address and token come from the add-on)
 CONF_ADDON: Final = "addon"
 CONF_USE_ADDON: Final = "use_addon"  # the "add-on found" step's only field
+#: the entry's dataset folder, when not `<config>/garagecam/dataset/<camera>`: an add-on
+#: entry of the add-on studio's model keeps its frames where the studio labels them
+CONF_DATASET: Final = "dataset"
 
 MODE_LOCAL: Final = "local"
 MODE_REMOTE: Final = "remote"

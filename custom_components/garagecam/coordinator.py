@@ -16,7 +16,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from garagecam_core.debounce import Debouncer, LabelOverride, State, merge_policies
+from garagecam_core.debounce import Debouncer, State
 from garagecam_core.discovery import sanitize
 from garagecam_core.engine import AsyncEngine, Classification
 from garagecam_core.errors import GarageCamError, RemoteAuthError
@@ -26,20 +26,16 @@ from .camera_options import camera_options
 from .const import (
     CAMERA_TIMEOUT,
     CONF_CAMERA,
-    CONF_CONFIRM_FRAMES,
-    CONF_LABELS,
     CONF_MAX_AGE,
-    CONF_OFF_THRESHOLD,
-    CONF_ON_THRESHOLD,
     CONF_SCAN_INTERVAL,
     DATASET_DIR,
-    DEFAULT_CONFIRM_FRAMES,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
     RECENT_TIMINGS,
     UNFAMILIAR_DOCS_URL,
 )
+from .model_change import LabelsChanged, apply_model, entry_policies
 
 if TYPE_CHECKING:
     from .capture import EntryCapture
@@ -76,26 +72,7 @@ def unfamiliar_issue_id(entry: GarageCamConfigEntry) -> str:
 
 def build_debouncer(engine: AsyncEngine, options: dict[str, object], name: str) -> Debouncer:
     """The entry's debouncer: model thresholds overridden by the per-label options."""
-    labels = options.get(CONF_LABELS) or {}
-    assert isinstance(labels, dict)
-
-    def number(custom: dict[str, Any], key: str) -> float | None:
-        return None if custom.get(key) is None else float(custom[key])
-
-    # Options may still name labels of a previous model: only the current model's count.
-    overrides = {
-        spec.name: LabelOverride(
-            on_threshold=number(custom, CONF_ON_THRESHOLD),
-            off_threshold=number(custom, CONF_OFF_THRESHOLD),
-            confirm_frames=None
-            if custom.get(CONF_CONFIRM_FRAMES) is None
-            else int(custom[CONF_CONFIRM_FRAMES]),
-        )
-        for spec in engine.metadata.labels
-        if isinstance(custom := labels.get(spec.name), dict)
-    }
-    # The core merges model defaults and overrides, as for the runner and Scrypted.
-    return Debouncer(merge_policies(engine.metadata, overrides, DEFAULT_CONFIRM_FRAMES), name=name)
+    return Debouncer(entry_policies(engine.metadata, options), name=name)
 
 
 def _max_age(options: Mapping[str, Any]) -> float:
@@ -133,6 +110,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         )
         self.engine = engine
         self.debouncer = debouncer
+        self._metadata = engine.metadata  # what the policies were made from (see model_change)
         self.roi = roi
         self.camera_entity_id: str = entry.data[CONF_CAMERA]
         # The core's one rule: the entry's max age, else three scan intervals, at least 60 s.
@@ -150,6 +128,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                 self.hass, self.camera_entity_id, timeout=CAMERA_TIMEOUT
             )
             result = await self.engine.classify(image.content, self.roi)
+            self._follow_model()
         except GarageCamError as err:
             raise HomeAssistantError(
                 # English text for the log (translations may not be loaded there); the UI
@@ -189,6 +168,25 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
                     },
                 ) from err
             return self._failed(str(err))
+
+    def _follow_model(self) -> None:
+        """The runner replaced the model (a remote engine read its new metadata with this
+        frame): its thresholds from this frame on; other labels: the entry is set up again."""
+        metadata = self.engine.metadata
+        if metadata is self._metadata:
+            return
+        old, self._metadata = self._metadata, metadata
+        try:
+            apply_model(self.debouncer, old, metadata, self.config_entry.options)
+        except LabelsChanged:
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+            raise
+        LOGGER.info(
+            "%s: the runner now serves %s v%s; its thresholds apply from this frame on",
+            self.config_entry.title,
+            metadata.name,
+            metadata.version,
+        )
 
     def _update_unfamiliar_issue(self) -> None:
         """Repairs says so while the states are unknown because the frames are unlike anything

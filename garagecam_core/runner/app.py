@@ -266,9 +266,10 @@ class Runner:
         model = self.config.models[config.model]
         studio = None
         try:
-            if self.capture is not None and config.camera is not None:
-                if config.dataset == self.capture.folder(config.camera):
-                    await asyncio.to_thread(config.dataset.mkdir, parents=True, exist_ok=True)
+            capture, camera = self.capture, config.camera
+            captured = capture.folder(camera) if capture and camera else None
+            if config.dataset == captured:  # the camera's capture folder: made here
+                await asyncio.to_thread(config.dataset.mkdir, parents=True, exist_ok=True)
             studio = Studio(
                 config.dataset,
                 model.path,

@@ -90,9 +90,11 @@ def check_config(config: RunnerConfig, load: ModelLoader = load_model_metadata) 
         report.run(lambda: _check_writable(capture.directory, "capture.directory"))
     if config.studio is not None:
         dataset = config.studio.dataset
-        camera = config.studio.camera
+        studio_camera = config.studio.camera
         captured = (
-            capture is not None and camera is not None and dataset == capture.folder(camera)
+            capture is not None
+            and studio_camera is not None
+            and dataset == capture.folder(studio_camera)
         )
         report.run(lambda: _check_dataset(dataset, created=captured))
     if config.mqtt is not None and config.mqtt.tls is not None:

@@ -21,6 +21,7 @@ from garagecam_addon.options import AddonOptions, CameraOption, parse_options
 from garagecam_addon.supervisor import MqttService, Supervisor, SupervisorApiError
 from garagecam_addon.token import ensure_token
 
+from garagecam_core import demo_model_path
 from garagecam_core.runner.config import parse_config
 from tests.addon.conftest import addon_config
 from tests.core.runner.support import free_port, wait_until
@@ -229,7 +230,46 @@ def test_models_in_the_share_are_served_by_name(
         runner_config.find_models(folder)
     setup = _build(AddonOptions(), tmp_path, models={"garage": folder / "garage.gcam"})
     assert set(setup.config["models"]) == {"demo", "garage"}
-    assert "studio" not in setup.config  # no camera of its own: nothing for the studio to swap
+
+
+def test_without_cameras_the_studio_runs_on_the_served_model_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No camera of its own: the studio labels the folder where Home Assistant keeps the
+    frames of the add-on's entries and replaces the model they use; the runner's own parser
+    accepts it and Home Assistant is told both."""
+    folder = tmp_path / "share/models"
+    folder.mkdir(parents=True)
+    made = runner_config.ensure_model_file(folder, "garage")
+    assert made == folder / "garage.gcam"
+    assert made.read_bytes() == demo_model_path().read_bytes()
+    assert runner_config.ensure_model_file(folder, "garage") is None  # kept from then on
+    models = runner_config.find_models(folder)
+    setup = _build(AddonOptions(), tmp_path, models=models)
+    dataset = tmp_path / "share/datasets/garage"
+    assert setup.config["studio"] == {"enabled": True, "model": "garage", "dataset": str(dataset)}
+    assert setup.studio == runner_config.StudioTarget("garage", dataset)
+    for name, value in setup.environment.items():
+        monkeypatch.setenv(name, value)
+    parsed = parse_config(setup.config)
+    assert parsed.studio is not None
+    assert (parsed.studio.model, parsed.studio.dataset, parsed.studio.camera) == (
+        "garage", dataset, None)  # fmt: skip
+    assert parsed.models["garage"].path == folder / "garage.gcam"
+    # another name in the options: that model, that folder
+    setup = _build(AddonOptions(studio_model="porch"), tmp_path, models={})
+    assert setup.studio == runner_config.StudioTarget("porch", tmp_path / "share/datasets/porch")
+    announcement = Announcement("h", 8080, "t", "garage", str(dataset))
+    assert announcement.config() | {"version": "v"} == {
+        "host": "h", "port": 8080, "token": "t", "version": "v", "model": "garage",
+        "dataset": str(dataset)}  # fmt: skip
+
+
+def test_a_studio_model_name_that_is_no_file_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AddonError, match=r"^options\.studio_model: expected 1-64 letters"):
+        runner_config.ensure_model_file(tmp_path, "../escape")
+    assert runner_config.ensure_model_file(tmp_path, "demo") is None  # the bundled one
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- prepare: everything before the exec ----------------------------------------------------
@@ -253,7 +293,10 @@ def test_prepare_writes_a_private_config_and_asks_the_runner_for_debug(tmp_path:
     assert stat.S_IMODE((data / "garagecam.yaml").stat().st_mode) == 0o600
     token = (data / "token").read_text().strip()
     assert start.secrets == {"GARAGECAM_HTTP_TOKEN": token}
-    assert start.announcement == Announcement("a4b36cbe-garagecam", 8080, token)
+    # the studio camera's model (the demo, by default) and captures folder
+    assert start.announcement == Announcement(
+        "a4b36cbe-garagecam", 8080, token, "demo", str(share / "datasets/gate")
+    )
     assert not standin.calls("POST", "/discovery")  # nothing before the runner listens
     assert (share / "models").is_dir()
     assert (share / "datasets/gate").is_dir()  # the studio's dataset: the runner needs it
@@ -332,3 +375,25 @@ def test_an_exited_runner_is_not_alive() -> None:
     assert wait_until(lambda: not runner_alive(process.pid))
     process.wait()
     assert not runner_alive(process.pid)
+
+
+def test_prepare_without_cameras_makes_the_studio_model_and_announces_it(tmp_path: Path) -> None:
+    from garagecam_addon.main import prepare
+
+    data, share = tmp_path / "data", tmp_path / "share"
+    data.mkdir()
+    (data / "options.json").write_text(json.dumps(addon_config()["options"]))
+    with running(_standin()) as standin:
+        env = Environment.read({
+            "SUPERVISOR_TOKEN": TOKEN, "GARAGECAM_SUPERVISOR_URL": standin.url,
+            "GARAGECAM_ADDON_DATA": str(data), "GARAGECAM_ADDON_SHARE": str(share),
+        })  # fmt: skip
+        start = prepare(env)
+    token = (data / "token").read_text().strip()
+    dataset = share / "datasets/garage"
+    assert start.announcement == Announcement(
+        "a4b36cbe-garagecam", 8080, token, "garage", str(dataset)
+    )
+    assert dataset.is_dir() and (share / "models/garage.gcam").is_file()
+    written = (data / "garagecam.yaml").read_text()
+    assert "model: garage" in written and str(dataset) in written

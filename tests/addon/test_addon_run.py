@@ -57,6 +57,8 @@ class Addon:
     log: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    #: the address ingress requests come from (the Supervisor's is not on this machine)
+    ingress_gateway: str | None = None
 
     def write_options(self, options: dict[str, Any]) -> None:
         (self.data / "options.json").write_text(json.dumps(options))
@@ -72,6 +74,8 @@ class Addon:
         }
         if not INGRESS_KEY:
             env["GARAGECAM_ADDON_INGRESS_GATEWAY"] = ""
+        elif self.ingress_gateway is not None:
+            env["GARAGECAM_ADDON_INGRESS_GATEWAY"] = self.ingress_gateway
         # the image's CMD
         self.process = tree.start([f"{VENV}/bin/python", "-m", "garagecam_addon"], env, self.log)
 
@@ -211,7 +215,8 @@ def test_token_is_made_once_and_kept_across_a_restart(make_addon: Callable[..., 
     assert len(messages) == 1
     hostname = addon.supervisor.addon.slug.replace("_", "-")
     assert messages[0]["config"] == {
-        "host": hostname, "port": addon.port, "token": token, "version": addon.installed.version
+        "host": hostname, "port": addon.port, "token": token, "version": addon.installed.version,
+        "model": "garage", "dataset": "/share/garagecam/datasets/garage",
     }  # fmt: skip
     # no broker from the Supervisor: the add-on serves Remote mode without MQTT
     assert "mqtt" not in (addon.data / "garagecam.yaml").read_text()
@@ -231,6 +236,46 @@ def test_remote_client_classifies_through_the_addon_with_its_token(
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 401
+    assert addon.stop() == 0
+
+
+@pytest.mark.skipif(not INGRESS_KEY, reason="the runner has no http.ingress_gateway yet")
+def test_without_cameras_the_studio_serves_home_assistants_folder_through_ingress(
+    make_addon: Callable[..., Addon],
+) -> None:
+    """No camera of its own: the studio opens in the sidebar (ingress headers from the
+    gateway, no token) on /share/garagecam/datasets/garage, the folder Home Assistant is
+    told to keep its frames in, with the `garage` model made from the demo."""
+    addon = make_addon(mqtt=None)
+    addon.ingress_gateway = "127.0.0.1"  # the test's requests come from here
+    addon.write_options(addon_config()["options"])  # type: ignore[arg-type]
+    frames = addon.share / "garagecam/datasets/garage"
+    frames.mkdir(parents=True)
+    (frames / "kept-by-home-assistant.jpg").write_bytes(jpeg(size=(320, 180)))
+    addon.start()
+    addon.wait_healthy()
+    ingress = {"X-Ingress-Path": "/api/hassio_ingress/abc123", "X-Hass-Source": "core.ingress"}
+
+    def get(path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{addon.url}{path}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, b""
+
+    status, page = get("/studio/", ingress)
+    assert status == 200 and b"<html" in page.lower()
+    status, body = get("/v1/studio/api/state", ingress)
+    state = json.loads(body)
+    assert status == 200 and state["dataset"] == "/share/garagecam/datasets/garage"
+    assert state["frames"] == 1 and state["model"]["name"] == "garagecam-demo"
+    assert state["model"]["path"] == "/share/garagecam/models/garage.gcam"
+    assert get("/v1/studio/api/state", {})[0] == 401  # not through ingress: the token
+    assert (addon.share / "garagecam/models/garage.gcam").is_file()
+    assert wait_until(lambda: addon.supervisor.discovery_messages)
+    config = next(iter(addon.supervisor.discovery_messages.values()))["config"]
+    assert (config["model"], config["dataset"]) == ("garage", "/share/garagecam/datasets/garage")
     assert addon.stop() == 0
 
 

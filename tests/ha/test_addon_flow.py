@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -30,10 +30,13 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.garagecam import addon as addon_module
 from custom_components.garagecam.addon import async_refresh_from_addon
 from custom_components.garagecam.const import DOMAIN
+from garagecam_core import demo_model_path
 from garagecam_core.runner.app import Runner
 from garagecam_core.runner.config import parse_config
+from garagecam_core.studio.store import LabelStore
 
 from .conftest import CAMERA
 from .supervisor_standin import AddonSide, StandinAddon, StandinSupervisor
@@ -51,16 +54,18 @@ DOOR = "binary_sensor.garage_camera_door_open"
 class AddonRunner:
     """The runner the add-on runs: the real app, its HTTP API on 127.0.0.1 with a token."""
 
-    def __init__(self, model: Path) -> None:
+    def __init__(self, model: Path, others: dict[str, Path] | None = None) -> None:
         self.model = model
+        self.others = others or {}  # more models it serves
         self.runner: Runner | None = None
         self.port = 0
         self.token = ""
 
     async def start(self, token: str, port: int = 0) -> None:
+        models = {"tiny": self.model, **self.others}
         config = parse_config(
             {
-                "models": {"tiny": {"path": str(self.model)}},
+                "models": {name: {"path": str(path)} for name, path in models.items()},
                 "mqtt": None,
                 "http": {"host": "127.0.0.1", "port": port, "token": token},
             }
@@ -565,3 +570,133 @@ async def _messages_seen_by_home_assistant(hass: HomeAssistant) -> list[Any]:
     from homeassistant.components.hassio import get_supervisor_client
 
     return list(await get_supervisor_client(hass).discovery.list())
+
+
+# --- the add-on's studio: its model and folder, and a model it replaced --------------------
+
+
+@pytest.fixture
+async def two_model_runner(
+    tiny_model_path: Path, socket_enabled: None
+) -> AsyncIterator[AddonRunner]:
+    """The add-on serving `demo` (first by name) and `tiny`, its studio's model."""
+    runner = AddonRunner(tiny_model_path, {"demo": demo_model_path()})
+    await runner.start(RUNNER_TOKEN)
+    yield runner
+    await runner.stop()
+
+
+async def test_the_addon_studio_model_and_folder_are_the_entry_defaults(
+    hass: HomeAssistant,
+    pushing: StandinSupervisor,
+    two_model_runner: AddonRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The add-on announces its studio's model and folder: the model step offers that model
+    first, the entry keeps its frames in that folder, and the studio sees them there."""
+    share = tmp_path_factory.mktemp("share")  # outside Home Assistant's config folder
+    monkeypatch.setattr(addon_module, "SHARED_FOLDER", PurePosixPath(share))
+    dataset = share / "garagecam/datasets/tiny"
+    side = _addon(pushing)
+    _on_localhost(side)
+    studio = {"model": "tiny", "dataset": str(dataset)}
+    await side.announce({**two_model_runner.announcement(), **studio})
+    (card,) = await _discovered(hass, pushing)
+    result = await hass.config_entries.flow.async_configure(card["flow_id"], {"use_addon": True})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": CAMERA})
+    assert result["step_id"] == "model"
+    assert result["data_schema"].schema["model"].config["options"] == ["demo", "tiny"]
+    assert result["data_schema"]({"scan_interval": 10})["model"] == "tiny"  # no choice to make
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "tiny", "scan_interval": 10}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    entry: config_entries.ConfigEntry = result["result"]
+    assert entry.data["dataset"] == str(dataset) and entry.data["model"] == "tiny"
+    # frames kept for labelling (opt-in) go to the studio's folder
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "capture_enabled": True}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    capture = entry.runtime_data.capture
+    assert capture is not None and capture.directory == dataset
+    assert capture.diagnostics()["folder"] == dataset.as_posix()
+    frames = await hass.async_add_executor_job(lambda: LabelStore(dataset).scan())
+    assert len(frames) == 1 and next(iter(frames)).startswith("images/")
+
+
+async def test_another_model_or_a_folder_outside_share_keeps_the_config_folder(
+    hass: HomeAssistant,
+    pushing: StandinSupervisor,
+    two_model_runner: AddonRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(addon_module, "SHARED_FOLDER", PurePosixPath(tmp_path / "share"))
+    side = _addon(pushing)
+    _on_localhost(side)
+    outside = {"model": "tiny", "dataset": str(tmp_path / "config-of-home-assistant")}
+    await side.announce({**two_model_runner.announcement(), **outside})
+    (card,) = await _discovered(hass, pushing)
+    result = await hass.config_entries.flow.async_configure(card["flow_id"], {"use_addon": True})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": CAMERA})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": "tiny", "scan_interval": 10}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert "dataset" not in result["result"].data  # refused: not under the share
+
+
+async def test_an_addon_entry_follows_a_replaced_model_at_its_next_frame(
+    hass: HomeAssistant, supervisor: StandinSupervisor, addon_runner: AddonRunner
+) -> None:
+    """The studio's "Use this model" replaces the add-on's model (the runner's
+    `replace_model`, which the studio calls): the entry's next frame is the new model's,
+    with its thresholds (the entry's own per-label options still over them)."""
+    side = _addon(supervisor)
+    _on_localhost(side)
+    await side.announce(addon_runner.announcement())
+    entry = _addon_entry(addon_runner)
+    entry.add_to_hass(hass)
+    options = {**entry.options, "labels": {"car_present": {"on_threshold": 0.9}}}
+    hass.config_entries.async_update_entry(entry, options=options)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    door, car = (coordinator.debouncer.policy(n) for n in ("door_open", "car_present"))
+    assert (door.on_threshold, door.off_threshold, car.on_threshold) == (0.6, 0.4, 0.9)
+    assert addon_runner.runner is not None
+    await addon_runner.runner.replace_model("tiny", demo_model_path())
+
+    await coordinator.async_refresh()
+    assert coordinator.data.available and coordinator.data.error is None
+    door, car = (coordinator.debouncer.policy(n) for n in ("door_open", "car_present"))
+    assert (door.on_threshold, door.off_threshold) == (0.7, 0.3)  # the demo's
+    assert (car.on_threshold, car.off_threshold) == (0.9, 0.3)  # the entry's option stays
+    assert entry.runtime_data.engine.metadata.name == "garagecam-demo"
+    assert entry.state is ConfigEntryState.LOADED  # followed in place, no reload
+
+
+def test_a_model_with_other_labels_is_not_followed_in_place() -> None:
+    """The runner refuses such a swap; a runner restarted with another file under the same
+    name is the way: the entry's entities are the labels, so it is set up again."""
+    from custom_components.garagecam.model_change import (
+        LabelsChanged,
+        apply_model,
+        entry_policies,
+    )
+    from garagecam_core.debounce import Debouncer
+    from garagecam_core.metadata import LabelSpec, ModelMetadata
+
+    def model(*labels: str) -> ModelMetadata:
+        return ModelMetadata("m", 32, 32, tuple(LabelSpec(name) for name in labels))
+
+    old, new = model("door_open", "car_present"), model("gate_open", "car_present")
+    debouncer = Debouncer(entry_policies(old, {}))
+    with pytest.raises(LabelsChanged, match="gate_open, car_present, not door_open"):
+        apply_model(debouncer, old, new, {})
+    assert debouncer.labels == ("door_open", "car_present")

@@ -25,7 +25,7 @@ from garagecam_core.runner.config import parse_config
 from garagecam_core.runner.http import start_site
 from garagecam_core.scenes import generate_scene
 from tests.core.runner.support import local_engine, running_runner
-from tests.core.runner.test_runner_studio import finished_run, url
+from tests.core.runner.test_runner_studio import finished_run, same_file, url
 
 TOKEN = "studio-model-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,9 +44,8 @@ def no_camera_config(tmp_path: Path, **studio: Any) -> Any:
         {
             "models": {"garage": {"path": "models/garage.pte"}},
             "http": {"host": "127.0.0.1", "port": 0, "token": TOKEN},
-            "studio": {"enabled": True, "model": "garage", "dataset": "datasets/garage",
-                       **studio},
-        },  # fmt: skip
+            "studio": {"enabled": True, "model": "garage", "dataset": "datasets/garage", **studio},
+        },
         base_dir=tmp_path,
     )
 
@@ -62,8 +61,12 @@ def test_studio_model_names_a_served_model_and_its_dataset(tmp_path: Path) -> No
 def test_the_camera_form_names_the_cameras_model(tmp_path: Path) -> None:
     camera = {"id": "gate", "file": "f", "model": "garage"}
     config = parse_config(
-        {"models": {"garage": {"path": "g.pte"}}, "capture": {"enabled": True},
-         "studio": {"enabled": True}, "cameras": [camera]},  # fmt: skip
+        {
+            "models": {"garage": {"path": "g.pte"}},
+            "capture": {"enabled": True},
+            "studio": {"enabled": True},
+            "cameras": [camera],
+        },
         base_dir=tmp_path,
     )
     assert config.studio is not None
@@ -73,8 +76,10 @@ def test_the_camera_form_names_the_cameras_model(tmp_path: Path) -> None:
 
 def test_studio_model_demo_keeps_the_demo_served(tmp_path: Path) -> None:
     config = parse_config(
-        {"models": {"garage": {"path": "g.pte"}},
-         "studio": {"enabled": True, "model": "demo", "dataset": "d"}},  # fmt: skip
+        {
+            "models": {"garage": {"path": "g.pte"}},
+            "studio": {"enabled": True, "model": "demo", "dataset": "d"},
+        },
         base_dir=tmp_path,
     )
     assert config.studio is not None and config.studio.model == "demo"
@@ -139,8 +144,8 @@ async def test_without_a_camera_the_studio_replaces_the_named_model_for_api_clie
         finished_run(runner, tiny_model_path)
         async with http.post(f"{API}/deploy", json={"run": "r1"}) as response:
             assert response.status == 200, await response.text()
-        assert target.read_bytes() == tiny_model_path.read_bytes()
-        assert previous_path(target).read_bytes() == demo_model_path().read_bytes()
+        assert same_file(target, tiny_model_path)
+        assert same_file(previous_path(target), demo_model_path())
         assert runner.engines["garage"].metadata.name == "tiny"
 
         requests.clear()
