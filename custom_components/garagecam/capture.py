@@ -26,6 +26,7 @@ from homeassistant.util.hass_dict import HassKey
 from garagecam_core.capture import CaptureRules, FrameCapture, labels_with_policies
 from garagecam_core.discovery import sanitize
 from garagecam_core.errors import ConfigError
+from garagecam_core.metadata import LabelSpec
 
 from .const import CONF_CAMERA, CONF_CAPTURE_MAX_FRAMES, CONF_DATASET, DATASET_DIR, DOMAIN, LOGGER
 from .coordinator import GarageCamConfigEntry, GarageCamCoordinator, GarageCamData
@@ -59,12 +60,7 @@ class EntryCapture:
         self.coordinator = coordinator
         self.directory = dataset_dir(hass, entry)
         self.rules = _rules(entry)
-        debouncer = coordinator.debouncer
-        # the unsure band is the entry's band: model thresholds merged with its options
-        self.labels = labels_with_policies(
-            coordinator.engine.metadata.labels,
-            {name: debouncer.policy(name) for name in debouncer.labels},
-        )
+        self.labels = _band(coordinator)
         self.error: str | None = None
         self.frames = 0
         self.bytes = 0
@@ -110,6 +106,7 @@ class EntryCapture:
         if data is None or data.error is not None or data.last_success == self._last_offered:
             return  # no new frame (a failed poll keeps showing the last one)
         self._last_offered = data.last_success
+        self.labels = _band(self.coordinator)  # a model the runner replaced: its thresholds
         if self._busy:
             self.skipped_busy += 1  # a slow disk: drop this frame rather than queue them
             return
@@ -136,6 +133,7 @@ class EntryCapture:
         assert data.last_success is not None
         if self._capture is None:
             self._capture = FrameCapture(self.directory, self.labels, self.rules)
+        self._capture.labels = tuple(self.labels)
         path = self._capture.offer(
             data.image,
             data.classification.probabilities,
@@ -188,6 +186,15 @@ class EntryCapture:
             "skipped_busy": self.skipped_busy,
             "error": self.error,
         }
+
+
+def _band(coordinator: GarageCamCoordinator) -> list[LabelSpec]:
+    """The unsure band is the entry's band: model thresholds merged with its options."""
+    debouncer = coordinator.debouncer
+    return labels_with_policies(
+        coordinator.engine.metadata.labels,
+        {name: debouncer.policy(name) for name in debouncer.labels},
+    )
 
 
 def _rules(entry: GarageCamConfigEntry) -> CaptureRules:

@@ -662,7 +662,8 @@ async def test_an_addon_entry_follows_a_replaced_model_at_its_next_frame(
     await side.announce(addon_runner.announcement())
     entry = _addon_entry(addon_runner)
     entry.add_to_hass(hass)
-    options = {**entry.options, "labels": {"car_present": {"on_threshold": 0.9}}}
+    labels = {"car_present": {"on_threshold": 0.9}}
+    options = {**entry.options, "labels": labels, "capture_enabled": True}
     hass.config_entries.async_update_entry(entry, options=options)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -679,6 +680,11 @@ async def test_an_addon_entry_follows_a_replaced_model_at_its_next_frame(
     assert (car.on_threshold, car.off_threshold) == (0.9, 0.3)  # the entry's option stays
     assert entry.runtime_data.engine.metadata.name == "garagecam-demo"
     assert entry.state is ConfigEntryState.LOADED  # followed in place, no reload
+    # the frames worth labelling: the unsure band is the new one too
+    capture = entry.runtime_data.capture
+    assert capture is not None
+    band = {spec.name: (spec.on_threshold, spec.off_threshold) for spec in capture.labels}
+    assert band == {"door_open": (0.7, 0.3), "car_present": (0.9, 0.3)}
 
 
 def test_a_model_with_other_labels_is_not_followed_in_place() -> None:
