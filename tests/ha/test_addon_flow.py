@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -706,3 +707,96 @@ def test_a_model_with_other_labels_is_not_followed_in_place() -> None:
     with pytest.raises(LabelsChanged, match="gate_open, car_present, not door_open"):
         apply_model(debouncer, old, new, {})
     assert debouncer.labels == ("door_open", "car_present")
+
+
+async def _entry_of_the_studio_model(
+    hass: HomeAssistant, supervisor: StandinSupervisor, announcement: dict[str, Any]
+) -> config_entries.ConfigEntry:
+    """The card confirmed, a camera, the model offered first, frames kept for labelling."""
+    side = _addon(supervisor)
+    _on_localhost(side)
+    await side.announce(announcement)
+    (card,) = await _discovered(hass, supervisor)
+    result = await hass.config_entries.flow.async_configure(card["flow_id"], {"use_addon": True})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"camera": CAMERA})
+    model = result["data_schema"]({"scan_interval": 10})["model"]
+    assert model == announcement["model"]  # the studio's: nothing to choose
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"model": model, "scan_interval": 10}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    entry: config_entries.ConfigEntry = result["result"]
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "capture_enabled": True}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_home_assistant_os_story_frames_labelled_in_the_studio_then_used(
+    hass: HomeAssistant,
+    pushing: StandinSupervisor,
+    tiny_model_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole Home Assistant OS path with the add-on's runner as the add-on writes it (no
+    camera of its own, `studio.model`): found -> an entry of the studio's model -> its frames
+    kept in the studio's folder -> the studio sees them -> "Use this model" (the studio's API,
+    as the sidebar calls it) -> the entry's next frame is the new model's, with its thresholds.
+    """
+    from garagecam_core.studio.training import TrainingJob, TrainSettings
+
+    share = tmp_path_factory.mktemp("share")
+    monkeypatch.setattr(addon_module, "SHARED_FOLDER", PurePosixPath(share))
+    models, dataset = share / "garagecam/models", share / "garagecam/datasets/garage"
+    models.mkdir(parents=True)
+    dataset.mkdir(parents=True)
+    shutil.copyfile(demo_model_path(), models / "garage.gcam")  # what the add-on makes
+    config = parse_config(
+        {
+            "models": {"garage": {"path": str(models / "garage.gcam")}},
+            "mqtt": None,
+            "http": {"host": "127.0.0.1", "port": 0, "token": RUNNER_TOKEN},
+            "studio": {"enabled": True, "model": "garage", "dataset": str(dataset)},
+        }
+    )
+    runner = Runner(config)
+    await runner.start()
+    try:
+        assert runner.http is not None and runner.studio is not None
+        announcement = {"port": runner.http.port, "token": RUNNER_TOKEN}
+        entry = await _entry_of_the_studio_model(
+            hass, pushing, {**announcement, "model": "garage", "dataset": str(dataset)}
+        )
+        coordinator = entry.runtime_data.coordinator
+        assert coordinator.debouncer.policy("door_open").on_threshold == 0.7  # the demo's
+
+        base = f"http://127.0.0.1:{runner.http.port}/v1/studio/api"
+        auth = {"Authorization": f"Bearer {RUNNER_TOKEN}"}
+        session = async_get_clientsession(hass)
+        async with session.post(f"{base}/refresh", json={}, headers=auth) as response:
+            assert response.status == 200
+        async with session.get(f"{base}/state", headers=auth) as response:
+            state = await response.json()
+        assert state["dataset"] == str(dataset) and state["frames"] == 1  # Home Assistant's
+
+        run = runner.studio.store.studio_dir / "runs" / "r1"  # a finished training run
+        await hass.async_add_executor_job(lambda: run.mkdir(parents=True))
+        await hass.async_add_executor_job(shutil.copyfile, tiny_model_path, run / "model.pte")
+        runner.studio.jobs["r1"] = TrainingJob("r1", run, TrainSettings(), 10, status="done")
+        async with session.post(f"{base}/deploy", json={"run": "r1"}, headers=auth) as response:
+            assert response.status == 200, await response.text()
+
+        await coordinator.async_refresh()
+        assert coordinator.data.error is None
+        assert entry.runtime_data.engine.metadata.name == "tiny"
+        door = coordinator.debouncer.policy("door_open")
+        assert (door.on_threshold, door.off_threshold) == (0.6, 0.4)  # the new model's
+        assert entry.state is ConfigEntryState.LOADED
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await runner.stop()
