@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from garagecam_core import pte_runtimes
-from garagecam_core.bundle import load_program, read_metadata, thread_count
+from garagecam_core.bundle import load_program, read_metadata
 from garagecam_core.errors import (
     CorruptModelError,
     GarageCamError,
@@ -28,6 +28,7 @@ from garagecam_core.errors import (
 from garagecam_core.export import lower_to_pte
 from garagecam_core.metadata import METADATA_METHOD
 from garagecam_core.preprocess import prepare
+from garagecam_core.pte_runtimes import thread_count
 from tests.conftest import tiny_metadata
 from tests.pte_files import corrupt_copy, truncated_copy
 from tests.tiny_model import build
