@@ -82,13 +82,14 @@ from .const import (
     MODE_REMOTE,
     RESERVED_MQTT_ROOTS,
 )
-from .coordinator import GarageCamConfigEntry, parse_roi
+from .coordinator import parse_roi
 from .inference import (
     async_create_engine,
     async_list_remote_models,
     async_runtime_available,
     list_local_models,
 )
+from .runtime_data import GarageCamConfigEntry
 
 HA_DISCOVERY_PREFIX = "homeassistant"
 
