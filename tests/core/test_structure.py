@@ -8,6 +8,7 @@ one cannot slip past them) and the production functions short.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import sys
 import tomllib
 from pathlib import Path
@@ -52,7 +53,8 @@ def test_every_module_is_library_or_app() -> None:
     assert not unclassified, (
         f"garagecam_core modules neither library nor app: {unclassified}; add each to the "
         "'library' contract in pyproject.toml (source_modules if it is library, "
-        "forbidden_modules if it is an app) and to the picture (scripts/draw_layers.py)"
+        "forbidden_modules if it is an app), then redraw the picture: "
+        ".venv/bin/python docs/layers.py"
     )
     assert sorted((set(library) | set(apps)) - present) == [], "a classified module is gone"
 
@@ -78,6 +80,20 @@ def test_top_level_modules_lists_modules_and_packages(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()  # no __init__.py: a data folder, not a module
     (tmp_path / "data" / "x.py").write_text("")
     assert top_level_modules(tmp_path) == {"plain", "pkg"}
+
+
+def test_the_layers_picture_is_drawn_from_the_contracts() -> None:
+    """docs/images/layers.svg is what docs/layers.py draws from today's contracts."""
+    spec = importlib.util.spec_from_file_location("layers", ROOT / "docs" / "layers.py")
+    assert spec is not None and spec.loader is not None
+    layers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layers)
+    drawn = layers.render(layers.contracts())
+    committed = (ROOT / "docs" / "images" / "layers.svg").read_text(encoding="utf-8")
+    assert committed == drawn, "run .venv/bin/python docs/layers.py and commit the SVG"
+    assert "<script" not in drawn and "http" not in drawn.replace(
+        "http://www.w3.org/2000/svg", ""
+    ), "the picture must render offline (no script, no link)"
 
 
 def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
