@@ -73,6 +73,7 @@ def test_metadata_and_labels_round_trip(tiny_model_path: Path) -> None:
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
 
 
+@pytest.mark.slow  # exports the int8 model
 def test_int8_loads_runs_and_stays_close_to_fp32(
     tiny_model_path: Path, tiny_int8_model_path: Path, calibration_dir: Path
 ) -> None:
@@ -197,6 +198,7 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow  # exports five broken programs
 @pytest.mark.parametrize(
     ("case", "error", "message"),
     [
