@@ -8,7 +8,7 @@ For each trunk: file size, time per frame (this runtime, 1 thread, median of 30 
 warm-up), and the accuracy of heads trained on its embeddings: on 100 fresh generated
 scenes (trained on --scenes), and on each real garage unseen in training (trained on the
 scenes and the other real garages). Trunks other than the shipped one are exported with
-`python -m garagecam_core.heads.export_trunk --variant lite1 --out ...`.
+`python -m garagecam_core.export_trunk --variant lite1 --out ...`.
 """
 
 from __future__ import annotations

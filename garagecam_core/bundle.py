@@ -16,7 +16,6 @@ runtime) is imported here, lazily (`RuntimeMissingError` when neither is install
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +27,17 @@ from .errors import (
     EngineError,
     MetadataError,
     ModelError,
-    ModelNotFoundError,
     ModelShapeError,
-    NotAPteError,
 )
 from .metadata import METADATA_METHOD, ModelMetadata
-from .pte_runtimes import LoadedPte, PteRuntime, get_runtime
+from .pte_runtimes import (
+    LoadedPte,
+    PteRuntime,
+    check_pte_file,
+    get_runtime,
+    read_head,
+    set_thread_count,
+)
 
 if TYPE_CHECKING:
     from .heads.program import HeadProgram
@@ -43,29 +47,14 @@ _LOGGER = logging.getLogger(__name__)
 FORWARD_METHOD = "forward"
 #: what a model file may be named: an ExecuTorch bundle, or a head on the shipped trunk
 MODEL_SUFFIXES = (".pte", ".gcam")
-# Flatbuffer file identifier at bytes 4..8, e.g. b"ET12" (schema version digits).
-_PTE_IDENTIFIER = re.compile(rb"ET[0-9]{2}")
 _FLOAT32 = "float32"
-
-
-def _read_head(path: Path) -> bytes:
-    """The first bytes of a model file (ModelNotFoundError when it cannot be one)."""
-    if not path.exists():
-        raise ModelNotFoundError(f"model file {path} does not exist")
-    if not path.is_file():
-        raise ModelNotFoundError(f"model path {path} is not a file (a .pte file is expected)")
-    try:
-        with path.open("rb") as handle:
-            return handle.read(64)
-    except OSError as err:
-        raise ModelNotFoundError(f"cannot read model file {path}: {err.strerror}") from err
 
 
 def is_head_model(path: Path) -> bool:
     """True when `path` is a `.gcam` head model (by its content, whatever its name)."""
     from .heads.model_file import looks_like_head_file
 
-    return looks_like_head_file(_read_head(path))
+    return looks_like_head_file(read_head(path))
 
 
 def is_model_file(path: Path) -> bool:
@@ -81,30 +70,6 @@ def check_model_file(path: Path) -> None:
     """Raise unless `path` is a regular file starting like a `.pte` bundle or a `.gcam` head."""
     if not is_head_model(path):
         check_pte_file(path)
-
-
-def check_pte_file(path: Path) -> None:
-    """Raise unless `path` is a regular file starting like an ExecuTorch program."""
-    head = _read_head(path)[:8]
-    if len(head) < 8 or not _PTE_IDENTIFIER.fullmatch(head[4:8]):
-        raise NotAPteError(
-            f"{path} is not an ExecuTorch program (.pte): its header has no 'ETnn' "
-            f"identifier (starts with {head[:8].hex(' ') or 'nothing, the file is empty'})"
-        )
-
-
-def set_thread_count(threads: int, runtime: str | None = None) -> None:
-    """Size ExecuTorch's process-wide thread pool (XNNPACK binds it when a program loads)."""
-    if threads < 1:
-        raise EngineError(f"thread count must be at least 1, got {threads}")
-    pte_runtime = get_runtime(runtime)
-    if pte_runtime.thread_count() != threads:
-        pte_runtime.set_thread_count(threads)
-        _LOGGER.debug("ExecuTorch thread pool set to %d thread(s)", threads)
-
-
-def thread_count(runtime: str | None = None) -> int:
-    return get_runtime(runtime).thread_count()
 
 
 def _metadata_of(path: Path, program: LoadedPte) -> ModelMetadata:

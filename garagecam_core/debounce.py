@@ -9,7 +9,7 @@ and break any streak. Pure and synchronous: time is passed in, nothing is schedu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,9 +107,6 @@ class Transition:
     timestamp: float
 
 
-Listener = Callable[[Transition], None]
-
-
 @dataclass
 class _LabelTrack:
     policy: LabelPolicy
@@ -135,7 +132,6 @@ class Debouncer:
         if not policies:
             raise ValueError("a debouncer needs at least one label")
         self._tracks = {label: _LabelTrack(policy) for label, policy in policies.items()}
-        self._listeners: list[Listener] = []
         self.max_age = max_age
         self.name = name
         self.last_frame_time: float | None = None
@@ -174,15 +170,6 @@ class Debouncer:
         track.policy = policy
         track.candidate, track.streak = None, 0
 
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
-
     def state(self, label: str) -> State:
         return self._tracks[label].state
 
@@ -199,10 +186,14 @@ class Debouncer:
         track = self._tracks[label]
         track.state, track.candidate, track.streak = state, None, 0
 
-    def available(self, now: float) -> bool:
-        if self.last_frame_time is None:
+    def available(self, now: float, since: float | None = None) -> bool:
+        """Whether the states are fresh enough to show: a good frame within `max_age` seconds
+        (None: forever). `since` counts like a frame: when states began to be shown without
+        one (Home Assistant shows the states it restored at start for `max_age`)."""
+        times = [t for t in (self.last_frame_time, since) if t is not None]
+        if not times:
             return False
-        return self.max_age is None or now - self.last_frame_time <= self.max_age
+        return self.max_age is None or now - max(times) <= self.max_age
 
     @property
     def unfamiliar(self) -> bool:
@@ -214,7 +205,7 @@ class Debouncer:
     def update(
         self, probabilities: Mapping[str, float], now: float, unfamiliar: bool = False
     ) -> list[Transition]:
-        """Feed one frame's probabilities; returns (and reports) the transitions it caused.
+        """Feed one frame's probabilities; returns (and logs) the transitions it caused.
 
         An `unfamiliar` frame (the model says it is unlike its training frames) counts as an
         observation of UNKNOWN: after `confirm_frames` of them in a row the labels go UNKNOWN,
@@ -242,8 +233,6 @@ class Debouncer:
                 transition.new.name,
                 transition.probability,
             )
-            for listener in list(self._listeners):
-                listener(transition)
         return transitions
 
     @staticmethod

@@ -34,7 +34,6 @@ _BASE64 = (
 )
 DEVICE_NS = "http://www.onvif.org/ver10/device/wsdl"
 MEDIA_NS = "http://www.onvif.org/ver10/media/wsdl"
-_SCHEMA_NS = "http://www.onvif.org/ver10/schema"
 
 
 def password_digest(nonce: bytes, created: str, password: str) -> str:

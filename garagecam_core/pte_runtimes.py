@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -28,7 +29,13 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .errors import CorruptModelError, EngineError, RuntimeMissingError
+from .errors import (
+    CorruptModelError,
+    EngineError,
+    ModelNotFoundError,
+    NotAPteError,
+    RuntimeMissingError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -371,3 +378,46 @@ def _log_native(output: bytes, level: int) -> None:
     for line in output.decode("utf-8", "replace").splitlines():
         if line.strip():
             _LOGGER.log(level, "ExecuTorch runtime: %s", line.rstrip())
+
+
+# The file and thread-pool checks every loader shares (bundles in bundle.py, the trunk in
+# heads/trunk.py): here, below both, so neither imports the other.
+# Flatbuffer file identifier at bytes 4..8, e.g. b"ET12" (schema version digits).
+_PTE_IDENTIFIER = re.compile(rb"ET[0-9]{2}")
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of a model file (ModelNotFoundError when it cannot be one)."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    if not path.is_file():
+        raise ModelNotFoundError(f"model path {path} is not a file (a .pte file is expected)")
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64)
+    except OSError as err:
+        raise ModelNotFoundError(f"cannot read model file {path}: {err.strerror}") from err
+
+
+def check_pte_file(path: Path) -> None:
+    """Raise unless `path` is a regular file starting like an ExecuTorch program."""
+    head = read_head(path)[:8]
+    if len(head) < 8 or not _PTE_IDENTIFIER.fullmatch(head[4:8]):
+        raise NotAPteError(
+            f"{path} is not an ExecuTorch program (.pte): its header has no 'ETnn' "
+            f"identifier (starts with {head[:8].hex(' ') or 'nothing, the file is empty'})"
+        )
+
+
+def set_thread_count(threads: int, runtime: str | None = None) -> None:
+    """Size ExecuTorch's process-wide thread pool (XNNPACK binds it when a program loads)."""
+    if threads < 1:
+        raise EngineError(f"thread count must be at least 1, got {threads}")
+    pte_runtime = get_runtime(runtime)
+    if pte_runtime.thread_count() != threads:
+        pte_runtime.set_thread_count(threads)
+        _LOGGER.debug("ExecuTorch thread pool set to %d thread(s)", threads)
+
+
+def thread_count(runtime: str | None = None) -> int:
+    return get_runtime(runtime).thread_count()

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
-import os
-import re
 from pathlib import Path
 from typing import Protocol
 
 import aiohttp
+from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
 from yarl import URL
 
 from .errors import ImageError, SourceError
@@ -48,81 +46,25 @@ def looks_like_image(data: bytes) -> bool:
     return data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-# --- HTTP digest authentication (RFC 7616, qop=auth; MD5 and SHA-256) ---------------------------
-
-_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+# --- HTTP digest authentication ----------------------------------------------------------------
 
 
-def parse_challenge(header: str) -> dict[str, str]:
-    """Parameters of a `WWW-Authenticate: Digest ...` header (keys lower-cased)."""
-    scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "digest":
-        return {}
-    return {
-        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
-        for m in _PARAM_RE.finditer(rest)
-    }
+def digest_auth(url: str, username: str, password: str) -> ClientMiddlewareType:
+    """aiohttp's digest authentication (RFC 7616: MD5, SHA-256, SHA-512 and their -sess
+    variants, qop auth and auth-int; a stale nonce is answered with the new one at once),
+    scoped to the camera's own origin: a redirect to another host never gets a response
+    computed from the password (aiohttp pins the origin itself only from 3.14 on).
 
+    Raises ValueError for credentials digest cannot carry (a ':' in the username)."""
+    middleware = aiohttp.DigestAuthMiddleware(username, password)
+    origin = URL(url).origin()
 
-class DigestAuth:
-    """Computes `Authorization: Digest` headers from a server challenge."""
+    async def same_origin(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        if request.url.origin() != origin:
+            return await handler(request)
+        return await middleware(request, handler)
 
-    def __init__(self, username: str, password: str) -> None:
-        self._username = username
-        self._password = password
-        self._challenge: dict[str, str] | None = None
-        self._nonce_count = 0
-
-    @property
-    def ready(self) -> bool:
-        return self._challenge is not None
-
-    def set_challenge(self, header: str) -> bool:
-        challenge = parse_challenge(header)
-        if "nonce" not in challenge or "realm" not in challenge:
-            return False
-        self._challenge, self._nonce_count = challenge, 0
-        return True
-
-    def header(self, method: str, uri: str) -> str:
-        assert self._challenge is not None
-        challenge = self._challenge
-        algorithm = challenge.get("algorithm", "MD5")
-        base = algorithm.upper().removesuffix("-SESS")
-        if base not in ("MD5", "SHA-256"):
-            raise SourceError(f"unsupported digest algorithm {algorithm}", "auth_unsupported")
-
-        def digest(text: str) -> str:
-            data = text.encode()
-            if base == "MD5":
-                return hashlib.md5(data, usedforsecurity=False).hexdigest()
-            return hashlib.sha256(data).hexdigest()
-
-        realm, nonce = challenge["realm"], challenge["nonce"]
-        self._nonce_count += 1
-        nc = f"{self._nonce_count:08x}"
-        cnonce = os.urandom(8).hex()
-        ha1 = digest(f"{self._username}:{realm}:{self._password}")
-        if algorithm.upper().endswith("-SESS"):
-            ha1 = digest(f"{ha1}:{nonce}:{cnonce}")
-        ha2 = digest(f"{method}:{uri}")
-        qops = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
-        parts = [
-            f'username="{self._username}"',
-            f'realm="{realm}"',
-            f'nonce="{nonce}"',
-            f'uri="{uri}"',
-            f"algorithm={algorithm}",
-        ]
-        if "auth" in qops:
-            response = digest(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = digest(f"{ha1}:{nonce}:{ha2}")
-        parts.append(f'response="{response}"')
-        if "opaque" in challenge:
-            parts.append(f'opaque="{challenge["opaque"]}"')
-        return "Digest " + ", ".join(parts)
+    return same_origin
 
 
 # --- HTTP snapshot -----------------------------------------------------------------------------
@@ -161,11 +103,15 @@ class HttpSnapshotSource:
         self._max_bytes = max_bytes
         self._ssl = True if verify_ssl else False  # noqa: SIM210 - aiohttp wants a bool here
         self._basic: str | None = None
-        self._digest: DigestAuth | None = None
+        self._digest: tuple[ClientMiddlewareType, ...] | None = None
+        self._auth_problem: str | None = None
         self._url_credentials = URL(url).user is not None
         if username is not None:
             if auth == "digest":
-                self._digest = DigestAuth(username, password or "")
+                try:
+                    self._digest = (digest_auth(url, username, password or ""),)
+                except ValueError as err:  # told at every fetch, like any camera failure
+                    self._auth_problem = f"digest authentication: {err}"
             else:
                 self._basic = basic_auth_header(username, password or "")
 
@@ -192,32 +138,30 @@ class HttpSnapshotSource:
                 f"cannot connect to {self.description}: {err.os_error.strerror or err}", "refused"
             ) from err
         except aiohttp.ClientError as err:
+            if self._digest is not None and type(err) is aiohttp.ClientError:
+                # what the digest middleware raises: a challenge it cannot answer (an
+                # algorithm or qop it lacks, no nonce); the text names only the challenge
+                raise SourceError(
+                    f"{self.description}: cannot answer its digest challenge ({err})",
+                    "auth_unsupported",
+                ) from err
             raise SourceError(
                 f"fetching {self.description} failed: {type(err).__name__}", "connection"
             ) from err
 
     async def _fetch(self) -> bytes:
-        for _attempt in range(2):  # a digest challenge costs one extra round trip
-            headers = {}
-            if self._basic is not None:
-                headers["Authorization"] = self._basic
-            elif self._digest is not None and self._digest.ready:
-                headers["Authorization"] = self._digest.header("GET", _request_uri(self._url))
-            async with self._session.get(
-                self._url,
-                headers=headers,
-                timeout=self._timeout,
-                ssl=self._ssl,
-            ) as response:
-                if (
-                    response.status == 401
-                    and self._digest is not None
-                    and self._digest.set_challenge(response.headers.get("WWW-Authenticate", ""))
-                    and not headers
-                ):
-                    continue
-                return await self._read(response)
-        raise SourceError(f"{self.description} rejected the credentials (HTTP 401)", "http_401")
+        if self._auth_problem is not None:
+            raise SourceError(f"{self.description}: {self._auth_problem}", "auth_unsupported")
+        headers = {"Authorization": self._basic} if self._basic is not None else {}
+        async with self._session.get(
+            self._url,
+            headers=headers,
+            timeout=self._timeout,
+            ssl=self._ssl,
+            # None: the session's own middlewares, as for any other request
+            middlewares=self._digest,
+        ) as response:
+            return await self._read(response)
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         if response.status == 401:
@@ -246,10 +190,6 @@ class HttpSnapshotSource:
 
     async def close(self) -> None:
         """The session belongs to the caller."""
-
-
-def _request_uri(url: str) -> str:
-    return URL(url).raw_path_qs
 
 
 def check_image(data: bytes, where: str) -> bytes:

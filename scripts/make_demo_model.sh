@@ -4,7 +4,7 @@
 # photos whose licence allows shipping them (bench/real/images, labels in bench/real/manifest.csv).
 # A few minutes on 2 cores, no PyTorch. Usage: ./scripts/make_demo_model.sh [WORKDIR]
 #
-# The trunk itself: .venv/bin/python -m garagecam_core.heads.export_trunk \
+# The trunk itself: .venv/bin/python -m garagecam_core.export_trunk \
 #     --out garagecam_core/models/trunk-lite0.pte   (needs PyTorch and the weights package)
 # The older student network (demo.pte, demo.pt, demo.json: `garagecam train --full`, and what
 # --init-from demo fine-tunes) is made by ./scripts/make_student_demo.sh.

@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, types, docs, the core on Python 3.13 and 3.11, the
-# Scrypted plugin, and the Home Assistant integration in the real test harness on the newest
-# Home Assistant and on the oldest one hacs.json declares. Extra arguments go to every pytest
-# run (e.g. ./scripts/test.sh -x -k worker).
+# The whole test suite, as CI runs it: lint, types, import contracts, docs, the core on Python
+# 3.13 and 3.11, the Scrypted plugin, and the Home Assistant integration in the real test
+# harness on the newest Home Assistant and on the oldest one hacs.json declares. Extra
+# arguments go to every pytest run (e.g. ./scripts/test.sh -x -k worker).
+#
+# ./scripts/test.sh --quick [PYTEST ARGS]: the edit-test loop (a few minutes on 2 cores): lint,
+# types, import contracts and the Python 3.13 core tests not marked `slow` (those train or
+# export real models); no Debian sid tree, no Home Assistant, no Python 3.11, no docs, browser,
+# Homebridge or Scrypted plugin tests. Only the full run is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cache=${GARAGECAM_CACHE:-$HOME/.cache/garagecam}
 log() { printf '\n==> %s\n' "$*"; }
+quick=false
+if [ "${1:-}" = "--quick" ]; then
+    quick=true
+    shift
+fi
 # shellcheck source=lib/sid.sh
 source scripts/lib/sid.sh
 # shellcheck source=lib/bookworm.sh
 source scripts/lib/bookworm.sh
 tree=$(sid_root)
-[ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] &&
-    [ -f "$(bookworm_root)/.complete" ] || {
-    echo "error: run ./scripts/setup.sh first" >&2
-    exit 1
-}
+if $quick; then
+    [ -x .venv/bin/python ] || { echo "error: run ./scripts/setup.sh first" >&2; exit 1; }
+else
+    [ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] &&
+        [ -f "$(bookworm_root)/.complete" ] || {
+        echo "error: run ./scripts/setup.sh first" >&2
+        exit 1
+    }
+fi
 step() { printf '\n==> %s\n' "$*"; }
 # ha_harness NAME CMD...: run CMD with the named Home Assistant venv's Python, in the sid tree.
 ha_harness() {
@@ -41,6 +55,17 @@ step "mypy --strict the Scrypted plugin (against the SDK's own type stubs)"
 MYPYPATH=scrypted/src:scrypted/node_modules/@scrypted/sdk/types/scrypted_python \
     .venv/bin/mypy --strict --python-version 3.11 --follow-imports=silent \
     scrypted/src/garagecam_scrypted scrypted/src/main.py scrypted/build_plugin.py
+
+# The layers of docs/design.md (contracts in pyproject.toml). The Scrypted plugin is not an
+# installed package: its folder goes on the path so that its imports are checked too.
+step "import contracts (lint-imports)"
+PYTHONPATH=scrypted/src .venv/bin/lint-imports --no-logo
+
+if $quick; then
+    step "core tests not marked slow, Python 3.13 (the quick tier)"
+    .venv/bin/python -m pytest -p no:homeassistant -m "not slow" tests/core "$@"
+    exit 0
+fi
 
 newest=$(ha_version ha-newest)
 oldest=$(ha_version ha-min)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from garagecam_core.metadata import ModelMetadata, parse_label_specs
+from garagecam_core.redact import SECRETS
 
 TINY_INPUT = 64
 TINY_LABELS = "door_open:garage_door,car_present:occupancy"
@@ -23,12 +24,21 @@ TINY_LABELS = "door_open:garage_door,car_present:occupancy"
 @pytest.fixture(autouse=True)
 def _restore_root_logging() -> Iterator[None]:
     """CLI tests call `logging.basicConfig(force=True)` on pytest's captured stderr; put the
-    root logger back so later tests do not log to a closed stream."""
+    root logger back so later tests do not log to a closed stream. The process-wide secret
+    filter is put back too: a runner started in-process registers its config's secrets and
+    attaches the filter, which then renders later tests' tracebacks to text (exc_info gone)
+    for every handler after it, caplog's included."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    filters = {handler: list(handler.filters) for handler in handlers}
+    secrets = set(SECRETS._secrets)
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for handler, kept in filters.items():
+        handler.filters[:] = kept
+    SECRETS._secrets.clear()
+    SECRETS._secrets.update(secrets)
 
 
 def tiny_metadata(name: str = "tiny") -> ModelMetadata:

@@ -46,13 +46,12 @@ from .const import (
     OLD_DEFAULT_MQTT_PREFIX,
 )
 from .coordinator import (
-    GarageCamConfigEntry,
     GarageCamCoordinator,
-    GarageCamRuntimeData,
     build_debouncer,
     unfamiliar_issue_id,
 )
 from .inference import async_create_engine, models_dir
+from .runtime_data import GarageCamConfigEntry, GarageCamRuntimeData
 from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.IMAGE, Platform.SENSOR]

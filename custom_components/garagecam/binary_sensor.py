@@ -17,8 +17,8 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from garagecam_core.debounce import Debouncer, State
 
-from .coordinator import GarageCamConfigEntry
 from .entity import GarageCamEntity
+from .runtime_data import GarageCamConfigEntry
 
 PARALLEL_UPDATES = 0
 

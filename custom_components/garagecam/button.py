@@ -8,8 +8,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CONF_MODE, MODE_REMOTE
-from .coordinator import GarageCamConfigEntry
 from .entity import GarageCamEntity
+from .runtime_data import GarageCamConfigEntry
 from .training import async_learn
 
 PARALLEL_UPDATES = 1

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
@@ -29,13 +30,13 @@ from garagecam_core.errors import ConfigError
 from garagecam_core.metadata import LabelSpec
 
 from .const import CONF_CAMERA, CONF_CAPTURE_MAX_FRAMES, CONF_DATASET, DATASET_DIR, DOMAIN, LOGGER
-from .coordinator import GarageCamConfigEntry, GarageCamCoordinator, GarageCamData
+from .coordinator import GarageCamCoordinator, GarageCamData
 
 #: dataset folder -> entry id capturing into it (one FrameCapture per manifest)
 _FOLDERS: HassKey[dict[Path, str]] = HassKey(f"{DOMAIN}_capture_folders")
 
 
-def dataset_dir(hass: HomeAssistant, entry: GarageCamConfigEntry) -> Path:
+def dataset_dir(hass: HomeAssistant, entry: ConfigEntry) -> Path:
     """`<config>/garagecam/dataset/<camera>`: one folder per camera, for `save_snapshot` and
     capture alike. Named after the camera (not the entry's model), so a new model trained
     on it keeps adding to the same dataset."""
@@ -45,7 +46,7 @@ def dataset_dir(hass: HomeAssistant, entry: GarageCamConfigEntry) -> Path:
     return Path(hass.config.path(DATASET_DIR)) / sanitize(camera)
 
 
-def issue_id(entry: GarageCamConfigEntry) -> str:
+def issue_id(entry: ConfigEntry) -> str:
     return f"capture_failed_{entry.entry_id}"
 
 
@@ -53,7 +54,7 @@ class EntryCapture:
     """Offers the entry's new frames to a FrameCapture in its camera's dataset folder."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: GarageCamConfigEntry, coordinator: GarageCamCoordinator
+        self, hass: HomeAssistant, entry: ConfigEntry, coordinator: GarageCamCoordinator
     ) -> None:
         self.hass = hass
         self.entry = entry
@@ -197,7 +198,7 @@ def _band(coordinator: GarageCamCoordinator) -> list[LabelSpec]:
     )
 
 
-def _rules(entry: GarageCamConfigEntry) -> CaptureRules:
+def _rules(entry: ConfigEntry) -> CaptureRules:
     """The core's rules with the entry's frame bound; a bound the options flow would refuse
     (a hand-edited entry) falls back to the core's default rather than failing the set-up."""
     value = entry.options.get(CONF_CAPTURE_MAX_FRAMES, CaptureRules.max_frames)

@@ -93,13 +93,13 @@ from .const import (
     MODE_LOCAL,
     MODE_REMOTE,
 )
-from .coordinator import GarageCamConfigEntry
 from .inference import (
     async_create_engine,
     async_list_remote_models,
     async_runtime_available,
     list_local_models,
 )
+from .runtime_data import GarageCamConfigEntry
 
 
 class CameraUnavailable(HomeAssistantError):

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components import camera
 from homeassistant.config_entries import ConfigEntry
@@ -37,10 +37,6 @@ from .const import (
 )
 from .model_change import LabelsChanged, apply_model, entry_policies
 
-if TYPE_CHECKING:
-    from .capture import EntryCapture
-    from .mqtt_bridge import MqttBridge
-
 
 @dataclass(frozen=True)
 class GarageCamData:
@@ -55,18 +51,7 @@ class GarageCamData:
     error: str | None = None
 
 
-@dataclass
-class GarageCamRuntimeData:
-    coordinator: GarageCamCoordinator
-    engine: AsyncEngine
-    bridge: MqttBridge | None = None
-    capture: EntryCapture | None = None
-
-
-type GarageCamConfigEntry = ConfigEntry[GarageCamRuntimeData]
-
-
-def unfamiliar_issue_id(entry: GarageCamConfigEntry) -> str:
+def unfamiliar_issue_id(entry: ConfigEntry) -> str:
     return f"unfamiliar_{entry.entry_id}"
 
 
@@ -89,12 +74,12 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
     exception: it starts the reauth flow.
     """
 
-    config_entry: GarageCamConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: GarageCamConfigEntry,
+        entry: ConfigEntry,
         engine: AsyncEngine,
         debouncer: Debouncer,
         roi: Roi | None,
@@ -115,6 +100,8 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         self.camera_entity_id: str = entry.data[CONF_CAMERA]
         # The core's one rule: the entry's max age, else three scan intervals, at least 60 s.
         self.max_age = timedelta(seconds=_max_age(entry.options))
+        # the core's rule decides whether the states are fresh enough to show
+        debouncer.max_age = self.max_age.total_seconds()
         self.recent_timings: deque[dict[str, float]] = deque(maxlen=RECENT_TIMINGS)
         # Restored states are shown for up to max_age after start, like a fresh frame.
         self._started = dt_util.utcnow()
@@ -233,8 +220,9 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
     def _failed(self, error: str) -> GarageCamData:
         previous = self.data
         last_success = previous.last_success if previous else None
-        now = dt_util.utcnow()
-        available = now - (last_success or self._started) <= self.max_age
+        available = self.debouncer.available(
+            dt_util.utcnow().timestamp(), since=self._started.timestamp()
+        )
         if not self._lost:
             self._lost = True
             LOGGER.warning(

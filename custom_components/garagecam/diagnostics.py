@@ -10,7 +10,7 @@ from garagecam_core.homebridge import mqttthing_accessories
 from garagecam_core.redact import REDACTED, redact, redact_url
 
 from .const import CONF_TOKEN, CONF_URL
-from .coordinator import GarageCamConfigEntry
+from .runtime_data import GarageCamConfigEntry
 
 
 async def async_get_config_entry_diagnostics(

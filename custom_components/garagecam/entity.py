@@ -7,7 +7,8 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
+from .coordinator import GarageCamCoordinator
+from .runtime_data import GarageCamConfigEntry
 
 
 class GarageCamEntity(CoordinatorEntity[GarageCamCoordinator]):

@@ -17,8 +17,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import GarageCamConfigEntry, GarageCamData
+from .coordinator import GarageCamData
 from .entity import GarageCamEntity
+from .runtime_data import GarageCamConfigEntry
 
 PARALLEL_UPDATES = 0
 

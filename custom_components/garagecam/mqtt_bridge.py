@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -41,7 +42,7 @@ from garagecam_core.retained import (
 )
 
 from .const import CONF_MQTT_PREFIX, DEFAULT_MQTT_PREFIX, DOMAIN, LOGGER, MQTT_BASE_TOPIC
-from .coordinator import GarageCamConfigEntry, GarageCamCoordinator
+from .coordinator import GarageCamCoordinator
 
 QOS = 1
 _STORE_VERSION = 1
@@ -59,7 +60,7 @@ def _running(hass: HomeAssistant) -> set[str]:
     return hass.data.setdefault(_RUNNING, set())
 
 
-def camera_id(entry: GarageCamConfigEntry) -> str:
+def camera_id(entry: ConfigEntry) -> str:
     return discovery.sanitize(entry.unique_id or entry.entry_id)
 
 
@@ -99,7 +100,7 @@ class MqttBridge:
     states when they change and every hour."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: GarageCamConfigEntry, coordinator: GarageCamCoordinator
+        self, hass: HomeAssistant, entry: ConfigEntry, coordinator: GarageCamCoordinator
     ) -> None:
         self.hass = hass
         self.entry = entry

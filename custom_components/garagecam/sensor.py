@@ -16,8 +16,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .binary_sensor import label_name
-from .coordinator import GarageCamConfigEntry, GarageCamData
+from .coordinator import GarageCamData
 from .entity import GarageCamEntity
+from .runtime_data import GarageCamConfigEntry
 
 PARALLEL_UPDATES = 0
 

@@ -24,7 +24,7 @@ from .const import (
     SERVICE_SAVE_SNAPSHOT,
     SERVICE_TRAIN_MODEL,
 )
-from .coordinator import GarageCamConfigEntry
+from .runtime_data import GarageCamConfigEntry
 from .training import async_learn
 
 SERVICE_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})

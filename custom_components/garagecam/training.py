@@ -35,8 +35,8 @@ from garagecam_core.metadata import LabelSpec
 from .capture import dataset_dir
 from .config_flow import entry_title, entry_unique_id, migrate_unique_ids
 from .const import CONF_CAMERA, CONF_MODE, CONF_MODEL, DOMAIN, LOGGER, MODE_REMOTE
-from .coordinator import GarageCamConfigEntry
 from .inference import models_dir
+from .runtime_data import GarageCamConfigEntry
 
 #: `by` values of labels.jsonl lines that are labels (the studio's, this integration's action)
 LABELLED_BY = frozenset({"user", "action"})

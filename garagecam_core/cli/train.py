@@ -53,10 +53,53 @@ def register(subparsers: Any) -> None:
             "training curve next to it."
         ),
     )
+    _add_common_arguments(parser)
+    _add_full_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """What both trainings read: the data, the output, the split, the crop, the names."""
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
     parser.add_argument(
         "--out", type=Path, required=True, help="model to write (.gcam; .pte with --full)"
     )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=_DEFAULTS["val_fraction"],
+        help="share of images kept for validation (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=_DEFAULTS["seed"],
+        help="seed for split, augmentation and weights (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=_DEFAULTS["threads"],
+        help="torch CPU threads (default %(default)s)",
+    )
+    parser.add_argument(
+        "--off-margin",
+        type=float,
+        default=_DEFAULTS["off_margin"],
+        help="OFF threshold = suggested ON threshold - margin (default %(default)s)",
+    )
+    parser.add_argument(
+        "--roi",
+        metavar="x,y,w,h",
+        help="crop every image to this region first, as the camera's ROI will",
+    )
+    parser.add_argument("--name", default=_DEFAULT_NAME, help="model name in the metadata")
+    parser.add_argument("--model-version", default="1", help="model version in the metadata")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_full_arguments(parser: argparse.ArgumentParser) -> None:
+    """What only the PyTorch student network's training reads (`--full`, `--init-from`)."""
     parser.add_argument(
         "--full",
         action="store_true",
@@ -93,49 +136,16 @@ def register(subparsers: Any) -> None:
         f"{FINE_TUNE_DEFAULTS['lr']})",
     )
     parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=_DEFAULTS["val_fraction"],
-        help="share of images kept for validation (default %(default)s)",
-    )
-    parser.add_argument(
         "--patience",
         type=int,
         help="stop after this many epochs without a better validation loss (default "
         f"{_DEFAULTS['patience']}, fine-tuning {FINE_TUNE_DEFAULTS['patience']})",
     )
     parser.add_argument(
-        "--seed",
-        type=int,
-        default=_DEFAULTS["seed"],
-        help="seed for split, augmentation and weights (default %(default)s)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=_DEFAULTS["threads"],
-        help="torch CPU threads (default %(default)s)",
-    )
-    parser.add_argument(
-        "--off-margin",
-        type=float,
-        default=_DEFAULTS["off_margin"],
-        help="OFF threshold = suggested ON threshold - margin (default %(default)s)",
-    )
-    parser.add_argument(
-        "--roi",
-        metavar="x,y,w,h",
-        help="crop every image to this region first, as the camera's ROI will",
-    )
-    parser.add_argument("--name", default=_DEFAULT_NAME, help="model name in the metadata")
-    parser.add_argument("--model-version", default="1", help="model version in the metadata")
-    parser.add_argument(
         "--int8",
         action="store_true",
         help="export int8 (XNNPACK PTQ calibrated on training images)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

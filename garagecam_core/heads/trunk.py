@@ -5,8 +5,8 @@ a (1, D) float32 embedding (the pooled features of an ImageNet-pretrained networ
 classifier). Its `garagecam_metadata` JSON has `"kind": "trunk"` and says how to feed it
 (size, normalisation, autocontrast), so a head trained on it (a `.gcam` file, `model_file.py`)
 inherits exactly the preprocessing the trunk was exported with. The trunk is exported once
-(`export_trunk.py`, a build step that needs PyTorch) and shipped in the package; running it
-needs only the runtime.
+(`garagecam_core/export_trunk.py`, a build step that needs PyTorch, so an app beside `export`)
+and shipped in the package; running it needs only the runtime.
 """
 
 from __future__ import annotations
@@ -190,8 +190,7 @@ def load_trunk(
     path: str | Path | None = None, threads: int | None = None, runtime: str | None = None
 ) -> LoadedTrunk:
     """Validate and load a trunk (default: the shipped one)."""
-    from ..bundle import check_pte_file, set_thread_count
-    from ..pte_runtimes import get_runtime
+    from ..pte_runtimes import check_pte_file, get_runtime, set_thread_count
 
     path = Path(path) if path is not None else SHIPPED_TRUNK
     check_pte_file(path)

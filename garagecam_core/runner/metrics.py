@@ -131,6 +131,19 @@ class RunnerMetrics:
     """Every series the runner exposes on /metrics."""
 
     def __init__(self) -> None:
+        self._add_frame_series()
+        self._add_service_series()
+        self._add_capture_series()
+        # the order of /metrics
+        self._all: tuple[_Metric, ...] = (
+            self.frames, self.failures, self.inference_seconds, self.end_to_end_seconds,
+            self.probability, self.state, self.camera_up, self.last_frame, self.model_info,
+            self.mqtt_connected, self.classify_requests, self.captured, self.capture_refused,
+            self.capture_bytes, self.model_swaps, self.novelty, self.unfamiliar,
+        )  # fmt: skip
+
+    def _add_frame_series(self) -> None:
+        """Per camera and label: what each frame gave."""
         self.frames = Counter(
             "garagecam_frames_total", "Frames classified successfully.", ["camera"]
         )
@@ -167,6 +180,20 @@ class RunnerMetrics:
             "Unix time of the last successfully classified frame.",
             ["camera"],
         )
+        self.novelty = Gauge(
+            "garagecam_novelty",
+            "How unlike the model's training frames the last frame was (above 1: unfamiliar, "
+            "the camera needs a few labelled frames). Only for head models (.gcam).",
+            ["camera"],
+        )
+        self.unfamiliar = Counter(
+            "garagecam_unfamiliar_frames_total",
+            "Frames the model found unlike anything it was trained on.",
+            ["camera"],
+        )
+
+    def _add_service_series(self) -> None:
+        """The runner's models, MQTT connection and HTTP API."""
         self.model_info = Gauge(
             "garagecam_model_info",
             "Loaded models (value always 1).",
@@ -178,6 +205,14 @@ class RunnerMetrics:
             "POST /v1/classify requests, by HTTP status.",
             ["status"],
         )
+        self.model_swaps = Counter(
+            "garagecam_model_swaps_total",
+            "Models replaced in the running runner (studio deploy or rollback), by result.",
+            ["model", "result"],
+        )
+
+    def _add_capture_series(self) -> None:
+        """Frames kept for labelling."""
         self.captured = Counter(
             "garagecam_captured_frames_total",
             "Frames kept for labelling, by reason (state_change, unsure, background).",
@@ -192,28 +227,6 @@ class RunnerMetrics:
         self.capture_bytes = Gauge(
             "garagecam_capture_bytes", "Bytes of the frames kept for labelling.", ["camera"]
         )
-        self.model_swaps = Counter(
-            "garagecam_model_swaps_total",
-            "Models replaced in the running runner (studio deploy or rollback), by result.",
-            ["model", "result"],
-        )
-        self.novelty = Gauge(
-            "garagecam_novelty",
-            "How unlike the model's training frames the last frame was (above 1: unfamiliar, "
-            "the camera needs a few labelled frames). Only for head models (.gcam).",
-            ["camera"],
-        )
-        self.unfamiliar = Counter(
-            "garagecam_unfamiliar_frames_total",
-            "Frames the model found unlike anything it was trained on.",
-            ["camera"],
-        )
-        self._all: tuple[_Metric, ...] = (
-            self.frames, self.failures, self.inference_seconds, self.end_to_end_seconds,
-            self.probability, self.state, self.camera_up, self.last_frame, self.model_info,
-            self.mqtt_connected, self.classify_requests, self.captured, self.capture_refused,
-            self.capture_bytes, self.model_swaps, self.novelty, self.unfamiliar,
-        )  # fmt: skip
 
     def render(self, with_states: bool = True) -> str:
         """The exposition text; without `with_states`, no per-label state or probability

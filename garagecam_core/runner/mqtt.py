@@ -144,9 +144,6 @@ class MqttPublisher:
         self._client.connect_async(self._config.host, self._config.port, self._config.keepalive)
         self._client.loop_start()
 
-    async def wait_connected(self, seconds: float) -> bool:
-        return await asyncio.to_thread(self._connected.wait, seconds)
-
     async def stop(self, seconds: float = 5.0) -> None:
         """Publish `offline` on the will topic (if connected, waiting up to `seconds` for the
         broker's acknowledgement), disconnect, stop paho."""

@@ -93,7 +93,6 @@ class Studio:
         self.teacher = Teacher(teacher) if teacher else None
         self.settings = settings or TrainSettings()
         self.predictor: Predictor | None = None
-        self.predict_error: str | None = None
         self.teacher_progress = TaskProgress()
         self._teacher_cache: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, TrainingJob] = {}

@@ -165,14 +165,78 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
         raise ConfigError(f"the output model must be a .pte file, got {out}")
     if not out.parent.is_dir():
         raise ConfigError(f"output folder {out.parent} does not exist")
-    started = time.perf_counter()
+    clock = {"started": time.perf_counter()}
 
-    dataset = load_dataset(Path(data), options.min_images)
+    run = _load(Path(data), options)
+    clock["loaded"] = time.perf_counter()
+
+    net, history, best_epoch, stopped_early = _fit(
+        run.options, run.dataset, run.data, run.init.module if run.init is not None else None
+    )
+    val_probs = _predict(net, run.data.val_x, run.dataset.activation)
+    suggested, thresholds_from = _thresholds(run, val_probs)
+    metadata = _trained_metadata(run, suggested)
+    clock["trained"] = time.perf_counter()
+
+    export_report = _export(net, metadata, out, run.options, run.train_samples)
+    weights_path = _save_weights(net, out.with_suffix(".pt"))
+    pte_probs = _run_pte(out, run.data.val_x)
+    clock["exported"] = time.perf_counter()
+
+    fitted = _Fitted(
+        net, history, best_epoch, stopped_early, val_probs, suggested, thresholds_from, metadata
+    )
+    report = _report(out, run, fitted, _Exported(export_report, weights_path, pte_probs), clock)
+    from .report import plot_history, write_report
+
+    report_path = out.with_suffix(".json")
+    write_report(report, report_path)
+    plot_path = plot_history(history, out.with_suffix(".png"), title=run.options.name)
+    _LOGGER.info("wrote %s, %s%s", out, report_path, f", {plot_path}" if plot_path else "")
+    return TrainResult(out, report_path, plot_path, report)
+
+
+@dataclass
+class _Run:
+    """What a run trains on: the dataset, decoded once, split, and the starting network."""
+
+    #: the caller's options (a fine-tuning run takes the widths of its starting network)
+    options: TrainOptions
+    dataset: Dataset
+    init: _Init | None
+    train_samples: list[Sample]
+    val_samples: list[Sample]
+    data: _TrainingData
+
+
+@dataclass
+class _Fitted:
+    net: Any
+    history: list[EpochStats]
+    best_epoch: int
+    stopped_early: bool
+    val_probs: Tensor
+    #: (on, off) per label
+    suggested: list[tuple[float, float]]
+    thresholds_from: str
+    #: what the `.pte` says: the thresholds used (the dataset's fixed ones kept)
+    metadata: ModelMetadata
+
+
+@dataclass
+class _Exported:
+    report: ExportReport
+    weights_path: Path
+    pte_probs: Tensor
+
+
+def _load(data: Path, options: TrainOptions) -> _Run:
+    """Validate and split the dataset, decode every image once (the slow part of loading)."""
+    dataset = load_dataset(data, options.min_images)
     init = _load_init(options.init_from, dataset) if options.init_from is not None else None
     if init is not None:
         options = replace(options, widths=init.widths)
     train_samples, val_samples = split(dataset, options.val_fraction, options.seed)
-    names = dataset.label_names
     base_metadata = ModelMetadata(
         name=options.name,
         version=options.version,
@@ -184,111 +248,111 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
     _LOGGER.info(
         "dataset %s: %d images (%d train, %d validation), labels %s, %s",
         dataset.root, len(dataset.samples), len(train_samples), len(val_samples),
-        ", ".join(names), dataset.activation,
+        ", ".join(dataset.label_names), dataset.activation,
     )  # fmt: skip
     roi = options.roi
     train_images = _load_images(dataset.root, train_samples, base_metadata, roi, options.progress)
     val_images = _load_images(dataset.root, val_samples, base_metadata, roi, options.progress)
     val_x = np.concatenate([to_tensor(image, base_metadata, roi) for image in val_images])
-    train_y, val_y = _targets(train_samples), _targets(val_samples)
-    loaded_at = time.perf_counter()
-
-    net, history, best_epoch, stopped_early = _fit(
-        options,
-        dataset,
-        _TrainingData(base_metadata, train_images, train_y, val_x, val_y),
-        init.module if init is not None else None,
+    decoded = _TrainingData(
+        base_metadata, train_images, _targets(train_samples), val_x, _targets(val_samples)
     )
-    val_probs = _predict(net, val_x, dataset.activation)
-    suggested = [suggest_thresholds(val_probs[:, i], val_y[:, i], options.off_margin)
+    return _Run(options, dataset, init, train_samples, val_samples, decoded)
+
+
+def _thresholds(run: _Run, val_probs: Tensor) -> tuple[list[tuple[float, float]], str]:
+    """(on, off) per label from the validation curve, and where they came from: a fine-tuning
+    run with too few validation frames keeps its starting network's thresholds."""
+    val_y, names = run.data.val_y, run.dataset.label_names
+    if run.init is not None and len(run.val_samples) < MIN_THRESHOLD_FRAMES:
+        kept = [(label.on_threshold, label.off_threshold) for label in run.init.labels]
+        source = f"{run.init.name} ({len(run.val_samples)} validation frames are too few)"
+        _LOGGER.info("thresholds kept from %s", source)
+        return kept, source
+    suggested = [suggest_thresholds(val_probs[:, i], val_y[:, i], run.options.off_margin)
                  for i in range(len(names))]  # fmt: skip
-    thresholds_from = "validation"
-    if init is not None and len(val_samples) < MIN_THRESHOLD_FRAMES:
-        suggested = [(label.on_threshold, label.off_threshold) for label in init.labels]
-        thresholds_from = f"{init.name} ({len(val_samples)} validation frames are too few)"
-        _LOGGER.info("thresholds kept from %s", thresholds_from)
+    return suggested, "validation"
+
+
+def _trained_metadata(run: _Run, suggested: list[tuple[float, float]]) -> ModelMetadata:
+    """The metadata written into the `.pte`: the thresholds (except those the dataset fixes)
+    and how the model was made."""
     labels = tuple(
         label if fixed else replace(label, on_threshold=on, off_threshold=off)
         for label, fixed, (on, off) in zip(
-            dataset.labels, dataset.fixed_thresholds, suggested, strict=True
+            run.dataset.labels, run.dataset.fixed_thresholds, suggested, strict=True
         )
     )
-    thresholds = tuple(label.on_threshold for label in labels)
-    metadata = replace(
-        base_metadata,
+    return replace(
+        run.data.metadata,
         labels=labels,
         extra={
             "trained_with": f"garagecam {__version__}",
             "architecture": "garagecam_core.train.student:StudentNet",
-            "train_images": len(train_samples),
-            **({"fine_tuned_from": init.name} if init is not None else {}),
+            "train_images": len(run.train_samples),
+            **({"fine_tuned_from": run.init.name} if run.init is not None else {}),
         },
     )
-    trained_at = time.perf_counter()
 
-    export_report = _export(net, metadata, out, options, train_samples)
-    weights_path = _save_weights(net, out.with_suffix(".pt"))
-    pte_probs = _run_pte(out, val_x)
-    exported_at = time.perf_counter()
 
-    from .report import plot_history, write_report
+def _metric_block(run: _Run, probs: Tensor, thresholds: Sequence[float]) -> dict[str, Any]:
+    names, val_y = run.dataset.label_names, run.data.val_y
+    block: dict[str, Any] = {
+        "at_0.5": evaluate(probs, val_y, names, (0.5,) * len(names)),
+        "at_on_threshold": evaluate(probs, val_y, names, tuple(thresholds)),
+    }
+    if run.dataset.activation == "softmax":
+        block["top1_accuracy"] = round(top1_accuracy(probs, val_y), 4)
+    return block
+
+
+def _report(
+    out: Path, run: _Run, fitted: _Fitted, exported: _Exported, clock: dict[str, float]
+) -> dict[str, Any]:
+    """The `<out>.json` report: what was trained on, how, and how well (PyTorch and `.pte`)."""
     from .student import DEFAULT_WIDTHS, count_parameters
 
-    def metric_block(probs: Tensor) -> dict[str, Any]:
-        block: dict[str, Any] = {
-            "at_0.5": evaluate(probs, val_y, names, (0.5,) * len(names)),
-            "at_on_threshold": evaluate(probs, val_y, names, thresholds),
-        }
-        if dataset.activation == "softmax":
-            block["top1_accuracy"] = round(top1_accuracy(probs, val_y), 4)
-        return block
-
-    report: dict[str, Any] = {
+    options, dataset = run.options, run.dataset
+    thresholds = [label.on_threshold for label in fitted.metadata.labels]
+    return {
         "model": out.name,
-        "metadata": export_report.metadata.to_dict(),  # as written into the .pte
-        "options": {
-            **{
-                k: v
-                for k, v in asdict(options).items()
-                if k not in ("roi", "progress", "init_from")
-            },
-            "roi": str(options.roi) if options.roi else None,
-            "init_from": str(options.init_from) if options.init_from else None,
-        },
+        "metadata": exported.report.metadata.to_dict(),  # as written into the .pte
+        "options": _options_block(options),
         "dataset": {
             "root": str(dataset.root),
             "layout": dataset.layout,
             "images": len(dataset.samples),
-            "train": len(train_samples),
-            "validation": len(val_samples),
+            "train": len(run.train_samples),
+            "validation": len(run.val_samples),
             "positives": dataset.positives(),
         },
-        "parameters": count_parameters(net),
+        "parameters": count_parameters(fitted.net),
         # what `garagecam bench` reads to rebuild the network: StudentNet(len(labels), **kwargs)
-        "state_dict": weights_path.name,
+        "state_dict": exported.weights_path.name,
         "student_kwargs": {"widths": list(options.widths or DEFAULT_WIDTHS)},
-        "epochs_run": len(history),
-        "best_epoch": best_epoch,
-        "stopped_early": stopped_early,
-        "history": [asdict(h) for h in history],
+        "epochs_run": len(fitted.history),
+        "best_epoch": fitted.best_epoch,
+        "stopped_early": fitted.stopped_early,
+        "history": [asdict(h) for h in fitted.history],
         "suggested_thresholds": {
-            name: {"on": on, "off": off} for name, (on, off) in zip(names, suggested, strict=True)
+            name: {"on": on, "off": off}
+            for name, (on, off) in zip(dataset.label_names, fitted.suggested, strict=True)
         },
-        "thresholds_from": thresholds_from,
-        "validation_metrics": metric_block(val_probs),
-        "pte_validation_metrics": metric_block(pte_probs),
-        "pte_max_abs_diff": float(np.max(np.abs(pte_probs - val_probs))),
+        "thresholds_from": fitted.thresholds_from,
+        "validation_metrics": _metric_block(run, fitted.val_probs, thresholds),
+        "pte_validation_metrics": _metric_block(run, exported.pte_probs, thresholds),
+        "pte_max_abs_diff": float(np.max(np.abs(exported.pte_probs - fitted.val_probs))),
         "export": {
-            "size_bytes": export_report.size_bytes,
-            "delegated_ops": export_report.delegated_ops,
-            "portable_ops": list(export_report.portable_ops),
-            "total_ops": export_report.total_ops,
+            "size_bytes": exported.report.size_bytes,
+            "delegated_ops": exported.report.delegated_ops,
+            "portable_ops": list(exported.report.portable_ops),
+            "total_ops": exported.report.total_ops,
             "int8": options.int8,
         },
         "seconds": {
-            "load": round(loaded_at - started, 1),
-            "train": round(trained_at - loaded_at, 1),
-            "export": round(exported_at - trained_at, 1),
+            "load": round(clock["loaded"] - clock["started"], 1),
+            "train": round(clock["trained"] - clock["loaded"], 1),
+            "export": round(clock["exported"] - clock["trained"], 1),
         },
         "validation_samples": [
             {
@@ -296,14 +360,18 @@ def train(data: Path, out: Path, options: TrainOptions | None = None) -> TrainRe
                 "targets": list(s.targets),
                 "probabilities": [round(float(p), 6) for p in probs],
             }
-            for s, probs in zip(val_samples, val_probs, strict=True)
+            for s, probs in zip(run.val_samples, fitted.val_probs, strict=True)
         ],
     }
-    report_path = out.with_suffix(".json")
-    write_report(report, report_path)
-    plot_path = plot_history(history, out.with_suffix(".png"), title=options.name)
-    _LOGGER.info("wrote %s, %s%s", out, report_path, f", {plot_path}" if plot_path else "")
-    return TrainResult(out, report_path, plot_path, report)
+
+
+def _options_block(options: TrainOptions) -> dict[str, Any]:
+    skipped = ("roi", "progress", "init_from")
+    return {
+        **{k: v for k, v in asdict(options).items() if k not in skipped},
+        "roi": str(options.roi) if options.roi else None,
+        "init_from": str(options.init_from) if options.init_from else None,
+    }
 
 
 @dataclass

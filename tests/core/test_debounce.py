@@ -89,25 +89,36 @@ def test_max_age_makes_states_unavailable() -> None:
     assert forever.available(now=1e9)
 
 
-def test_listeners_get_transitions_and_can_be_removed() -> None:
+def test_no_frame_yet_is_unavailable_unless_shown_since() -> None:
+    """Home Assistant shows the states it restored at start for max_age, with no frame yet:
+    `since` counts like a frame (its coordinator kept its own copy of this rule before)."""
+    debouncer = single(max_age=30.0)
+    assert not debouncer.available(now=100.0)
+    assert debouncer.available(now=100.0, since=90.0)
+    assert debouncer.available(now=120.0, since=90.0)
+    assert not debouncer.available(now=120.5, since=90.0)
+
+
+def test_the_later_of_the_last_frame_and_since_counts() -> None:
+    debouncer = single(max_age=30.0)
+    debouncer.update({"door_open": 0.9}, now=50.0)
+    assert debouncer.available(now=85.0, since=60.0)  # shown since 60: fresh until 90
+    assert not debouncer.available(now=85.0, since=10.0)  # the frame at 50: stale after 80
+    assert single(max_age=None).available(now=1e9, since=0.0)
+
+
+def test_update_returns_the_transitions_it_caused() -> None:
     debouncer = Debouncer(
         {"door_open": LabelPolicy(ON, OFF, 1), "car_present": LabelPolicy(0.7, 0.3, 1)}
     )
-    seen: list[Transition] = []
-    remove = debouncer.add_listener(seen.append)
-    returned = debouncer.update({"door_open": 0.8, "car_present": 0.2}, now=5.0)
-    assert (
-        seen
-        == returned
-        == [
-            Transition("door_open", State.UNKNOWN, State.ON, 0.8, 5.0),
-            Transition("car_present", State.UNKNOWN, State.OFF, 0.2, 5.0),
-        ]
-    )
-    remove()
-    remove()  # twice is harmless
-    debouncer.update({"door_open": 0.1, "car_present": 0.2}, now=6.0)
-    assert len(seen) == 2
+    assert debouncer.update({"door_open": 0.8, "car_present": 0.2}, now=5.0) == [
+        Transition("door_open", State.UNKNOWN, State.ON, 0.8, 5.0),
+        Transition("car_present", State.UNKNOWN, State.OFF, 0.2, 5.0),
+    ]
+    assert debouncer.update({"door_open": 0.1, "car_present": 0.2}, now=6.0) == [
+        Transition("door_open", State.ON, State.OFF, 0.1, 6.0),
+    ]
+    assert debouncer.update({"door_open": 0.1, "car_present": 0.2}, now=7.0) == []
     assert debouncer.state("door_open") is State.OFF
 
 
@@ -152,11 +163,10 @@ def test_set_policy_keeps_the_state_and_restarts_the_streak() -> None:
 
 def test_restore_seeds_a_state_without_a_transition() -> None:
     debouncer = single(2)
-    seen: list[Transition] = []
-    debouncer.add_listener(seen.append)
     debouncer.restore("door_open", State.ON)
     assert debouncer.state("door_open") is State.ON
-    assert feed(debouncer, [0.9, 0.1, 0.1]) == [State.ON, State.ON, State.OFF]
+    seen = [t for p in (0.9, 0.1, 0.1) for t in debouncer.update({"door_open": p}, now=0.0)]
+    assert debouncer.state("door_open") is State.OFF
     assert [(t.old, t.new) for t in seen] == [(State.ON, State.OFF)]
 
 
@@ -194,12 +204,11 @@ def test_no_flapping_strictly_between_the_thresholds(
     on, off = thresholds
     debouncer = Debouncer({"door_open": LabelPolicy(on, off, confirm)})
     debouncer.restore("door_open", start)
-    seen: list[Transition] = []
-    debouncer.add_listener(seen.append)
     between = [off + f * (on - off) for f in fractions]
     between = [p for p in between if off < p < on]  # float rounding could land on a threshold
-    assert feed(debouncer, between) == [start] * len(between)
-    assert seen == []
+    for second, probability in enumerate(between):
+        assert debouncer.update({"door_open": probability}, now=float(second)) == []
+        assert debouncer.state("door_open") is start
 
 
 def classify(probability: float, on: float, off: float) -> State | None:

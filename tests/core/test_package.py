@@ -90,6 +90,7 @@ def test_license_is_the_apache_2_text() -> None:
     assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
 
 
+@pytest.mark.slow  # builds the wheel and the sdist
 def test_wheel_ships_the_license_and_metadata(dists: dict[str, Path]) -> None:
     version = project()["version"]
     dist_info = f"garagecam_core-{version}.dist-info"
@@ -99,6 +100,7 @@ def test_wheel_ships_the_license_and_metadata(dists: dict[str, Path]) -> None:
     check_core_metadata(metadata)
 
 
+@pytest.mark.slow  # builds the wheel and the sdist
 def test_sdist_ships_the_license_and_metadata(dists: dict[str, Path]) -> None:
     top = f"garagecam_core-{project()['version']}"
     with tarfile.open(dists["sdist"]) as sdist:

@@ -59,18 +59,21 @@ def clones(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return first, second
 
 
+@pytest.mark.slow  # builds two thin venvs
 def test_each_checkout_imports_its_own_code(clones: tuple[Path, Path]) -> None:
     for checkout in clones:
         found = _imports(checkout, "import garagecam_core", "print(garagecam_core.__file__)")
         assert Path(found).is_relative_to(checkout), (checkout, found)
 
 
+@pytest.mark.slow  # builds two thin venvs
 def test_the_dependencies_come_from_the_cache(clones: tuple[Path, Path]) -> None:
     found = _imports(clones[0], "import numpy", "print(numpy.__file__)")
     assert Path(found).is_relative_to(DEPS)
     assert not (clones[0] / ".venv" / "lib").joinpath("numpy").exists()
 
 
+@pytest.mark.slow  # builds two thin venvs
 def test_commands_run_the_checkouts_python(clones: tuple[Path, Path]) -> None:
     for checkout in clones:
         bin_dir = checkout / ".venv" / "bin"

@@ -126,6 +126,24 @@ async def test_restored_state_until_confirmed_frame(
     assert hass.states.get(CAR).state == "on"  # in between the thresholds: kept
 
 
+@pytest.mark.usefixtures("camera_device", "scripted_engine")
+async def test_restored_states_shown_for_max_age_after_start_without_a_frame(
+    hass: HomeAssistant, fake_camera: FakeCamera, freezer: FrozenDateTimeFactory
+) -> None:
+    """No good frame since the start: the restored states stay shown for max_age (60 s)
+    from the start, then the entities turn unavailable. (The core's Debouncer.available
+    alone says unavailable before a first frame; the start counts like a frame here.)"""
+    mock_restore_cache(hass, [State(DOOR, "off"), State(CAR, "on")])
+    fake_camera.fail = True
+    await set_up_entry(hass)
+    assert hass.states.get(DOOR).state == "off"
+    await _tick(hass, freezer, 50)
+    assert (hass.states.get(DOOR).state, hass.states.get(CAR).state) == ("off", "on")
+    await _tick(hass, freezer, 11)
+    assert hass.states.get(DOOR).state == "unavailable"
+    assert hass.states.get(CAR).state == "unavailable"
+
+
 async def test_classify_action(
     hass: HomeAssistant, setup_entry: MockConfigEntry, scripted_engine: ScriptedEngine
 ) -> None:

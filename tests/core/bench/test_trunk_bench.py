@@ -110,6 +110,7 @@ def test_trunk_probe_runs_frames_in_a_fresh_process(tmp_path: Path) -> None:
     assert figures["rss_mb"] > 0 and figures["first_result_at"] > 0
 
 
+@pytest.mark.slow  # runs the trunk in every runtime
 @pytest.mark.skipif(
     importlib.util.find_spec("efficientnet_lite_pytorch") is None,
     reason="needs the network the trunk was exported from (the Python 3.13 venv runs it)",

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from garagecam_core import pte_runtimes
-from garagecam_core.bundle import load_program, read_metadata, thread_count
+from garagecam_core.bundle import load_program, read_metadata
 from garagecam_core.errors import (
     CorruptModelError,
     GarageCamError,
@@ -28,6 +28,7 @@ from garagecam_core.errors import (
 from garagecam_core.export import lower_to_pte
 from garagecam_core.metadata import METADATA_METHOD
 from garagecam_core.preprocess import prepare
+from garagecam_core.pte_runtimes import thread_count
 from tests.conftest import tiny_metadata
 from tests.pte_files import corrupt_copy, truncated_copy
 from tests.tiny_model import build
@@ -72,6 +73,7 @@ def test_metadata_and_labels_round_trip(tiny_model_path: Path) -> None:
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
 
 
+@pytest.mark.slow  # exports the int8 model
 def test_int8_loads_runs_and_stays_close_to_fp32(
     tiny_model_path: Path, tiny_int8_model_path: Path, calibration_dir: Path
 ) -> None:
@@ -196,6 +198,7 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow  # exports five broken programs
 @pytest.mark.parametrize(
     ("case", "error", "message"),
     [

@@ -33,6 +33,7 @@ def images(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.slow  # exports int8
 def test_export_int8_with_every_option_then_model_info(
     tmp_path: Path,
     calibration_dir: Path,

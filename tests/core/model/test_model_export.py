@@ -101,6 +101,7 @@ def test_failed_export_keeps_the_existing_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.pte"]  # no temporary left over
 
 
+@pytest.mark.slow  # exports a model
 def test_portable_ops_and_training_mode_are_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -121,6 +122,7 @@ def test_portable_ops_and_training_mode_are_reported(
     assert load_program(out).metadata.input_layout == "NCHW"
 
 
+@pytest.mark.slow  # exports a model
 def test_module_that_outputs_probabilities_is_not_activated_twice(tmp_path: Path) -> None:
     wrapped = nn.Sequential(build(), nn.Sigmoid()).eval()
     out = tmp_path / "probs.pte"
@@ -130,6 +132,7 @@ def test_module_that_outputs_probabilities_is_not_activated_twice(tmp_path: Path
     assert load_program(out).run(tensor.numpy()) == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.slow  # exports a model
 def test_exported_file_follows_the_umask(tmp_path: Path) -> None:
     # A runner or Home Assistant running as another user must be able to read the model.
     import os

@@ -16,12 +16,7 @@ from aiohttp import web
 from garagecam_core.errors import SourceError
 from garagecam_core.onvif import password_digest
 from garagecam_core.runner.http import start_site
-from garagecam_core.sources import (
-    FileSource,
-    HttpSnapshotSource,
-    OnvifSource,
-    parse_challenge,
-)
+from garagecam_core.sources import FileSource, HttpSnapshotSource, OnvifSource
 from tests.core.runner.support import CameraServer, free_port, jpeg
 
 
@@ -109,60 +104,208 @@ def test_basic_auth_header_encoding() -> None:
     assert base64.b64decode(basic_auth_header("admin", "密码")[6:]) == "admin:密码".encode()
 
 
+_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def digest_params(header: str) -> dict[str, str]:
+    """The parameters of an `Authorization: Digest ...` header, as a camera reads them."""
+    return {m[1]: m[2] if m[2] is not None else m[3] for m in _PARAM.finditer(header)}
+
+
 class DigestCamera:
-    """Checks RFC 7616 digest responses (MD5, qop=auth) the way cameras do."""
+    """Checks RFC 7616 digest responses the way cameras do: `algorithm` (MD5, SHA-256,
+    MD5-sess...), with qop=auth or without qop (RFC 2069). `rotate()` replaces the nonce: the
+    next response with the old one is answered `stale=true`, as cameras expire nonces."""
 
-    realm, nonce, opaque = "IP Camera", "dcd98b7102dd2f0e8b11d0f600bfb0c093", "5ccc069c403ebaf9"
+    realm, opaque = "IP Camera", "5ccc069c403ebaf9"
 
-    def __init__(self, user: str, password: str) -> None:
+    def __init__(self, user: str, password: str, algorithm: str = "MD5", qop: bool = True) -> None:
         self.user, self.password = user, password
+        self.algorithm, self.qop = algorithm, qop
         self.frame = jpeg((10, 200, 10))
+        self.nonce, self.old_nonces = "dcd98b7102dd2f0e8b11d0f600bfb0c093", set[str]()
         self.authorized = 0
+        self.headers: list[str] = []  # every Authorization header received
 
-    def challenge(self) -> web.Response:
+    def rotate(self) -> None:
+        self.old_nonces.add(self.nonce)
+        self.nonce = hashlib.sha256(self.nonce.encode()).hexdigest()[:32]
+
+    def challenge(self, stale: bool = False) -> web.Response:
         header = (
-            f'Digest realm="{self.realm}", qop="auth", nonce="{self.nonce}", '
-            f'opaque="{self.opaque}", algorithm=MD5'
+            f'Digest realm="{self.realm}", nonce="{self.nonce}", opaque="{self.opaque}", '
+            f"algorithm={self.algorithm}" + (', qop="auth"' if self.qop else "")
         )
+        if stale:
+            header += ", stale=true"
         return web.Response(status=401, headers={"WWW-Authenticate": header})
+
+    def _hash(self, text: str) -> str:
+        base = self.algorithm.upper().removesuffix("-SESS")
+        return hashlib.new("md5" if base == "MD5" else "sha256", text.encode()).hexdigest()
+
+    def expected(self, params: dict[str, str], path_qs: str) -> str:
+        nonce = params["nonce"]
+        ha1 = self._hash(f"{self.user}:{self.realm}:{self.password}")
+        if self.algorithm.upper().endswith("-SESS"):
+            ha1 = self._hash(f"{ha1}:{nonce}:{params['cnonce']}")
+        ha2 = self._hash(f"GET:{path_qs}")
+        if not self.qop:
+            return self._hash(f"{ha1}:{nonce}:{ha2}")
+        return self._hash(f"{ha1}:{nonce}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
 
     async def handle(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
+        self.headers.append(header)
         if not header.startswith("Digest "):
             return self.challenge()
-        params = parse_challenge(header)
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode()).hexdigest()
-
-        ha1 = md5(f"{self.user}:{self.realm}:{self.password}")
-        ha2 = md5(f"GET:{request.path_qs}")
-        expected = md5(f"{ha1}:{self.nonce}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
-        if params.get("response") != expected or params.get("opaque") != self.opaque:
+        params = digest_params(header)
+        if params.get("response") != self.expected(params, request.path_qs):
+            return self.challenge()
+        if params.get("nonce") in self.old_nonces:
+            return self.challenge(stale=True)  # right password, expired nonce
+        if params.get("opaque") != self.opaque or params.get("uri") != request.path_qs:
             return self.challenge()
         self.authorized += 1
         return web.Response(body=self.frame, content_type="image/jpeg")
 
 
-async def test_digest_auth(session: aiohttp.ClientSession) -> None:
-    camera = DigestCamera("admin", "dig-pass")
+async def serve_digest(camera: DigestCamera) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_get("/cgi-bin/snapshot.cgi", camera.handle)
     runner, port = await start_app(app)
+    return runner, f"http://127.0.0.1:{port}/cgi-bin/snapshot.cgi?channel=1"
+
+
+def digest_source(session: aiohttp.ClientSession, url: str, password: str) -> HttpSnapshotSource:
+    return HttpSnapshotSource(session, url, username="admin", password=password, auth="digest")
+
+
+async def test_digest_auth(session: aiohttp.ClientSession) -> None:
+    camera = DigestCamera("admin", "dig-pass")
+    runner, url = await serve_digest(camera)
     try:
-        url = f"http://127.0.0.1:{port}/cgi-bin/snapshot.cgi?channel=1"
-        source = HttpSnapshotSource(
-            session, url, username="admin", password="dig-pass", auth="digest"
-        )
+        source = digest_source(session, url, "dig-pass")
         assert await source.fetch() == camera.frame
         assert await source.fetch() == camera.frame  # reuses the challenge (nc=2)
         assert camera.authorized == 2
-        wrong = HttpSnapshotSource(session, url, username="admin", password="nope", auth="digest")
+        assert digest_params(camera.headers[-1])["nc"] == "00000002"
+        wrong = digest_source(session, url, "nope")
         with pytest.raises(SourceError, match="rejected the credentials") as info:
             await wrong.fetch()
         assert info.value.reason == "http_401"
+        assert "nope" not in str(info.value)
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "qop"),
+    [("SHA-256", True), ("MD5-sess", True), ("SHA-256-sess", True), ("MD5", False)],
+)
+async def test_digest_algorithms_and_rfc2069(
+    session: aiohttp.ClientSession, algorithm: str, qop: bool
+) -> None:
+    camera = DigestCamera("admin", "dig-pass", algorithm=algorithm, qop=qop)
+    runner, url = await serve_digest(camera)
+    try:
+        assert await digest_source(session, url, "dig-pass").fetch() == camera.frame
+        sent = digest_params(camera.headers[-1])
+        assert sent["algorithm"] == algorithm
+        assert ("qop" in sent) is qop
+    finally:
+        await runner.cleanup()
+
+
+async def test_digest_stale_nonce_is_answered_in_the_same_fetch(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The old hand-written client failed one poll each time the camera changed its nonce
+    (it gave up on the 401 after its preemptive try); aiohttp's middleware answers the new
+    challenge at once."""
+    camera = DigestCamera("admin", "dig-pass")
+    runner, url = await serve_digest(camera)
+    try:
+        source = digest_source(session, url, "dig-pass")
+        assert await source.fetch() == camera.frame
+        camera.rotate()
+        assert await source.fetch() == camera.frame
+        assert camera.authorized == 2
+        assert digest_params(camera.headers[-1])["nonce"] == camera.nonce
+    finally:
+        await runner.cleanup()
+
+
+async def test_digest_follows_a_redirect_on_the_same_camera(
+    session: aiohttp.ClientSession,
+) -> None:
+    camera = DigestCamera("admin", "dig-pass")
+    app = web.Application()
+    app.router.add_get("/cgi-bin/snapshot.cgi", camera.handle)
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/cgi-bin/snapshot.cgi?channel=1")
+
+    app.router.add_get("/snapshot.jpg", moved)
+    runner, port = await start_app(app)
+    try:
+        source = digest_source(session, f"http://127.0.0.1:{port}/snapshot.jpg", "dig-pass")
+        assert await source.fetch() == camera.frame
+        # the response names the URI it was computed for: the redirect's target
+        assert digest_params(camera.headers[-1])["uri"] == "/cgi-bin/snapshot.cgi?channel=1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_digest_never_answers_another_host(session: aiohttp.ClientSession) -> None:
+    """A camera redirecting to another origin (here another port): that origin's digest
+    challenge gets no response computed from the password (aiohttp 3.12's middleware alone
+    would answer it)."""
+    elsewhere = DigestCamera("admin", "dig-pass")
+    other_runner, other_url = await serve_digest(elsewhere)
+    app = web.Application()
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound(other_url)
+
+    app.router.add_get("/snapshot.jpg", moved)
+    runner, port = await start_app(app)
+    try:
+        source = digest_source(session, f"http://127.0.0.1:{port}/snapshot.jpg", "dig-pass")
+        with pytest.raises(SourceError) as info:
+            await source.fetch()
+        assert info.value.reason == "http_401"
+        assert elsewhere.headers and not any(elsewhere.headers)  # never an Authorization
+    finally:
+        await runner.cleanup()
+        await other_runner.cleanup()
+
+
+async def test_digest_challenge_it_cannot_answer(session: aiohttp.ClientSession) -> None:
+    camera = DigestCamera("admin", "dig-pass", algorithm="SHA-512-256")
+    runner, url = await serve_digest(camera)
+    try:
+        with pytest.raises(SourceError, match="cannot answer its digest challenge") as info:
+            await digest_source(session, url, "dig-pass").fetch()
+        assert info.value.reason == "auth_unsupported"
+        assert "SHA-512-256" in str(info.value)
+        assert "dig-pass" not in str(info.value)
+    finally:
+        await runner.cleanup()
+
+
+async def test_digest_username_with_a_colon_is_one_clear_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    source = HttpSnapshotSource(
+        session, "http://192.0.2.1/snap", username="ad:min", password="pw-9", auth="digest"
+    )
+    with pytest.raises(SourceError, match=r"digest authentication: .*not allowed in username"):
+        await source.fetch()
+    with pytest.raises(SourceError) as info:
+        await source.fetch()
+    assert info.value.reason == "auth_unsupported"
+    assert "pw-9" not in str(info.value)
 
 
 class OnvifCamera:

@@ -135,6 +135,7 @@ def test_generator_draws_every_kind_of_moment() -> None:
     assert {s.garage for s in frames} == {None}
 
 
+@pytest.mark.slow  # renders two sets of scenes
 def test_family_b_is_deterministic_labelled_and_separate(tmp_path: Path) -> None:
     from garagecam_core.scenes_family_b import generate_scene_b, iter_scenes_b
 

