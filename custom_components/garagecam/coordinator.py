@@ -160,7 +160,7 @@ class GarageCamCoordinator(DataUpdateCoordinator[GarageCamData]):
         """The runner replaced the model (a remote engine read its new metadata with this
         frame): its thresholds from this frame on; other labels: the entry is set up again."""
         metadata = self.engine.metadata
-        if metadata is self._metadata:
+        if metadata == self._metadata:  # (set_policy restarts streaks: only on a change)
             return
         old, self._metadata = self._metadata, metadata
         try:
