@@ -34,6 +34,7 @@ COLOURS = {  # fill, stroke
 WRAPPER_NAMES = {
     "custom_components.garagecam": ("Home Assistant", "custom_components/garagecam"),
     "garagecam_scrypted": ("Scrypted plugin", "scrypted/src/garagecam_scrypted"),
+    "garagecam_addon": ("Home Assistant OS add-on", "addon/garagecam_addon (runs the runner)"),
 }
 
 

@@ -59,7 +59,7 @@ MYPYPATH=scrypted/src:scrypted/node_modules/@scrypted/sdk/types/scrypted_python 
 # The layers of docs/design.md (contracts in pyproject.toml). The Scrypted plugin is not an
 # installed package: its folder goes on the path so that its imports are checked too.
 step "import contracts (lint-imports)"
-PYTHONPATH=scrypted/src .venv/bin/lint-imports --no-logo
+PYTHONPATH=scrypted/src:addon .venv/bin/lint-imports --no-logo
 
 if $quick; then
     step "core tests not marked slow, Python 3.13 (the quick tier)"

@@ -24,6 +24,7 @@ PRODUCTION = {
     "custom_components/garagecam": (3, 13),
     "scrypted/src": (3, 11),
     "runtime/src": (3, 11),
+    "addon/garagecam_addon": (3, 11),
 }
 
 
