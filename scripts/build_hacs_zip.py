@@ -29,7 +29,7 @@ def integration_files(root: Path = ROOT) -> list[Path]:
     folder = root / INTEGRATION
     try:
         listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", str(INTEGRATION)],
+            ["git", "-C", str(root), "ls-files", "-z", "--", str(INTEGRATION)],  # noqa: S607
             capture_output=True, check=True,
         ).stdout.decode()  # fmt: skip
         paths = [root / name for name in listed.split("\0") if name]
@@ -44,7 +44,7 @@ def build(out_dir: Path, root: Path = ROOT) -> Path:
     if not hacs.get("zip_release") or not str(hacs.get("filename", "")).endswith(".zip"):
         raise SystemExit("hacs.json: zip_release must be true and filename end in .zip")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / hacs["filename"]
+    target = out_dir / str(hacs["filename"])
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative in integration_files(root):
             info = zipfile.ZipInfo(relative.as_posix(), EPOCH)

@@ -5,10 +5,10 @@ Usage: python fetch_executorch.py VERSION DEST [ARCH]  ->  DEST/executorch/{lib,
 Downloads the manylinux_2_28 cp311 wheel for this machine's architecture (the libraries do
 not depend on Python, so that wheel serves every interpreter, 3.14 included, for which no
 executorch wheel exists) and unpacks only what a build needs. ARCH (x86_64 or aarch64)
-fetches another architecture's libraries, e.g. for a build in an emulated arm64 tree. With pip importable it uses
-`pip download --no-deps` (honouring pip's configuration: index, certificates); inside pip's
-isolated build environment, where pip is not importable, it reads PyPI's JSON API and checks
-the wheel's sha256.
+fetches another architecture's libraries, e.g. for a build in an emulated arm64 tree.
+With pip importable it uses `pip download --no-deps` (honouring pip's configuration: index,
+certificates); inside pip's isolated build environment, where pip is not importable, it reads
+PyPI's JSON API and checks the wheel's sha256.
 """
 
 from __future__ import annotations

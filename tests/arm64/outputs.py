@@ -12,6 +12,7 @@ from __future__ import annotations
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,9 +47,9 @@ def pack(frames: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int
     return data, np.cumsum([len(f) for f in frames]).astype(np.int64)
 
 
-def unpack(data: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> list[bytes]:
-    starts = [0, *ends[:-1].tolist()]
-    return [data[s:e].tobytes() for s, e in zip(starts, ends.tolist(), strict=True)]
+def unpack(data: npt.NDArray[Any], ends: npt.NDArray[Any]) -> list[bytes]:
+    stops = [int(end) for end in ends]
+    return [data[s:e].tobytes() for s, e in zip([0, *stops[:-1]], stops, strict=True)]
 
 
 def compute(frames: list[bytes]) -> dict[str, npt.NDArray[np.float32]]:
@@ -78,7 +79,16 @@ def main() -> int:
     data, ends = pack(frames)
     out = Path(sys.argv[1])
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, arch=np.array(platform.machine()), frames=data, ends=ends, **compute(frames))
+    outputs = compute(frames)
+    np.savez(
+        out,
+        arch=np.array(platform.machine()),
+        frames=data,
+        ends=ends,
+        probabilities=outputs["probabilities"],
+        novelty=outputs["novelty"],
+        embeddings=outputs["embeddings"],
+    )
     print(f"{out}: {len(frames)} frames, reference computed on {platform.machine()}")
     return 0
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.arm64.outputs import compute, unpack
@@ -23,10 +25,11 @@ from tests.arm64.outputs import compute, unpack
 EMBEDDING_RTOL = 1e-3
 PROBABILITY_ATOL = 1e-4
 NOVELTY_ATOL = 1e-3
+Arrays = dict[str, npt.NDArray[Any]]
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict[str, np.ndarray]:
+def reference() -> Arrays:
     path = os.environ.get("GARAGECAM_X86_REFERENCE")
     if not path or not Path(path).is_file():
         pytest.fail(
@@ -39,16 +42,16 @@ def reference() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def here(reference: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def here(reference: Arrays) -> Arrays:
     return compute(unpack(reference["frames"], reference["ends"]))
 
 
-def test_the_reference_is_x86_and_this_is_aarch64(reference: dict[str, np.ndarray]) -> None:
+def test_the_reference_is_x86_and_this_is_aarch64(reference: Arrays) -> None:
     assert str(reference["arch"]) == "x86_64"
     assert platform.machine() == "aarch64"
 
 
-def test_trunk_embeddings_match(reference: dict[str, np.ndarray], here: dict[str, np.ndarray]) -> None:
+def test_trunk_embeddings_match(reference: Arrays, here: Arrays) -> None:
     expected, got = reference["embeddings"], here["embeddings"]
     assert got.shape == expected.shape and np.isfinite(got).all()
     scale = float(np.abs(expected).max())
@@ -57,9 +60,7 @@ def test_trunk_embeddings_match(reference: dict[str, np.ndarray], here: dict[str
     assert diff <= EMBEDDING_RTOL * scale
 
 
-def test_demo_model_probabilities_match(
-    reference: dict[str, np.ndarray], here: dict[str, np.ndarray]
-) -> None:
+def test_demo_model_probabilities_match(reference: Arrays, here: Arrays) -> None:
     expected, got = reference["probabilities"], here["probabilities"]
     diff = float(np.abs(got - expected).max())
     print(f"probabilities {got.shape}: max |aarch64 - x86| = {diff:.3g}")
@@ -67,9 +68,7 @@ def test_demo_model_probabilities_match(
     assert ((got > 0.5) == (expected > 0.5)).all()
 
 
-def test_demo_model_novelty_matches(
-    reference: dict[str, np.ndarray], here: dict[str, np.ndarray]
-) -> None:
+def test_demo_model_novelty_matches(reference: Arrays, here: Arrays) -> None:
     expected, got = reference["novelty"], here["novelty"]
     assert np.isnan(got).tolist() == np.isnan(expected).tolist()
     known = ~np.isnan(expected)

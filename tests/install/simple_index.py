@@ -17,7 +17,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
 
 
 def normalize(name: str) -> str:
@@ -89,7 +88,7 @@ class SimpleIndex:
         index = self
 
         class Handler(BaseHTTPRequestHandler):
-            server_version: ClassVar[str] = "garagecam-test-index"
+            server_version = "garagecam-test-index"
 
             def do_GET(self) -> None:
                 self._answer(with_body=True)
@@ -112,7 +111,7 @@ class SimpleIndex:
                 if with_body:
                     self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the recorded paths are what the tests read."""
 
         return Handler

@@ -27,7 +27,8 @@ _spec.loader.exec_module(build_hacs_zip)
 
 
 def _hacs() -> dict[str, Any]:
-    return json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
+    return loaded
 
 
 def _version() -> str:
@@ -114,8 +115,8 @@ def test_the_same_sources_give_the_same_zip(release_zip: Path, tmp_path: Path) -
     assert build_hacs_zip.build(tmp_path).read_bytes() == release_zip.read_bytes()
 
 
-def _workflow(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+def _workflow(name: str) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
     return loaded
 
 

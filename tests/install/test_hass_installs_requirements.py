@@ -57,7 +57,7 @@ CAMERA_MANIFEST = {
     "requirements": [],
     "iot_class": "local_polling",
 }
-CAMERA_PLATFORM = '''
+CAMERA_PLATFORM = """
 from pathlib import Path
 from homeassistant.components.camera import Camera
 
@@ -75,7 +75,7 @@ class FileCamera(Camera):
 
     async def async_camera_image(self, width=None, height=None):
         return await self.hass.async_add_executor_job(self._path.read_bytes)
-'''
+"""
 
 
 def _run(*args: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -121,13 +121,10 @@ def _fresh_venv(path: Path) -> Path:
     """A venv with Home Assistant's packages (hard links to the harness venv's files, so
     nothing done here touches that venv) and no GarageCam package: what a Home Assistant
     Core install looks like before HACS."""
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    _run(base, "-m", "venv", path)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    _run(Path(sys.base_prefix) / "bin" / f"python{version}", "-m", "venv", path)
     site = Path(sysconfig.get_paths()["purelib"])
-    fresh = Path(
-        _run(path / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-        .stdout.strip()
-    )  # fmt: skip
+    fresh = path / "lib" / f"python{version}" / "site-packages"
     for entry in site.iterdir():
         if entry.name.lower().startswith(("garagecam", "__editable__", "pip")):
             continue
@@ -236,7 +233,7 @@ class Hass:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.base + path, data, headers, method=method)
-        with urllib.request.urlopen(req, timeout=300) as response:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=300) as response:
             text = response.read().decode()
         return json.loads(text) if text else None
 
@@ -272,7 +269,7 @@ def _mode_options(step: dict[str, Any]) -> list[str]:
 def _imports_garagecam(python: Path, cwd: Path) -> list[bool]:
     probe = (
         "import importlib.util as u; "
-        "print(u.find_spec('garagecam_core') is not None, u.find_spec('garagecam_runtime') is not None)"
+        "print(*(u.find_spec(m) is not None for m in ('garagecam_core', 'garagecam_runtime')))"
     )
     out = _run(python, "-c", probe, cwd=cwd, env={"PATH": "/usr/bin:/bin"}).stdout.split()
     return [word == "True" for word in out]
@@ -289,9 +286,8 @@ def hass(tmp_path: Path, index: SimpleIndex) -> Iterator[Hass]:
     )
     config = _config_dir(tmp_path / "config", _free_port(), frame)
     # the integration exactly as HACS installs it: the release zip, extracted
-    zip_path = Path(
-        _run(sys.executable, ROOT / "scripts" / "build_hacs_zip.py", tmp_path / "dist").stdout.strip()
-    )  # fmt: skip
+    built = _run(sys.executable, ROOT / "scripts" / "build_hacs_zip.py", tmp_path / "dist")
+    zip_path = Path(built.stdout.strip())
     shutil.unpack_archive(zip_path, config / "custom_components" / "garagecam")
     env = {
         "PATH": f"{python.parent}:/usr/bin:/bin",
@@ -323,9 +319,7 @@ def test_hass_installs_the_requirement_from_the_index_and_sets_up_a_local_entry(
     assert f"Attempting install of garagecam-core=={VERSION}" in hass.log()
     assert _imports_garagecam(hass.python, tmp_path) == [True, False]
     # The core alone: no runtime binding, so Remote is the only mode offered.
-    assert _mode_options(hass.flow_step(step["flow_id"], {"camera": "camera.garage"})) == [
-        "remote"
-    ]
+    assert _mode_options(hass.flow_step(step["flow_id"], {"camera": "camera.garage"})) == ["remote"]
     hass.request("DELETE", f"/api/config/config_entries/flow/{step['flow_id']}")
     hass.stop()
 
