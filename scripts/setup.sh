@@ -163,14 +163,20 @@ build_arm64_venv() {  # the smoke set's venv in the arm64 tree: the core's deps 
     tree=$(arm64_root)
     dir="/opt/venvs/core-$(inputs_key "$reqs" "$cons")"
     if [ ! -f "$tree$dir/.complete" ]; then
-        log "Building the arm64 Python 3.11 environment in $tree$dir (under qemu)"
+        log "Building the arm64 Python 3.11 environment in $tree$dir"
         rm -rf "$tree$dir"
-        arm64_run "$root" /bin/bash -c "
-            set -e
-            python3 -m venv $dir
-            $dir/bin/python -m pip install -q --upgrade pip
-            $dir/bin/python -m pip install -q --progress-bar off -r $reqs -c $cons
-            touch $dir/.complete"
+        arm64_run "$root" python3 -m venv --without-pip "$dir"
+        # The host's pip fills it with the aarch64 wheels (all dependencies have them): the
+        # same files pip would pick in the tree, in seconds instead of ~8 min under emulation.
+        # Python 3.11's pip, as pip evaluates environment markers (python_version) with its
+        # own interpreter; it does not widen an explicit manylinux_2_28 to the older tags.
+        .venv-py311/bin/python -m pip install -q --disable-pip-version-check --only-binary=:all: \
+            --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
+            --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
+            --abi cp311 --target "$tree$dir/lib/python3.11/site-packages" \
+            -r "$reqs" -c "$cons" pip
+        arm64_run "$root" "$dir/bin/python" -c "import numpy, PIL, aiohttp, yaml, pytest"
+        touch "$tree$dir/.complete"
     else
         log "Reusing the arm64 environment $tree$dir"
     fi
