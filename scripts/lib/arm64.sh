@@ -7,7 +7,9 @@
 # setup.sh builds the tree once under the cache, and in it the garagecam-runtime wheel for
 # aarch64 and a small venv (the core's dependencies and pytest, no torch) for the smoke set.
 
-ARM64_PACKAGES=python3,python3-venv,python3-dev,g++,make,ca-certificates
+# g++ and python3-dev build the binding in the tree; no ca-certificates: sid_run binds the
+# host's CA bundle, and configuring it under emulation costs minutes.
+ARM64_PACKAGES=python3,python3-venv,python3-dev,g++,make
 ARM64_SUITE=bookworm
 
 arm64_root() {  # the cached tree's path for this package list
