@@ -12,8 +12,8 @@
 ARM64_PACKAGES=python3,python3-venv,python3-dev,g++,make
 ARM64_SUITE=bookworm
 
-arm64_root() {  # the cached tree's path for this package list ($cache: set by the caller)
-    # shellcheck disable=SC2154
+# shellcheck disable=SC2154  # $cache is set by the caller (setup.sh, test.sh)
+arm64_root() {  # the cached tree's path for this package list
     local key
     key=$(printf '%s\n' "$ARM64_PACKAGES" "v1" | sha256sum | cut -c1-12)
     printf '%s/arm64-%s-%s\n' "$cache" "$ARM64_SUITE" "$key"
