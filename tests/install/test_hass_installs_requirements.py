@@ -284,7 +284,8 @@ def hass(tmp_path: Path, index: SimpleIndex) -> Iterator[Hass]:
     frame.write_bytes(
         generate_scene(11, 0, sizes=((1280, 720),), door_open=True, car_present=True).jpeg
     )
-    config = _config_dir(tmp_path / "config", _free_port(), frame)
+    port = _free_port()
+    config = _config_dir(tmp_path / "config", port, frame)
     # the integration exactly as HACS installs it: the release zip, extracted
     built = _run(sys.executable, ROOT / "scripts" / "build_hacs_zip.py", tmp_path / "dist")
     zip_path = Path(built.stdout.strip())
@@ -297,8 +298,7 @@ def hass(tmp_path: Path, index: SimpleIndex) -> Iterator[Hass]:
     for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "NO_PROXY"):
         if name in os.environ:  # how this machine reaches PyPI
             env[name] = os.environ[name]
-    server = Hass(python, config, int(config.joinpath("configuration.yaml").read_text()
-                                       .split("server_port: ")[1].split()[0]), env)  # fmt: skip
+    server = Hass(python, config, port, env)
     try:
         yield server
     finally:
