@@ -14,6 +14,9 @@
 #     /opt/venvs/ha-min     the oldest Home Assistant hacs.json declares
 #   garagecam-runtime (runtime/): the torch-free ExecuTorch binding, built from source for
 #                  each of these Pythons and installed into each environment.
+#   arm64 Debian bookworm tree (scripts/lib/arm64.sh), run under qemu-user: the Raspberry
+#                  Pi's Python 3.11 with the core's dependencies and pytest (/opt/venvs/core),
+#                  and garagecam-runtime built there for aarch64 (the smoke set in test.sh).
 #
 # Everything is built under $GARAGECAM_CACHE (default ~/.cache/garagecam) in directories named
 # after the hash of their inputs and reused by later runs and other clones (the dependency
@@ -32,6 +35,8 @@ source scripts/lib/sid.sh
 source scripts/lib/venv.sh
 # shellcheck source=lib/bookworm.sh
 source scripts/lib/bookworm.sh
+# shellcheck source=lib/arm64.sh
+source scripts/lib/arm64.sh
 
 EXECUTORCH_VERSION=1.5.1
 
@@ -115,11 +120,12 @@ build_sid_venv() {  # build_sid_venv NAME PYTHON REQUIREMENTS CONSTRAINTS (insid
     ln -sfn "$(basename "$dir")" "$tree/opt/venvs/$name"
 }
 
-unpack_executorch() {  # the executorch wheel's C++ runtime (libraries, headers, licence)
-    local dir="$cache/build/executorch-$EXECUTORCH_VERSION-$(uname -m)"
+unpack_executorch() {  # [ARCH]: the executorch wheel's C++ runtime (libraries, headers, licence)
+    local arch=${1:-$(uname -m)}
+    local dir="$cache/build/executorch-$EXECUTORCH_VERSION-$arch"
     if [ ! -f "$dir/executorch/lib/libexecutorch.so" ]; then
-        log "Fetching the executorch $EXECUTORCH_VERSION wheel's C++ runtime" >&2
-        .venv/bin/python runtime/tools/fetch_executorch.py "$EXECUTORCH_VERSION" "$dir" >&2
+        log "Fetching the executorch $EXECUTORCH_VERSION wheel's C++ runtime ($arch)" >&2
+        .venv/bin/python runtime/tools/fetch_executorch.py "$EXECUTORCH_VERSION" "$dir" "$arch" >&2
     fi
     printf '%s\n' "$dir/executorch"
 }
@@ -141,14 +147,45 @@ runtime_wheel() {  # runtime_wheel RUN PYTHON: build (once per source hash) and 
 
 on_host() { "$@"; }
 in_sid() { sid_run "$(sid_root)" "$root" env EXECUTORCH_DIR="${EXECUTORCH_DIR:-}" "$@"; }
+in_arm64() { arm64_run "$root" "$@"; }
 
 install_runtime() {  # install_runtime RUN PYTHON: install it, and keep a copy in build/wheels
     local wheel
     wheel=$(runtime_wheel "$1" "$2")
     $1 "$2" -m pip install -q --no-deps --force-reinstall "$wheel"
-    # the host's wheels only: the Scrypted plugin's install test and check_no_torch.sh run on
-    # the host (a sid-built cp313 wheel of the same name would replace the host's)
-    [ "$1" != on_host ] || cp "$wheel" build/wheels/
+    # The host's wheels at the top: the Scrypted plugin's install test and check_no_torch.sh
+    # take them with --find-links (a sid-built cp313 wheel of the same name would replace the
+    # host's); the others in subfolders: tests/install serves the sid cp314 one to hass.
+    case $1 in
+        on_host) cp "$wheel" build/wheels/ ;;
+        in_sid) mkdir -p build/wheels/sid && cp "$wheel" build/wheels/sid/ ;;
+        in_arm64) mkdir -p build/wheels/aarch64 && cp "$wheel" build/wheels/aarch64/ ;;
+    esac
+}
+
+build_arm64_venv() {  # the smoke set's venv in the arm64 tree: the core's deps + pytest, no torch
+    local reqs=requirements/arm64.txt cons=requirements/constraints-py311.txt tree dir
+    tree=$(arm64_root)
+    dir="/opt/venvs/core-$(inputs_key "$reqs" "$cons")"
+    if [ ! -f "$tree$dir/.complete" ]; then
+        log "Building the arm64 Python 3.11 environment in $tree$dir"
+        rm -rf "$tree$dir"
+        arm64_run "$root" python3 -m venv --without-pip "$dir"
+        # The host's pip fills it with the aarch64 wheels (all dependencies have them): the
+        # same files pip would pick in the tree, in seconds instead of ~8 min under emulation.
+        # Python 3.11's pip, as pip evaluates environment markers (python_version) with its
+        # own interpreter; it does not widen an explicit manylinux_2_28 to the older tags.
+        .venv-py311/bin/python -m pip install -q --disable-pip-version-check --only-binary=:all: \
+            --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
+            --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
+            --abi cp311 --target "$tree$dir/lib/python3.11/site-packages" \
+            -r "$reqs" -c "$cons" pip
+        arm64_run "$root" "$dir/bin/python" -c "import numpy, PIL, aiohttp, yaml, pytest"
+        touch "$tree$dir/.complete"
+    else
+        log "Reusing the arm64 environment $tree$dir"
+    fi
+    ln -sfn "$(basename "$dir")" "$tree/opt/venvs/core"
 }
 
 install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-webpack
@@ -176,6 +213,10 @@ install_runtime on_host .venv-py311/bin/python
 for dir in "${deps_dirs[@]}"; do deps_without "$dir" garagecam-runtime; done
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
+ensure_arm64_root
+build_arm64_venv
+executorch_dir=$(unpack_executorch aarch64)
+install_runtime in_arm64 /opt/venvs/core/bin/python
 install_scrypted_sdk
 scripts/lib/homebridge.sh  # Homebridge + its MQTT plugins for tests/homebridge/
 log "Set-up done. Run the tests with: ./scripts/test.sh"

@@ -22,12 +22,14 @@ fi
 source scripts/lib/sid.sh
 # shellcheck source=lib/bookworm.sh
 source scripts/lib/bookworm.sh
+# shellcheck source=lib/arm64.sh
+source scripts/lib/arm64.sh
 tree=$(sid_root)
 if $quick; then
     [ -x .venv/bin/python ] || { echo "error: run ./scripts/setup.sh first" >&2; exit 1; }
 else
     [ -x .venv/bin/python ] && [ -x .venv-py311/bin/python ] && [ -f "$tree/.complete" ] &&
-        [ -f "$(bookworm_root)/.complete" ] || {
+        [ -f "$(bookworm_root)/.complete" ] && [ -f "$(arm64_root)/.complete" ] || {
         echo "error: run ./scripts/setup.sh first" >&2
         exit 1
     }
@@ -108,3 +110,21 @@ ha_harness ha-min -m pytest tests/ha "$@"
 
 step "core and Scrypted plugin tests, Python 3.11"
 .venv-py311/bin/python -m pytest tests/core tests/scrypted "$@"
+
+# What a HACS user's Home Assistant does, minus GitHub: the release zip checked against HACS's
+# rules, then a real hass (ha-newest) installs garagecam-core itself from a package index on
+# 127.0.0.1 holding this checkout's wheels, and sets up a Local entry (tests/install).
+step "install path: the HACS zip, and hass installing its requirement from a local index"
+.venv/bin/python -m pytest -p no:homeassistant tests/install/test_hacs_zip.py "$@"
+ha_harness ha-newest -m pytest -p no:homeassistant tests/install/test_hass_installs_requirements.py "$@"
+
+# The Raspberry Pi's arm64 Debian under qemu-user (scripts/lib/arm64.sh): the binding's tests
+# (all but the comparison with executorch's official runtime, which the tree does not have)
+# and the demo model and trunk on frames whose x86 outputs are computed here, now.
+step "aarch64 (qemu-user): the runtime binding's tests, the demo model and trunk against x86"
+ensure_qemu_aarch64
+.venv/bin/python -m tests.arm64.outputs build/arm64/x86-reference.npz
+arm64_run "$root" env PYTHONPATH="$root" GARAGECAM_TEST_MODELS="$root/build/test-models" \
+    GARAGECAM_X86_REFERENCE="$root/build/arm64/x86-reference.npz" \
+    /opt/venvs/core/bin/python -m pytest tests/core/runtime tests/arm64 \
+    -k "not official_runtime" "$@"

@@ -1,13 +1,14 @@
 """Fetch the executorch wheel's C++ runtime (lib/ and include/) for building the binding.
 
-Usage: python fetch_executorch.py VERSION DEST  ->  DEST/executorch/{lib,include,share}
+Usage: python fetch_executorch.py VERSION DEST [ARCH]  ->  DEST/executorch/{lib,include,share}
 
 Downloads the manylinux_2_28 cp311 wheel for this machine's architecture (the libraries do
 not depend on Python, so that wheel serves every interpreter, 3.14 included, for which no
-executorch wheel exists) and unpacks only what a build needs. With pip importable it uses
-`pip download --no-deps` (honouring pip's configuration: index, certificates); inside pip's
-isolated build environment, where pip is not importable, it reads PyPI's JSON API and checks
-the wheel's sha256.
+executorch wheel exists) and unpacks only what a build needs. ARCH (x86_64 or aarch64)
+fetches another architecture's libraries, e.g. for a build in an emulated arm64 tree.
+With pip importable it uses `pip download --no-deps` (honouring pip's configuration: index,
+certificates); inside pip's isolated build environment, where pip is not importable, it reads
+PyPI's JSON API and checks the wheel's sha256.
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def _from_pypi(version: str, arch: str, tmp: Path) -> Path:
 
 
 def main() -> int:
+    if len(sys.argv) not in (3, 4):
+        raise SystemExit("usage: fetch_executorch.py VERSION DEST [ARCH]")
     version, dest = sys.argv[1], Path(sys.argv[2])
-    arch = platform.machine()
+    arch = sys.argv[3] if len(sys.argv) == 4 else platform.machine()
+    if arch not in ("x86_64", "aarch64"):
+        raise SystemExit(f"executorch ships manylinux wheels for x86_64 and aarch64, not {arch}")
     with tempfile.TemporaryDirectory() as tmp:
         fetch = _with_pip if importlib.util.find_spec("pip") else _from_pypi
         wheel = fetch(version, arch, Path(tmp))

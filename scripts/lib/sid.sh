@@ -59,6 +59,12 @@ sid_run() {
         for extra in /opt/wheels /opt/pypi /opt/pypi-more; do bind "$extra" ro; done
         bind "${GARAGECAM_CACHE:-$HOME/.cache/garagecam}/build"
         mount -t proc proc "$root/proc"
+        # An emulated tree (arm64.sh) gets its own /proc/cpuinfo and the CPU lists of
+        # /sys (cpuinfo, which XNNPACK and the thread pool use, reads both).
+        if [ -n "${SID_PROC_CPUINFO:-}" ]; then
+            mount --bind "$SID_PROC_CPUINFO" "$root/proc/cpuinfo"
+            bind /sys/devices/system/cpu ro
+        fi
         mount -t tmpfs tmpfs "$root/dev/shm"
         cd "$root"
         exec chroot "$root" /usr/bin/env HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
