@@ -15,10 +15,12 @@ import pytest
 from aiohttp import http_parser
 
 from garagecam_core.engine.base import Classification, Timings
+from garagecam_core.metadata import ModelMetadata
 from garagecam_core.roi import Roi
 from garagecam_core.runner import http
 from garagecam_core.runner.http import ApiContext, create_app, start_site
 from garagecam_core.runner.metrics import RunnerMetrics
+from tests.conftest import tiny_metadata
 from tests.core.runner.support import jpeg
 
 TOKEN = "attack-token-0123456789"
@@ -32,8 +34,9 @@ class _Engine:
         self.images: list[bytes] = []
 
     @property
-    def metadata(self) -> Any:
-        raise NotImplementedError
+    def metadata(self) -> ModelMetadata:
+        # the classify answer names the model that made it (its metadata digest)
+        return tiny_metadata()
 
     async def classify(self, image: bytes, roi: Roi | None = None) -> Classification:
         self.images.append(image)
