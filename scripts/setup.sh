@@ -197,26 +197,47 @@ install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-
     npm ci --prefix scrypted --no-audit --no-fund --loglevel=error
 }
 
+arm64_setup() {  # the arm64 tree, its venv and the aarch64 wheel (cached like the others)
+    ensure_arm64_root
+    build_arm64_venv
+    executorch_dir=$(unpack_executorch aarch64)
+    runtime_wheel in_arm64 /opt/venvs/core/bin/python >/dev/null
+}
+
 install_debian_packages
+ensure_qemu_aarch64  # its apt-get runs here, never beside another apt-get
+command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 deps_dirs=()
 build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
 build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
+# The arm64 work is mostly emulated dpkg, cmake and g++ (~20 min on a fresh machine): it runs
+# beside the x86 trees and builds, whose downloads and single-threaded steps leave a core free.
+mkdir -p build
+arm64_log=build/setup-arm64.log
+log "arm64 tree, venv and wheel: in the background (log: $arm64_log)"
+arm64_setup >"$arm64_log" 2>&1 &
+arm64_pid=$!
 ensure_sid_root
 ensure_bookworm_root
 build_sid_venv ha-newest python3.14 requirements/ha-newest.txt requirements/constraints-ha-newest.txt
 build_sid_venv ha-min python3.13 requirements/ha-min.txt requirements/constraints-ha-min.txt
 
 executorch_dir=$(unpack_executorch)
-rm -rf build/wheels && mkdir -p build/wheels
+find build/wheels -mindepth 1 -delete 2>/dev/null || true
+mkdir -p build/wheels
 install_runtime on_host .venv/bin/python
 install_runtime on_host .venv-py311/bin/python
 for dir in "${deps_dirs[@]}"; do deps_without "$dir" garagecam-runtime; done
 install_runtime in_sid /opt/venvs/ha-newest/bin/python
 install_runtime in_sid /opt/venvs/ha-min/bin/python
-ensure_arm64_root
-build_arm64_venv
-executorch_dir=$(unpack_executorch aarch64)
-install_runtime in_arm64 /opt/venvs/core/bin/python
 install_scrypted_sdk
+wait "$arm64_pid" || {
+    echo "error: the arm64 set-up failed; its log ($arm64_log) ends:" >&2
+    tail -n 20 "$arm64_log" >&2
+    exit 1
+}
+cat "$arm64_log"
+executorch_dir=$(unpack_executorch aarch64)
+install_runtime in_arm64 /opt/venvs/core/bin/python  # built above: installs and copies it
 scripts/lib/homebridge.sh  # Homebridge + its MQTT plugins for tests/homebridge/
 log "Set-up done. Run the tests with: ./scripts/test.sh"
