@@ -306,7 +306,13 @@ def _workflow(name: str) -> dict[Any, Any]:
 
 
 def _uses(workflow: dict[Any, Any]) -> set[str]:
-    return {step.get("uses", "") for job in workflow["jobs"].values() for step in job["steps"]}
+    """The actions a workflow's steps use, and the reusable workflows its jobs call."""
+    uses = set()
+    for job in workflow["jobs"].values():
+        if "uses" in job:  # a job that calls a reusable workflow has no steps
+            uses.add(job["uses"])
+        uses.update(step.get("uses", "") for step in job.get("steps", []))
+    return uses
 
 
 def test_workflows_run_hassfest_hacs_tests_and_release() -> None:
@@ -324,7 +330,10 @@ def test_workflows_run_hassfest_hacs_tests_and_release() -> None:
     assert release[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the `on` key as True
     assert release["jobs"]["pypi"]["permissions"] == {"id-token": "write"}
     assert "pypa/gh-action-pypi-publish@release/v1" in _uses(release)
-    build = "\n".join(s.get("run", "") for s in release["jobs"]["build"]["steps"])
+    build = "\n".join(s.get("run", "") for s in release["jobs"]["core"]["steps"])
     assert "tag != version" in build and "python -m build" in build
+    # the zip is named by hacs.json (scripts/build_hacs_zip.py; tests/install checks its content)
     hacs_json = json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
-    assert hacs_json["zip_release"] is True and hacs_json["filename"] in build
+    assert hacs_json["zip_release"] is True and "scripts/build_hacs_zip.py" in build
+    assert release["jobs"]["runtime"]["uses"] == "./.github/workflows/wheels.yml"
+    assert set(release["jobs"]["pypi"]["needs"]) == {"core", "runtime"}
