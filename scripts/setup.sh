@@ -199,6 +199,12 @@ install_scrypted_sdk() {  # @scrypted/sdk from npm: its Python SDK and scrypted-
 
 arm64_setup() {  # the arm64 tree, its venv and the aarch64 wheel (cached like the others)
     ensure_arm64_root
+    # its venv is filled by .venv-py311's pip and the executorch runtime fetched by .venv's
+    # Python: the foreground builds both meanwhile and says so with this file
+    until [ -f "$venvs_ready" ]; do
+        kill -0 "$$" 2>/dev/null || return 1
+        sleep 2
+    done
     build_arm64_venv
     executorch_dir=$(unpack_executorch aarch64)
     runtime_wheel in_arm64 /opt/venvs/core/bin/python >/dev/null
@@ -207,16 +213,19 @@ arm64_setup() {  # the arm64 tree, its venv and the aarch64 wheel (cached like t
 install_debian_packages
 ensure_qemu_aarch64  # its apt-get runs here, never beside another apt-get
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
-deps_dirs=()
-build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
-build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
-# The arm64 work is mostly emulated dpkg, cmake and g++ (~20 min on a fresh machine): it runs
-# beside the x86 trees and builds, whose downloads and single-threaded steps leave a core free.
+# The arm64 work is mostly emulated dpkg, cmake and g++ (~20 min on a fresh machine): it starts
+# first and runs beside everything else, whose downloads and single-threaded steps leave a core.
 mkdir -p build
 arm64_log=build/setup-arm64.log
+venvs_ready=build/.setup-venvs-ready
+rm -f "$venvs_ready"
 log "arm64 tree, venv and wheel: in the background (log: $arm64_log)"
 arm64_setup >"$arm64_log" 2>&1 &
 arm64_pid=$!
+deps_dirs=()
+build_venv .venv 3.13 requirements/py313.txt requirements/constraints-py313.txt
+build_venv .venv-py311 3.11 requirements/py311.txt requirements/constraints-py311.txt
+touch "$venvs_ready"
 ensure_sid_root
 ensure_bookworm_root
 build_sid_venv ha-newest python3.14 requirements/ha-newest.txt requirements/constraints-ha-newest.txt
@@ -237,6 +246,7 @@ wait "$arm64_pid" || {
     exit 1
 }
 cat "$arm64_log"
+rm -f "$venvs_ready"
 executorch_dir=$(unpack_executorch aarch64)
 install_runtime in_arm64 /opt/venvs/core/bin/python  # built above: installs and copies it
 scripts/lib/homebridge.sh  # Homebridge + its MQTT plugins for tests/homebridge/
