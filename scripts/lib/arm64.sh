@@ -52,17 +52,11 @@ ensure_arm64_root() {
         log "Reusing the arm64 Debian tree $root ($(chroot "$root" python3 --version))"
         return
     fi
-    command -v debootstrap >/dev/null 2>&1 || {
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-    }
     log "Building an arm64 Debian $ARM64_SUITE tree in $root under qemu (a few minutes)"
-    rm -rf "$root"
     # One stage: with qemu registered (F flag) debootstrap's second stage runs its arm64
     # maintainer scripts in the chroot itself.
-    nice -n 10 debootstrap --arch=arm64 --variant=minbase --include="$ARM64_PACKAGES" \
-        "$ARM64_SUITE" "$root" "$SID_MIRROR" >"$root.log" 2>&1 ||
-        { tail -n 20 "$root.log" >&2; exit 1; }
+    debootstrap_tree "$root" "$ARM64_SUITE" "$SID_MIRROR" "$ARM64_PACKAGES" \
+        nice -n 10 debootstrap --arch=arm64
     [ "$(chroot "$root" uname -m)" = aarch64 ] || { echo "error: $root is not arm64" >&2; exit 1; }
     touch "$root/.complete"
 }

@@ -25,15 +25,8 @@ ensure_bookworm_root() {
         log "Reusing the Debian bookworm tree $root ($(chroot "$root" python3 --version))"
         return
     fi
-    command -v debootstrap >/dev/null 2>&1 || {
-        log "Installing debootstrap (Debian package)"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-    }
     log "Building a Debian bookworm tree (the add-on's base image) in $root (about a minute)"
-    rm -rf "$root"
-    debootstrap --variant=minbase --include="$BOOKWORM_BASE_PACKAGES" bookworm "$root" \
-        "$BOOKWORM_MIRROR" >"$root.log" 2>&1 || { tail -n 20 "$root.log" >&2; exit 1; }
+    debootstrap_tree "$root" bookworm "$BOOKWORM_MIRROR" "$BOOKWORM_BASE_PACKAGES" debootstrap
     # the add-on's own Debian packages, installed by its install script as the Dockerfile does
     mkdir -p "$root/tmp/garagecam-addon"; touch "$root/etc/resolv.conf"
     cp "$BOOKWORM_INSTALL_DIR"/install.sh "$BOOKWORM_INSTALL_DIR"/debian-packages.txt \

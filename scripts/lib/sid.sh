@@ -22,16 +22,25 @@ ensure_sid_root() {
         log "Reusing the Debian sid tree $root ($(chroot "$root" python3.14 --version))"
         return
     fi
+    log "Building a minimal Debian sid tree with Python 3.14 in $root (about a minute)"
+    debootstrap_tree "$root" sid "$SID_MIRROR" "$SID_PACKAGES" debootstrap
+    touch "$root/.complete"
+}
+
+# debootstrap_tree ROOT SUITE MIRROR PACKAGES CMD...: a fresh minbase tree of SUITE in ROOT
+# made by CMD (debootstrap, with a prefix or options of its own), its log in ROOT.log, whose
+# end is shown on failure. The sid tree, the add-on's bookworm tree and the arm64 tree.
+debootstrap_tree() {
+    local root=$1 suite=$2 mirror=$3 packages=$4
+    shift 4
     command -v debootstrap >/dev/null 2>&1 || {
         log "Installing debootstrap (Debian package)"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     }
-    log "Building a minimal Debian sid tree with Python 3.14 in $root (about a minute)"
     rm -rf "$root"
-    debootstrap --variant=minbase --include="$SID_PACKAGES" sid "$root" "$SID_MIRROR" \
+    "$@" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
         >"$root.log" 2>&1 || { tail -n 20 "$root.log" >&2; exit 1; }
-    touch "$root/.complete"
 }
 
 # sid_run ROOT DIR CMD...: run CMD inside the tree, in DIR (bind-mounted from the host at the
